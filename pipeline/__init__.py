@@ -1,0 +1,1 @@
+"""mixbuild engine: specs, DAG, hashing, cache, executor, CLI."""

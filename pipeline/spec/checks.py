@@ -1,0 +1,141 @@
+"""Cross-field checks pydantic cannot do alone: routing, rates, tempo, and the audio files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import soundfile
+
+from .documents import Document, PathKey
+from .errors import Problem
+from .master import Master
+from .parts import MAX_EQ_FREQ_RATIO
+from .song import Song
+
+MAX_STEM_CHANNELS = 2
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a validated song came from, to point problems at the right file and line."""
+
+    doc: Document
+    prefix: PathKey
+    base_dir: Path
+
+    def problem(self, key: PathKey, message: str) -> Problem:
+        full = self.prefix + key
+        return Problem(self.doc.path, self.doc.line(full), ".".join(map(str, full)), message)
+
+
+def check_song(song: Song, source: Source, sample_rate_hz: int) -> Iterator[Problem]:
+    """Every cross-reference and file problem of one song."""
+    yield from _check_routing(song, source)
+    yield from _check_effects(song, source, sample_rate_hz)
+    yield from _check_stem_files(song, source)
+
+
+def check_master(master: Master, source: Source, key: PathKey, sample_rate_hz: int) -> Iterator[Problem]:
+    """EQ bands of a master chain must sit below 0.45 of the render rate."""
+    yield from _check_eq(master.eq, source, key + ("eq",), sample_rate_hz)
+
+
+def _check_routing(song: Song, source: Source) -> Iterator[Problem]:
+    buses = song.buses
+    allowed = f"one of the song's buses ({', '.join(buses) or 'none defined'})"
+    for group, channels in (("stems", song.stems), ("buses", buses)):
+        for name, channel in channels.items():
+            if channel.output is not None and channel.output not in buses:
+                yield source.problem((group, name, "output"), f"must name {allowed} (got {channel.output!r})")
+            if group == "buses" and channel.output == name:
+                yield source.problem((group, name, "output"), f"a bus cannot feed itself (got {name!r})")
+            for target in channel.sends:
+                if target not in buses:
+                    yield source.problem((group, name, "sends", target), f"send must name {allowed}")
+                elif group == "buses" and target == name:
+                    yield source.problem((group, name, "sends", target), "a bus cannot send to itself")
+    cycle = find_bus_cycle(song)
+    if cycle:
+        yield source.problem(("buses", cycle[0]), f"routing cycle: {' -> '.join(cycle)}")
+
+
+def bus_edges(song: Song) -> dict[str, list[str]]:
+    """Bus → buses it feeds (its output and its sends), in a fixed order."""
+    return {
+        name: [t for t in ([bus.output] if bus.output else []) + sorted(bus.sends) if t in song.buses and t != name]
+        for name, bus in song.buses.items()
+    }
+
+
+def find_bus_cycle(song: Song) -> list[str] | None:
+    """A bus routing cycle as a closed path (`a -> b -> a`), or None when the graph is acyclic."""
+    edges = bus_edges(song)
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in edges[node]:
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(edges):
+        if start not in state:
+            found = visit(start)
+            if found:
+                return found
+    return None
+
+
+def _check_effects(song: Song, source: Source, sample_rate_hz: int) -> Iterator[Problem]:
+    for group, channels in (("stems", song.stems), ("buses", song.buses)):
+        for name, channel in channels.items():
+            yield from _check_eq(channel.eq, source, (group, name, "eq"), sample_rate_hz)
+    for name, bus in song.buses.items():
+        if bus.delay is not None and bus.delay.beats is not None and song.tempo_bpm is None:
+            yield source.problem(("buses", name, "delay", "beats"),
+                                 "a delay in beats needs the song's tempo_bpm (or give time_ms)")
+    if song.master is not None:
+        yield from check_master(song.master, source, ("master",), sample_rate_hz)
+
+
+def _check_eq(bands, source: Source, key: PathKey, sample_rate_hz: int) -> Iterator[Problem]:
+    limit_hz = MAX_EQ_FREQ_RATIO * sample_rate_hz
+    for index, band in enumerate(bands):
+        if band.freq_hz >= limit_hz:
+            yield source.problem(key + (index, "freq_hz"),
+                                 f"must be < {limit_hz:g} (0.45 x the {sample_rate_hz} Hz render rate) "
+                                 f"(got {band.freq_hz:g})")
+
+
+def _check_stem_files(song: Song, source: Source) -> Iterator[Problem]:
+    """Each stem file exists and its header decodes; mono or stereo with at least one frame."""
+    for name, stem in song.stems.items():
+        key = ("stems", name, "file")
+        path = source.base_dir / stem.file
+        if not path.exists():
+            yield source.problem(key, f"audio file not found: {path}")
+            continue
+        if path.is_dir():
+            yield source.problem(key, f"is a directory, expected an audio file: {path}")
+            continue
+        try:
+            info = soundfile.info(str(path))
+        except (RuntimeError, soundfile.LibsndfileError, OSError) as err:
+            reason = str(err).split(": ", 1)[-1].strip() or "unknown format"
+            yield source.problem(key, f"does not decode as audio ({reason}): {path}")
+            continue
+        if info.frames <= 0:
+            yield source.problem(key, f"has no audio frames: {path}")
+        if info.channels > MAX_STEM_CHANNELS:
+            yield source.problem(key, f"must be mono or stereo (got {info.channels} channels): {path}")

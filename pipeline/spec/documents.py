@@ -1,0 +1,174 @@
+"""Parse a spec file (YAML, TOML or JSON by extension) into data plus a map of field → line."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Problem
+
+EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "json"}
+MAX_SPEC_BYTES = 16 * 1024 * 1024
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class Document:
+    """A parsed spec file: its data and where each field sits."""
+
+    path: Path
+    data: Any
+    lines: dict[PathKey, int] = field(default_factory=dict)
+    text: str = ""
+
+    def line(self, key: PathKey) -> int | None:
+        """Line of a field, else of its nearest enclosing field the parser located."""
+        for end in range(len(key), -1, -1):
+            found = self.lines.get(tuple(key[:end]))
+            if found is not None:
+                return found
+        return None
+
+
+def read_document(path: Path, field_name: str = "") -> Document | Problem:
+    """Read and parse one spec file, or return the one problem that stops it."""
+    kind = EXTENSIONS.get(path.suffix.lower())
+    if kind is None:
+        return Problem(path, None, field_name, f"spec files must end in {', '.join(EXTENSIONS)}")
+    if not path.exists():
+        return Problem(path, None, field_name, "file not found")
+    if path.is_dir():
+        return Problem(path, None, field_name, "is a directory, expected a spec file")
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        return Problem(path, None, field_name, f"cannot read: {err.strerror}")
+    if len(raw) > MAX_SPEC_BYTES:
+        return Problem(path, None, field_name, f"spec file larger than {MAX_SPEC_BYTES} bytes")
+    if b"\x00" in raw:
+        return Problem(path, None, field_name, "binary file, expected UTF-8 text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return Problem(path, None, field_name, "not UTF-8 text")
+    if not text.strip():
+        return Problem(path, None, field_name, "empty file")
+    parser = {"yaml": _parse_yaml, "toml": _parse_toml, "json": _parse_json}[kind]
+    return parser(path, text)
+
+
+def _parse_yaml(path: Path, text: str) -> Document | Problem:
+    """Safe YAML: plain scalars, lists and mappings only; duplicate keys are errors."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        reason = getattr(err, "problem", None) or str(err).splitlines()[0]
+        return Problem(path, mark.line + 1 if mark else None, "", f"invalid YAML: {reason}")
+    except RecursionError:
+        return Problem(path, None, "", "invalid YAML: nested too deeply")
+    finally:
+        loader.dispose()
+    lines: dict[PathKey, int] = {}
+    duplicate = _walk_yaml(node, (), lines) if node is not None else None
+    if duplicate:
+        key, line = duplicate
+        return Problem(path, line, ".".join(map(str, key)), "duplicate key (each name may appear once)")
+    return Document(path, data, lines, text)
+
+
+def _walk_yaml(node: yaml.Node, key: PathKey, lines: dict[PathKey, int]):
+    """Record the line of every node; return (key, line) of the first duplicate mapping key."""
+    lines.setdefault(key, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            name = str(key_node.value)
+            if name in seen and name != "<<":
+                return key + (name,), key_node.start_mark.line + 1
+            seen.add(name)
+            lines[key + (name,)] = key_node.start_mark.line + 1
+            found = _walk_yaml(value_node, key + (name,), lines)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found = _walk_yaml(item, key + (index,), lines)
+            if found:
+                return found
+    return None
+
+
+def _parse_json(path: Path, text: str) -> Document | Problem:
+    """JSON with duplicate keys refused; lines come from YAML's reading of the same text."""
+    duplicates: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict:
+        names = [name for name, _ in items]
+        duplicates.extend(name for name in set(names) if names.count(name) > 1)
+        return dict(items)
+
+    try:
+        data = json.loads(text, object_pairs_hook=pairs)
+    except json.JSONDecodeError as err:
+        return Problem(path, err.lineno, "", f"invalid JSON: {err.msg}")
+    except RecursionError:
+        return Problem(path, None, "", "invalid JSON: nested too deeply")
+    lines: dict[PathKey, int] = {}
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None:
+            _walk_yaml(node, (), lines)
+    except (yaml.YAMLError, RecursionError):
+        pass  # lines are a courtesy; JSON that YAML cannot read still validates
+    if duplicates:
+        name = duplicates[0]
+        line = next((ln for key, ln in lines.items() if key and key[-1] == name), None)
+        return Problem(path, line, name, "duplicate key (each name may appear once)")
+    return Document(path, data, lines, text)
+
+
+def _parse_toml(path: Path, text: str) -> Document | Problem:
+    """TOML via tomllib; a field's line is found by scanning for its keys in order."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        match = re.search(r"at line (\d+)", str(err))
+        reason = re.sub(r"\s*\(at line.*\)", "", str(err))
+        return Problem(path, int(match.group(1)) if match else None, "", f"invalid TOML: {reason}")
+    doc = Document(path, data, {}, text)
+    doc.lines = _TomlLines(text)  # type: ignore[assignment]
+    return doc
+
+
+class _TomlLines(dict):
+    """Lazy field → line lookup for TOML: each key of the path found after the previous one."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._lines = text.splitlines()
+
+    def get(self, key, default=None):  # noqa: D401 - dict protocol
+        if not key:
+            return 1
+        row = 0
+        for part in key:
+            if isinstance(part, int):
+                continue
+            pattern = re.compile(rf'(^|[\s.{{,\[])"?{re.escape(part)}"?\s*(=|\]|\.)')
+            for index in range(row, len(self._lines)):
+                if pattern.search(self._lines[index]):
+                    row = index
+                    break
+            else:
+                return default
+        return row + 1

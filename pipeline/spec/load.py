@@ -1,0 +1,118 @@
+"""Load an album (or a single song) spec: parse, validate, cross-check, resolve paths."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .album import Album, AlbumSettings
+from .checks import Source, check_master, check_song
+from .documents import Document, read_document
+from .errors import Problem, SpecError
+from .problems import validation_problems
+from .song import Song
+
+
+def load(spec_path: str | Path) -> Album:
+    """Load and fully validate an album spec; raise SpecError listing every problem."""
+    path = Path(spec_path)
+    doc = read_document(path)
+    if isinstance(doc, Problem):
+        raise SpecError([doc])
+    if not isinstance(doc.data, dict):
+        raise SpecError([Problem(path, 1, "", "must be a mapping of fields (an album or a song)")])
+    problems: list[Problem] = []
+    data = doc.data
+    if "songs" not in data and "stems" in data:
+        title = data.get("title")
+        settings_data: dict[str, Any] = {"title": title if isinstance(title, str) and title else path.stem}
+        if isinstance(data.get("artist"), str):
+            settings_data["artist"] = data["artist"]
+        entries: list[tuple[Any, Source, str]] = [(data, Source(doc, (), path.parent), path.stem)]
+    else:
+        settings_data = {k: v for k, v in data.items() if k != "songs"}
+        entries = _song_entries(doc, problems)
+    settings = _validate(AlbumSettings, settings_data, doc, (), problems)
+    songs = [(_validate(Song, raw, src.doc, src.prefix, problems), src, default_id)
+             for raw, src, default_id in entries]
+    if settings is not None:
+        album_source = Source(doc, (), path.parent)
+        problems.extend(check_master(settings.master, album_source, ("master",), settings.sample_rate))
+        for song, src, _ in songs:
+            if song is not None:
+                problems.extend(check_song(song, src, settings.sample_rate))
+    resolved = [_resolve(song, src, default_id) for song, src, default_id in songs if song is not None]
+    problems.extend(_check_unique_ids(resolved, [src for song, src, _ in songs if song is not None]))
+    if problems or settings is None:
+        raise SpecError(problems)
+    return Album(**dict(settings), songs=resolved)
+
+
+def _song_entries(doc: Document, problems: list[Problem]) -> list[tuple[Any, Source, str]]:
+    """The album's songs: (raw data, where it came from, default id) for each one that parses."""
+    if "songs" not in doc.data:
+        problems.append(Problem(doc.path, 1, "songs", "required field is missing (a list of song files or songs)"))
+        return []
+    raw = doc.data["songs"]
+    if not isinstance(raw, list) or not raw:
+        problems.append(Problem(doc.path, doc.line(("songs",)), "songs",
+                                f"must be a non-empty list of song file paths or inline songs (got {raw!r:.60})"))
+        return []
+    entries = []
+    for index, item in enumerate(raw):
+        key = ("songs", index)
+        field = f"songs.{index}"
+        if isinstance(item, dict):
+            entries.append((item, Source(doc, key, doc.path.parent), _slug(str(item.get("title", index)))))
+        elif isinstance(item, str) and item.strip():
+            song_path = (doc.path.parent / item).resolve()
+            if not song_path.exists() or song_path.is_dir():
+                what = "is a directory" if song_path.exists() else "not found"
+                problems.append(Problem(doc.path, doc.line(key), field, f"song file {what}: {song_path}"))
+                continue
+            song_doc = read_document(song_path)
+            if isinstance(song_doc, Problem):
+                problems.append(song_doc)
+            elif not isinstance(song_doc.data, dict):
+                problems.append(Problem(song_path, 1, "", "must be a mapping of song fields"))
+            else:
+                entries.append((song_doc.data, Source(song_doc, (), song_path.parent), _slug(song_path.stem)))
+        else:
+            problems.append(Problem(doc.path, doc.line(key), field,
+                                    f"must be a song file path or an inline song (got {item!r:.60})"))
+    return entries
+
+
+def _validate(model: type[BaseModel], data: Any, doc: Document, prefix, problems: list[Problem]):
+    """Validate data against a model, adding located problems; None when invalid."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        problems.extend(validation_problems(err, doc, model, prefix))
+        return None
+
+
+def _resolve(song: Song, source: Source, default_id: str) -> Song:
+    """Give the song its id and make stem paths absolute (relative to the file that lists them)."""
+    stems = {name: stem.model_copy(update={"file": str((source.base_dir / stem.file).resolve())})
+             for name, stem in song.stems.items()}
+    return song.model_copy(update={"id": song.id or default_id, "stems": stems})
+
+
+def _check_unique_ids(songs: list[Song], sources: list[Source]) -> list[Problem]:
+    seen: dict[str, Source] = {}
+    problems = []
+    for song, src in zip(songs, sources):
+        if song.id in seen:
+            problems.append(src.problem(("id",), f"song id {song.id!r} is used twice; give each song a unique id"))
+        seen[song.id] = src
+    return problems
+
+
+def _slug(text: str) -> str:
+    """A node-id-safe song id from a file name or title."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:64]
+    return slug or "song"

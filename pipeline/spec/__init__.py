@@ -4,7 +4,7 @@ from .album import Album, AlbumFile, AlbumSettings
 from .errors import Problem, SpecError
 from .load import load
 from .master import FORMATS, PRESETS, Master, Target
-from .parts import Automation, Compressor, Delay, Limiter, Reverb, Send, TonalMatch
+from stages.params import Automation, Compressor, Delay, Limiter, Reverb, Send, TonalMatch
 from .song import Bus, Song, Stem
 
 __all__ = [

@@ -11,7 +11,7 @@ import soundfile
 from .documents import Document, PathKey
 from .errors import Problem
 from .master import Master
-from .parts import MAX_EQ_FREQ_RATIO
+from stages.params import MAX_EQ_FREQ_RATIO
 from .song import Song
 
 MAX_STEM_CHANNELS = 2

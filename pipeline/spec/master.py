@@ -8,7 +8,7 @@ import soundfile
 from pydantic import Field, model_validator
 
 from .base import STANDARD_SAMPLE_RATES_HZ, SpecModel
-from .parts import Compressor, EqBand, Limiter, TonalMatch
+from stages.params import Compressor, EqBand, Limiter, TonalMatch
 
 
 class Master(SpecModel):

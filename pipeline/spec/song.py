@@ -8,7 +8,7 @@ from pydantic import BeforeValidator, Field, StringConstraints
 
 from .base import NAME_PATTERN, SpecModel
 from .master import Master
-from .parts import Automation, Compressor, Delay, EqBand, Reverb, Send
+from stages.params import Automation, Compressor, Delay, EqBand, Reverb, Send
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 

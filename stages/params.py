@@ -1,12 +1,20 @@
-"""The processing parts a stem, bus or master is made of: EQ bands, dynamics, space, automation."""
+"""Processing parameters shared by specs and stage kernels: EQ bands, dynamics, space, automation.
+
+They live in `stages` so kernels can declare their params models without importing the engine.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .base import SpecModel
+
+class SpecModel(BaseModel):
+    """A spec or params model: a typo is an error (extra="forbid"), fields never change after load."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
+
 
 Q_BUTTERWORTH = 0.7071067811865476
 

@@ -1,0 +1,1 @@
+"""Stage kinds (one module each) and the DSP primitives they are built from (stages/dsp/)."""

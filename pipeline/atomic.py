@@ -1,0 +1,142 @@
+"""Crash-safe file writes: temp file in the target's directory, fsync, os.replace.
+
+A reader never sees a half-written file: it sees the old file, or the whole new
+one. Two processes writing the same path both succeed and the last replace wins,
+so writers of identical content (the cache's objects) always leave a valid file.
+On any exception the temp file is removed, the target is left untouched and the
+exception propagates.
+
+Temp names are ``.<name>.<pid>-<random>.tmp<suffix>``: hidden, unique per
+process and call, and they keep the target's suffix so writers that pick a format
+from the file name (soundfile) still work. ``is_temp_name`` recognises them so
+that cache scans can skip (and prune can sweep) leftovers of a killed process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "atomic_path",
+    "atomic_save_npy",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "fsync_dir",
+    "is_temp_name",
+]
+
+_TMP_MARK = ".tmp"
+
+
+def _temp_path(target: Path) -> Path:
+    token = f"{os.getpid()}-{secrets.token_hex(6)}"
+    return target.with_name(f".{target.name}.{token}{_TMP_MARK}{target.suffix}")
+
+
+def is_temp_name(name: str) -> bool:
+    """True for a file name made by this module's temp naming (a leftover if old)."""
+    return name.startswith(".") and _TMP_MARK in name
+
+
+def fsync_dir(directory: str | os.PathLike[str]) -> None:
+    """fsync a directory so a rename in it survives a power cut (no-op where unsupported)."""
+    if os.name == "nt":  # directories cannot be opened for fsync on Windows
+        return
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(directory, flags)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems (and some network mounts) refuse it
+        pass
+    finally:
+        os.close(fd)
+
+
+def _remove_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator[Path]:
+    """Yield a temp path next to ``path``; on clean exit fsync it and replace ``path``.
+
+    For writers that need a file name (``soundfile.write(tmp, ...)``). The parent
+    directory is created if needed. If the body raises, the temp file is removed
+    and the exception re-raised; ``path`` is not touched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_path(target)
+    try:
+        yield tmp
+        if fsync:
+            fd = os.open(tmp, os.O_RDONLY)  # POSIX allows fsync on a read-only fd
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+    if fsync:
+        fsync_dir(target.parent)
+
+
+@contextlib.contextmanager
+def _atomic_open(path: str | os.PathLike[str], *, fsync: bool) -> Iterator[Any]:
+    """Open a fresh temp file for binary writing; replace ``path`` on clean exit."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_path(target)
+    # O_EXCL: never write into someone else's file; 0o666 honours the umask, so a
+    # shared cache keeps group permissions (mkstemp would force 0o600).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+    if fsync:
+        fsync_dir(target.parent)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with _atomic_open(path, fsync=fsync) as fh:
+        fh.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = True) -> None:
+    """Write ``text`` as UTF-8 to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, fsync: bool = True) -> None:
+    """Write ``obj`` as JSON (sorted keys, UTF-8, NaN rejected) to ``path`` atomically."""
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, allow_nan=False, indent=1)
+    atomic_write_bytes(path, (text + "\n").encode("utf-8"), fsync=fsync)
+
+
+def atomic_save_npy(path: str | os.PathLike[str], arr: np.ndarray, *, fsync: bool = True) -> None:
+    """``np.save`` ``arr`` to ``path`` atomically (no pickles: object arrays are refused)."""
+    with _atomic_open(path, fsync=fsync) as fh:
+        np.save(fh, arr, allow_pickle=False)

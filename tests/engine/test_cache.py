@@ -1,0 +1,522 @@
+"""Contract tests for pipeline.atomic and pipeline.cache."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline import atomic
+from pipeline.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_json, atomic_write_text
+from pipeline.cache import TEMP_GRACE_S, Cache, clear_verified_memo, resolve_cache_dir
+from pipeline.hashing import digest_array, digest_bytes, node_key
+
+
+def _temps(directory: Path) -> list[Path]:
+    return [p for p in directory.rglob("*") if p.is_file() and atomic.is_temp_name(p.name)]
+
+
+def _audio(seed: int, frames: int = 4800, channels: int = 2) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1, 1, (frames, channels)).astype(np.float32)
+
+
+def _set_mtime(path: Path, seconds_ago: float) -> None:
+    t = time.time_ns() - int(seconds_ago * 1e9)
+    os.utime(path, ns=(t, t))
+
+
+def _key(i: int) -> str:
+    return node_key("test", "v1", {"i": i}, [], {})
+
+
+@pytest.fixture()
+def cache(tmp_path) -> Cache:
+    clear_verified_memo()
+    return Cache(tmp_path / "cache")
+
+
+def _store(cache: Cache, arr: np.ndarray, i: int = 0) -> tuple[str, str]:
+    digest = cache.put_array(arr)
+    key = _key(i)
+    cache.put_action(key, {"digest": digest, "kind": "array", "stage": "test", "node_id": f"song/stem/{i}",
+                           "seconds": 0.01, "params": {"i": i}})
+    return key, digest
+
+
+# ---------------------------------------------------------------- atomic writes
+
+
+def test_atomic_writers_round_trip(tmp_path):
+    atomic_write_bytes(tmp_path / "a" / "b.bin", b"\x00\x01")
+    atomic_write_text(tmp_path / "t.txt", "Nachtfahrt — Ü")
+    atomic_write_json(tmp_path / "j.json", {"b": 1, "a": [1.5]})
+    arr = _audio(0, 10)
+    atomic_save_npy(tmp_path / "x.npy", arr)
+    assert (tmp_path / "a" / "b.bin").read_bytes() == b"\x00\x01"
+    assert (tmp_path / "t.txt").read_text(encoding="utf-8") == "Nachtfahrt — Ü"
+    assert json.loads((tmp_path / "j.json").read_text()) == {"a": [1.5], "b": 1}
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), arr)
+    atomic_write_bytes(tmp_path / "a" / "b.bin", b"new")  # replaces
+    assert (tmp_path / "a" / "b.bin").read_bytes() == b"new"
+    assert _temps(tmp_path) == []
+
+
+def test_atomic_failure_leaves_no_temp_and_no_target(tmp_path, monkeypatch):
+    def broken_fsync(fd):
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="disk on fire"):
+        atomic_write_bytes(tmp_path / "x.bin", b"payload")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_failure_keeps_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "x.npy"
+    atomic_save_npy(target, np.ones(3))
+
+    def save_half_then_fail(fh, arr, allow_pickle=False):
+        fh.write(b"\x93NUMPY half a header")
+        raise RuntimeError("killed mid-write")
+
+    monkeypatch.setattr(np, "save", save_half_then_fail)
+    with pytest.raises(RuntimeError, match="mid-write"):
+        atomic_save_npy(target, np.zeros(3))
+    np.testing.assert_array_equal(np.load(target), np.ones(3))
+    assert _temps(tmp_path) == []
+    with pytest.raises(RuntimeError):
+        atomic_save_npy(tmp_path / "new.npy", np.zeros(3))
+    assert not (tmp_path / "new.npy").exists()
+
+
+def test_atomic_path_for_named_writers(tmp_path):
+    target = tmp_path / "out" / "song.wav"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == target.parent and tmp.suffix == ".wav" and tmp != target
+        tmp.write_bytes(b"RIFF")
+        assert not target.exists()
+    assert target.read_bytes() == b"RIFF"
+
+    with pytest.raises(KeyError):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise KeyError("encoder crashed")
+    assert target.read_bytes() == b"RIFF"
+    assert _temps(tmp_path) == []
+
+
+def test_temp_names_are_unique(tmp_path):
+    names = {atomic._temp_path(tmp_path / "x.npy").name for _ in range(200)}
+    assert len(names) == 200
+    assert all(str(os.getpid()) in n and atomic.is_temp_name(n) for n in names)
+
+
+# ---------------------------------------------------------------- objects
+
+
+def test_resolve_cache_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MIXBUILD_CACHE", raising=False)
+    assert resolve_cache_dir(None) == tmp_path / "cache"
+    monkeypatch.setenv("MIXBUILD_CACHE", str(tmp_path / "env"))
+    assert resolve_cache_dir(None) == tmp_path / "env"
+    assert resolve_cache_dir("cli") == tmp_path / "cli"
+
+
+def test_array_round_trip_is_a_read_only_memmap(cache):
+    arr = _audio(1)
+    digest = cache.put_array(arr)
+    assert digest == digest_array(arr)
+    path = cache.array_path(digest)
+    assert path == cache.root / "objects" / digest[:2] / f"{digest}.npy"
+    loaded = cache.load_array(digest)
+    assert isinstance(loaded, np.memmap) and loaded.dtype == np.float32 and not loaded.flags.writeable
+    np.testing.assert_array_equal(loaded, arr)
+    with pytest.raises(ValueError):
+        loaded[0, 0] = 1.0
+    in_memory = cache.load_array(digest, mmap=False)
+    assert not isinstance(in_memory, np.memmap)
+    np.testing.assert_array_equal(in_memory, arr)
+
+
+def test_dtype_is_stored_as_given(cache):
+    for arr in (np.arange(5, dtype=np.int16), np.zeros((3, 1), np.float64), np.zeros((0, 2), np.float32)):
+        loaded = cache.load_array(cache.put_array(arr))
+        assert loaded.dtype == arr.dtype and loaded.shape == arr.shape
+
+
+def test_put_existing_array_touches_it(cache):
+    arr = _audio(2)
+    digest = cache.put_array(arr)
+    path = cache.array_path(digest)
+    _set_mtime(path, 3600)
+    inode = path.stat().st_ino
+    assert cache.put_array(arr.copy()) == digest
+    assert time.time() - path.stat().st_mtime < 60
+    assert path.stat().st_ino == inode  # not rewritten
+
+
+def test_json_round_trip(cache):
+    decision = {"album_gain_db": -2.0, "tonal_target": [1.5, 2.0], "note": "ü"}
+    digest = cache.put_json(decision)
+    assert cache.put_json({"tonal_target": [1.5, 2], "note": "ü", "album_gain_db": -2}) == digest
+    assert cache.load_json(digest) == {"album_gain_db": -2, "tonal_target": [1.5, 2], "note": "ü"}
+    assert cache.json_path(digest).is_file()
+    key = _key(99)
+    cache.put_action(key, {"digest": digest, "kind": "json", "stage": "analysis"})
+    assert cache.check_action(key)[0] == "ok"
+
+
+def test_bad_digests_and_keys_are_refused(cache):
+    for bad in ("../../etc/passwd", "ABCDEF" * 6, "", None):
+        with pytest.raises(ValueError):
+            cache.array_path(bad)
+        with pytest.raises(ValueError):
+            cache.action_path(bad)
+
+
+# ---------------------------------------------------------------- actions
+
+
+def test_action_round_trip(cache):
+    key, digest = _store(cache, _audio(3), 3)
+    record = cache.get_action(key)
+    assert record["digest"] == digest and record["kind"] == "array" and record["key"] == key
+    assert record["node_id"] == "song/stem/3" and record["params"] == {"i": 3} and record["seconds"] == 0.01
+    assert abs(record["created"] - time.time()) < 60
+    assert set(record) == {"key", "digest", "kind", "stage", "node_id", "seconds", "params", "created"}
+    assert cache.action_path(key) == cache.root / "actions" / key[:2] / f"{key}.json"
+    assert cache.check_action(key) == ("ok", record)
+
+
+def test_missing_action(cache):
+    assert cache.check_action(_key(1)) == ("missing", None)
+    assert cache.get_action(_key(1)) is None
+
+
+def test_action_needs_its_object(cache):
+    with pytest.raises(ValueError, match="missing"):
+        cache.put_action(_key(1), {"digest": "0" * 32, "kind": "array"})
+    with pytest.raises(ValueError, match="kind"):
+        cache.put_action(_key(1), {"digest": cache.put_array(np.ones(2)), "kind": "wav"})
+
+
+def _flip_byte(path: Path, offset: int = -5) -> None:
+    with open(path, "r+b") as fh:
+        fh.seek(offset, os.SEEK_END)
+        byte = fh.read(1)
+        fh.seek(-1, os.SEEK_CUR)
+        fh.write(bytes([byte[0] ^ 0x01]))
+
+
+def test_flipped_byte_is_corrupt(cache):
+    key, digest = _store(cache, _audio(4))
+    _flip_byte(cache.array_path(digest))
+    clear_verified_memo()  # as in the next build's process
+    status, record = cache.check_action(key)
+    assert status == "corrupt" and record["digest"] == digest
+    assert cache.get_action(key) is None
+    problems = cache.verify()
+    paths = {p["path"]: p for p in problems}
+    assert str(cache.array_path(digest)) in paths
+    assert "mismatch" in paths[str(cache.array_path(digest))]["reason"]
+    assert str(cache.action_path(key)) in paths  # the action pointing to it is listed too
+
+
+def test_in_process_memo_sees_a_changed_file(cache):
+    key, digest = _store(cache, _audio(5))
+    assert cache.check_action(key)[0] == "ok"  # verified, memoised
+    path = cache.array_path(digest)
+    _flip_byte(path)
+    _set_mtime(path, 10)  # a distinct stat: in-place edits in the same clock tick are the memo's blind spot
+    assert cache.check_action(key)[0] == "corrupt"
+
+
+def test_truncated_object_is_corrupt(cache):
+    key, digest = _store(cache, _audio(6))
+    path = cache.array_path(digest)
+    with open(path, "r+b") as fh:
+        fh.truncate(path.stat().st_size // 2)
+    clear_verified_memo()
+    assert cache.check_action(key)[0] == "corrupt"
+    with open(path, "r+b") as fh:
+        fh.truncate(10)  # not even a header
+    clear_verified_memo()
+    assert cache.check_action(key)[0] == "corrupt"
+    assert any(p["path"] == str(path) for p in cache.verify())
+
+
+def test_deleted_object_is_missing(cache):
+    key, digest = _store(cache, _audio(7))
+    cache.array_path(digest).unlink()
+    status, record = cache.check_action(key)
+    assert status == "missing" and record["digest"] == digest
+    assert cache.get_action(key) is None
+    assert any("missing" in p["reason"] for p in cache.verify())
+
+
+def test_corrupt_object_is_rewritten_by_put(cache):
+    arr = _audio(8)
+    key, digest = _store(cache, arr)
+    _flip_byte(cache.array_path(digest))
+    clear_verified_memo()
+    assert cache.check_action(key)[0] == "corrupt"
+    assert cache.put_array(arr) == digest  # a re-render repairs the entry
+    assert cache.check_action(key)[0] == "ok"
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"",
+        b"{not json",
+        b"\xff\xfe\x00garbage",
+        b"[]",
+        b'{"digest": "abc", "kind": "array"}',
+        b'{"key": "KEY", "digest": "' + b"0" * 32 + b'", "kind": "wav"}',
+        b'{"key": "KEY", "digest": 5, "kind": "array"}',
+        b'{"key": "0123456789abcdef0123456789abcdef", "digest": "DIGEST", "kind": "array"}',
+    ],
+)
+def test_garbage_action_is_none_without_exception(cache, garbage):
+    key, digest = _store(cache, _audio(9))
+    cache.action_path(key).write_bytes(garbage.replace(b"KEY", key.encode()).replace(b"DIGEST", digest.encode()))
+    assert cache.get_action(key) is None
+    assert cache.check_action(key) == ("corrupt", None)
+    assert [p["what"] for p in cache.verify()] == ["action"]
+
+
+def test_verify_repair(cache):
+    good_key, _good = _store(cache, _audio(10), 1)
+    bad_key, bad = _store(cache, _audio(11), 2)
+    _flip_byte(cache.array_path(bad))
+    assert len(cache.verify(repair=True)) == 2
+    assert cache.verify() == []
+    assert cache.get_action(good_key) is not None
+    assert cache.check_action(bad_key) == ("missing", None)
+
+
+def test_stats(cache):
+    assert cache.stats()["objects"] == 0  # an absent root is an empty cache
+    _store(cache, _audio(12), 1)
+    _store(cache, _audio(13), 2)
+    cache.put_json({"album_gain_db": -1.5})
+    stats = cache.stats()
+    assert stats["objects"] == 3 and stats["arrays"] == 2 and stats["json_objects"] == 1
+    assert stats["actions"] == 2
+    assert stats["object_bytes"] == sum(p.stat().st_size for p in (cache.root / "objects").rglob("*.*"))
+
+
+# ---------------------------------------------------------------- racing writers
+
+
+def _racer(root: str, barrier, rounds: int) -> None:
+    racer_cache = Cache(root)
+    barrier.wait()
+    for _ in range(rounds):
+        for i in range(3):
+            _store(racer_cache, _audio(100 + i, frames=48000), i)
+        racer_cache.put_json({"album_gain_db": -3.0})
+
+
+def test_concurrent_writers_leave_valid_entries(cache):
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    barrier = ctx.Barrier(4)
+    procs = [ctx.Process(target=_racer, args=(str(cache.root), barrier, 5)) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    assert [proc.exitcode for proc in procs] == [0, 0, 0, 0]
+    clear_verified_memo()
+    assert cache.verify() == []
+    for i in range(3):
+        record = cache.get_action(_key(i))
+        assert record is not None
+        np.testing.assert_array_equal(cache.load_array(record["digest"]), _audio(100 + i, frames=48000))
+    assert cache.stats()["objects"] == 4 and cache.stats()["actions"] == 3
+    assert _temps(cache.root) == []
+
+
+# ---------------------------------------------------------------- prune and leases
+
+
+def _aged_objects(cache: Cache, ages_s: list[float]) -> list[tuple[str, str]]:
+    stored = []
+    for i, age in enumerate(ages_s):
+        key, digest = _store(cache, _audio(200 + i, frames=1000), i)
+        _set_mtime(cache.array_path(digest), age)
+        stored.append((key, digest))
+    return stored
+
+
+def test_prune_by_age(cache):
+    stored = _aged_objects(cache, [3000, 2000, 10])
+    report = cache.prune(older_than_s=1500)
+    assert report["removed_objects"] == 2 and report["removed_actions"] == 2
+    assert [cache.check_action(k)[0] for k, _ in stored] == ["missing", "missing", "ok"]
+    assert not cache.action_path(stored[0][0]).exists()
+    assert cache.verify() == []
+
+
+def test_prune_by_size_removes_least_recently_used(cache):
+    stored = _aged_objects(cache, [100, 400, 300, 200])  # LRU order: 1, 2, 3, 0
+    size = cache.array_path(stored[0][1]).stat().st_size
+    report = cache.prune(max_size_bytes=2 * size)
+    assert report["removed_objects"] == 2 and report["kept_bytes"] == 2 * size and not report["over_budget"]
+    assert [cache.check_action(k)[0] for k, _ in stored] == ["ok", "missing", "missing", "ok"]
+
+
+def test_prune_never_removes_what_a_live_build_uses(cache):
+    stored = _aged_objects(cache, [1000, 1000, 1000])
+    with cache.lease() as lease:
+        assert lease.path.is_file()
+        assert cache.check_action(stored[1][0])[0] == "ok"  # a cache hit touches its object
+        fresh = cache.put_array(_audio(300, frames=1000))  # a new render during the build
+        report = cache.prune(max_size_bytes=0)
+        assert report["removed_objects"] == 2 and report["protected_by_lease"] == 2 and report["over_budget"]
+        assert cache.check_action(stored[1][0])[0] == "ok"
+        assert cache.check_object(fresh)[0] == "ok"
+        assert cache.check_action(stored[0][0])[0] == "missing"
+    assert not lease.path.exists()  # released
+    assert cache.prune(max_size_bytes=0)["removed_objects"] == 2
+
+
+def test_lease_is_released_on_error(cache):
+    with pytest.raises(RuntimeError):
+        with cache.lease() as lease:
+            raise RuntimeError("render failed")
+    assert not lease.path.exists()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_lease_is_ignored_and_removed(cache):
+    stored = _aged_objects(cache, [1000, 1000])
+    stale = cache.leases_dir / f"{_dead_pid()}-deadbeef.json"
+    atomic_write_json(stale, {"pid": int(stale.name.split("-")[0]), "host": socket.gethostname(), "start": 0})
+    _set_mtime(stale, 2000)  # it started before the objects were last used
+    garbage = cache.leases_dir / "1-garbage.json"
+    garbage.write_bytes(b"{oops")
+    assert cache.stats()["live_leases"] == 0
+    report = cache.prune(max_size_bytes=0)
+    assert report["removed_objects"] == 2 and report["stale_leases_removed"] == 2
+    assert not stale.exists() and not garbage.exists()
+    assert [cache.check_action(k)[0] for k, _ in stored] == ["missing", "missing"]
+
+
+def test_foreign_host_lease_counts_as_live(cache):
+    _aged_objects(cache, [1000])
+    lease = cache.leases_dir / "1-remote.json"
+    atomic_write_json(lease, {"pid": 1, "host": "another-host.invalid", "start": time.time()})
+    _set_mtime(lease, 500)  # the remote build started after the old object was last used
+    cache.put_array(_audio(400, frames=1000))  # used after the remote build started
+    report = cache.prune(max_size_bytes=0)
+    assert report["removed_objects"] == 1 and report["protected_by_lease"] == 1 and report["live_leases"] == 1
+
+
+def test_prune_sweeps_old_temp_files_only(cache):
+    _store(cache, _audio(500, frames=100))
+    shard = next((cache.root / "objects").iterdir())
+    old_tmp = shard / ".dead.npy.123-abc.tmp.npy"
+    new_tmp = shard / ".live.npy.456-def.tmp.npy"
+    old_tmp.write_bytes(b"x")
+    new_tmp.write_bytes(b"x")
+    _set_mtime(old_tmp, TEMP_GRACE_S + 60)
+    report = cache.prune()
+    assert report["temp_files_removed"] == 1 and report["removed_objects"] == 0
+    assert new_tmp.exists() and not old_tmp.exists()
+    assert cache.stats()["objects"] == 1  # temps never count as objects
+
+
+def test_file_digest_memo_lives_in_the_cache(cache, tmp_path):
+    stem = tmp_path / "kick.wav"
+    stem.write_bytes(b"kick")
+    _set_mtime(stem, 3600)
+    memo = cache.file_digest_memo()
+    digest = memo.digest(stem)
+    assert memo.memo_path.is_relative_to(cache.root) and memo.memo_path.is_file()
+    assert cache.file_digest_memo().lookup(stem) == digest
+
+
+def test_prune_keeps_an_object_touched_during_its_scan(cache, monkeypatch):
+    stored = _aged_objects(cache, [1000, 1000])
+    scan = cache._objects
+
+    def scan_then_a_build_hits_one():
+        items = list(scan())
+        os.utime(cache.array_path(stored[0][1]))  # a build without a lease uses it mid-prune
+        return iter(items)
+
+    monkeypatch.setattr(cache, "_objects", scan_then_a_build_hits_one)
+    assert cache.prune(max_size_bytes=0)["removed_objects"] == 1
+    assert [cache.check_action(k)[0] for k, _ in stored] == ["ok", "missing"]
+
+
+# ---------------------------------------------------------------- blobs (encoded files referenced from JSON)
+
+
+def _export(cache: Cache, i: int, payload: bytes) -> tuple[str, str, str]:
+    """An album-export-like node: a JSON manifest referencing an encoded file."""
+    blob = cache.put_blob(payload, ".wav")
+    manifest = cache.put_json({"files": {f"{i:02d}.wav": {"blob": blob, "suffix": ".wav"}}})
+    key = _key(1000 + i)
+    cache.put_action(key, {"digest": manifest, "kind": "json", "stage": "album_export"})
+    return key, manifest, blob
+
+
+def test_blob_round_trip(cache):
+    data = b"RIFF" + bytes(range(256)) * 10
+    digest = cache.put_blob(data, ".wav")
+    assert digest == digest_bytes(data) and cache.put_blob(data) == digest
+    assert cache.blob_path(digest).read_bytes() == data
+    assert cache.blob_path(digest).name == f"{digest}.blob"
+    key, manifest, blob = _export(cache, 1, data)
+    assert blob == digest and cache.blob_refs(manifest) == {digest}
+    assert cache.check_action(key)[0] == "ok"
+    assert cache.stats()["blobs"] == 1
+
+
+def test_manifest_with_bad_blob_is_not_served(cache):
+    key, manifest, blob = _export(cache, 1, b"RIFF wav bytes")
+    _flip_byte(cache.blob_path(blob), -2)
+    clear_verified_memo()
+    assert cache.check_action(key)[0] == "corrupt"
+    reasons = {p["path"]: p["reason"] for p in cache.verify()}
+    assert "mismatch" in reasons[str(cache.blob_path(blob))]
+    assert "corrupt" in reasons[str(cache.json_path(manifest))]
+    cache.blob_path(blob).unlink()
+    assert cache.check_action(key)[0] == "missing"
+
+
+def test_hit_touches_blobs_and_prune_keeps_referenced_ones(cache):
+    key, manifest, blob = _export(cache, 1, b"RIFF one")
+    for path in (cache.json_path(manifest), cache.blob_path(blob)):
+        _set_mtime(path, 1000)
+    with cache.lease():
+        assert cache.check_action(key)[0] == "ok"
+        assert time.time() - cache.blob_path(blob).stat().st_mtime < 60  # the hit touched the blob too
+        assert cache.prune(max_size_bytes=0)["removed_objects"] == 0
+    _set_mtime(cache.json_path(manifest), 100)
+    _set_mtime(cache.blob_path(blob), 1000)  # older than its manifest: still needed by it
+    other_key, other_manifest, other_blob = _export(cache, 2, b"RIFF two")
+    _set_mtime(cache.json_path(other_manifest), 50)
+    _set_mtime(cache.blob_path(other_blob), 50)
+    report = cache.prune(older_than_s=500)  # nothing but blob 1 is that old, and it is referenced
+    assert report["removed_objects"] == 0
+    report = cache.prune(older_than_s=75)  # manifest 1 goes, and with it its blob
+    assert report["removed_objects"] == 2 and report["removed_actions"] == 1
+    assert cache.check_action(key)[0] == "missing" and cache.check_action(other_key)[0] == "ok"
+    assert cache.verify() == []

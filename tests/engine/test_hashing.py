@@ -1,0 +1,415 @@
+"""Contract tests for pipeline.hashing: digests, canonical JSON, code versions, node keys."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis.extra import numpy as hnp
+
+from pipeline import hashing
+from pipeline.hashing import (
+    CHUNK_BYTES,
+    FileDigestMemo,
+    canonical_json,
+    clear_code_version_memo,
+    code_version,
+    digest_array,
+    digest_bytes,
+    digest_file,
+    library_versions,
+    node_key,
+)
+
+# ---------------------------------------------------------------- pinned digests
+# These literals are the key format. If one changes, every cache in the wild is
+# invalidated: change them only on purpose, together with a note in the changelog.
+
+PINNED_BYTES = "927606b0ef4df61e712621a5a9aaf115"  # digest_bytes(b"mixbuild")
+PINNED_ZEROS = "f3f108cb6fc7de2f3a303b3167f2e0b2"  # digest_array(np.zeros((2, 2), np.float32))
+PINNED_NODE_KEY = "2717e2b2c3391e727eef94b0f6810c67"
+
+
+def test_pinned_digest_bytes():
+    assert digest_bytes(b"mixbuild") == PINNED_BYTES
+
+
+def test_pinned_digest_array():
+    assert digest_array(np.zeros((2, 2), np.float32)) == PINNED_ZEROS
+
+
+def test_pinned_node_key():
+    key = node_key(
+        "eq",
+        "c" * 32,
+        {"gain_db": 1.0, "freq_hz": 90, "type": "low_shelf"},
+        ["a" * 32, "b" * 32],
+        {"numpy": "2.4.6", "scipy": "1.17.1"},
+    )
+    assert key == PINNED_NODE_KEY
+
+
+def test_digests_are_32_lowercase_hex():
+    for digest in (digest_bytes(b""), digest_array(np.ones(3)), node_key("k", "v", {}, [], {})):
+        assert len(digest) == 32 and set(digest) <= set("0123456789abcdef")
+
+
+# ---------------------------------------------------------------- arrays
+
+
+def test_same_bytes_other_dtype_differs():
+    a = np.zeros((2, 2), np.float32)
+    b = np.zeros((2, 2), np.int32)
+    assert a.tobytes() == b.tobytes()
+    assert digest_array(a) != digest_array(b)
+
+
+def test_same_bytes_other_shape_differs():
+    a = np.arange(6, dtype=np.float32)
+    assert digest_array(a) != digest_array(a.reshape(2, 3)) != digest_array(a.reshape(3, 2))
+    assert digest_array(a.reshape(2, 3)) != digest_array(a.reshape(3, 2))
+
+
+def test_byte_order_is_part_of_dtype():
+    a = np.arange(4, dtype="<f4")
+    assert digest_array(a) != digest_array(a.astype(">f4"))
+
+
+def test_values_change_digest():
+    a = np.zeros((8, 2), np.float32)
+    b = a.copy()
+    b[3, 1] = 1e-30
+    assert digest_array(a) != digest_array(b)
+
+
+def test_layout_does_not_change_digest():
+    a = np.arange(48, dtype=np.float64).reshape(8, 6)
+    assert digest_array(np.asfortranarray(a)) == digest_array(a)
+    assert digest_array(a[::2, 1::2]) == digest_array(a[::2, 1::2].copy())
+    assert digest_array(a.T) == digest_array(np.ascontiguousarray(a.T))
+
+
+def test_large_strided_views_hash_in_blocks():
+    # rows larger than a block (transposed audio) and many rows per block both match a copy
+    audio = np.random.default_rng(0).standard_normal((CHUNK_BYTES // 4 + 100, 2)).astype(np.float32)
+    assert digest_array(audio.T) == digest_array(audio.T.copy())
+    assert digest_array(audio[::3]) == digest_array(audio[::3].copy())
+    assert digest_array(audio[:, 1]) == digest_array(audio[:, 1].copy())
+
+
+def test_memmap_hashes_like_array(tmp_path):
+    a = np.random.default_rng(1).standard_normal((1000, 2)).astype(np.float32)
+    np.save(tmp_path / "a.npy", a)
+    assert digest_array(np.load(tmp_path / "a.npy", mmap_mode="r")) == digest_array(a)
+
+
+def test_zero_d_and_empty_arrays():
+    assert digest_array(np.float32(1.0)) == digest_array(np.array(1.0, np.float32))
+    assert digest_array(np.zeros((0, 2), np.float32)) != digest_array(np.zeros((0, 1), np.float32))
+
+
+def test_object_arrays_refused():
+    with pytest.raises(TypeError, match="object"):
+        digest_array(np.array([1, "a"], dtype=object))
+
+
+@settings(max_examples=40, deadline=None)
+@given(hnp.arrays(hnp.scalar_dtypes(), hnp.array_shapes(min_dims=1, max_dims=3, max_side=6)))
+def test_digest_depends_on_logical_content_only(arr):
+    assert digest_array(arr) == digest_array(np.asfortranarray(arr))
+    assert digest_array(arr[::-1]) == digest_array(arr[::-1].copy())
+
+
+# ---------------------------------------------------------------- canonical JSON
+
+
+def test_canonical_json_key_order():
+    assert canonical_json({"b": 1, "a": {"d": 2, "c": 3}}) == canonical_json({"a": {"c": 3, "d": 2}, "b": 1})
+    assert canonical_json({"b": 1, "a": 2}) == '{"a":2,"b":1}'
+
+
+def test_canonical_json_integral_floats():
+    assert canonical_json({"gain_db": 1}) == canonical_json({"gain_db": 1.0})
+    assert canonical_json({"bands": [{"q": 2.0}], "x": -0.0}) == '{"bands":[{"q":2}],"x":0}'
+    assert canonical_json({"gain_db": 1.5}) == '{"gain_db":1.5}'
+    assert canonical_json(np.float32(3.0)) == "3"
+
+
+def test_canonical_json_keeps_bools_and_unicode():
+    assert canonical_json({"on": True}) != canonical_json({"on": 1})
+    assert canonical_json([True, False, None]) == "[true,false,null]"
+    assert canonical_json({"title": "Nachtfahrt — Ü"}) == '{"title":"Nachtfahrt — Ü"}'
+    assert canonical_json((1, 2)) == canonical_json([1, 2])
+
+
+def test_canonical_json_rejects_nan_and_odd_keys():
+    with pytest.raises(ValueError):
+        canonical_json({"x": float("nan")})
+    with pytest.raises(ValueError):
+        canonical_json([float("inf")])
+    with pytest.raises(TypeError, match="keys must be str"):
+        canonical_json({1: "a"})
+    with pytest.raises(TypeError):
+        canonical_json({"x": object()})
+
+
+# ---------------------------------------------------------------- node keys
+
+
+def test_node_key_canonical_params():
+    libs = {"numpy": "2.0"}
+    a = node_key("eq", "v1", {"gain_db": 1, "freq_hz": 90.0}, ["x"], libs)
+    b = node_key("eq", "v1", {"freq_hz": 90, "gain_db": 1.0}, ["x"], libs)
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"kind": "compressor"},
+        {"code": "v2"},
+        {"params": {"gain_db": 2}},
+        {"inputs": ["y", "x"]},
+        {"inputs": ["x"]},
+        {"libs": {"numpy": "2.1"}},
+    ],
+)
+def test_node_key_changes_with_each_part(change):
+    base = {"kind": "eq", "code": "v1", "params": {"gain_db": 1}, "inputs": ["x", "y"], "libs": {"numpy": "2.0"}}
+    changed = {**base, **change}
+    key = lambda d: node_key(d["kind"], d["code"], d["params"], d["inputs"], d["libs"])  # noqa: E731
+    assert key(base) != key(changed)
+
+
+def test_library_versions():
+    versions = library_versions()
+    assert versions["numpy"] == np.__version__
+    assert library_versions(("numpy", "surely-not-installed-xyz")) == {"numpy": np.__version__}
+
+
+# ---------------------------------------------------------------- files
+
+
+@pytest.fixture()
+def read_counter(monkeypatch):
+    """Count full reads of a file's bytes (the memo exists to avoid them)."""
+    calls: list[str] = []
+    real = hashing._stream_digest
+
+    def spy(path):
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(hashing, "_stream_digest", spy)
+    return calls
+
+
+def _age(path: Path, seconds: float = 3600) -> None:
+    """Backdate a file's mtime (a freshly written file is racy and never memoised)."""
+    old = time.time_ns() - int(seconds * 1e9)
+    os.utime(path, ns=(old, old))
+
+
+def test_digest_file_streams_big_files(tmp_path):
+    data = np.random.default_rng(2).bytes(2 * CHUNK_BYTES + 12345)
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    assert digest_file(path) == digest_bytes(data)
+    assert digest_file(path, FileDigestMemo(tmp_path / "memo.json")) == digest_bytes(data)
+
+
+def test_memo_avoids_rereading_across_processes(tmp_path, read_counter):
+    path = tmp_path / "kick.wav"
+    path.write_bytes(b"RIFF....kick")
+    _age(path)
+    memo_path = tmp_path / "memo" / "digests.json"
+    first = FileDigestMemo(memo_path).digest(path)
+    assert len(read_counter) == 1
+    assert FileDigestMemo(memo_path).digest(path) == first  # a new process: memo read from disk
+    assert digest_file(path, FileDigestMemo(memo_path)) == first
+    assert len(read_counter) == 1
+
+
+def test_memo_touch_without_change_keeps_digest(tmp_path, read_counter):
+    path = tmp_path / "snare.wav"
+    path.write_bytes(b"snare bytes")
+    _age(path, 7200)
+    memo = FileDigestMemo(tmp_path / "memo.json")
+    before = memo.digest(path)
+    _age(path, 3600)  # touched: mtime differs, bytes do not
+    assert memo.digest(path) == before
+    assert len(read_counter) == 2  # the changed stat forces one re-read
+    assert memo.digest(path) == before
+    assert len(read_counter) == 2
+
+
+def test_memo_byte_change_gives_new_digest(tmp_path):
+    path = tmp_path / "bass.wav"
+    path.write_bytes(b"bass take 1")
+    _age(path, 7200)
+    memo = FileDigestMemo(tmp_path / "memo.json")
+    before = memo.digest(path)
+    path.write_bytes(b"bass take 2")  # same size, new mtime
+    _age(path, 3600)
+    assert memo.digest(path) == digest_bytes(b"bass take 2") != before
+    assert FileDigestMemo(tmp_path / "memo.json").digest(path) == digest_bytes(b"bass take 2")
+
+
+def test_memo_does_not_memoise_racy_fresh_files(tmp_path, read_counter):
+    path = tmp_path / "fresh.wav"
+    path.write_bytes(b"just written")
+    memo = FileDigestMemo(tmp_path / "memo.json")
+    memo.digest(path)
+    memo.digest(path)
+    assert len(read_counter) == 2
+
+
+def test_corrupt_memo_is_ignored_and_rewritten(tmp_path):
+    path = tmp_path / "vocal.wav"
+    path.write_bytes(b"vocal")
+    _age(path)
+    memo_path = tmp_path / "memo.json"
+    memo_path.write_bytes(b"\x00{not json")
+    assert FileDigestMemo(memo_path).digest(path) == digest_bytes(b"vocal")
+    assert FileDigestMemo(memo_path).lookup(path) == digest_bytes(b"vocal")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left behind
+
+
+def test_memo_is_keyed_on_realpath(tmp_path, read_counter):
+    path = tmp_path / "real.wav"
+    path.write_bytes(b"data")
+    _age(path)
+    link = tmp_path / "link.wav"
+    link.symlink_to(path)
+    memo = FileDigestMemo(tmp_path / "memo.json")
+    assert memo.digest(path) == memo.digest(link)
+    assert len(read_counter) == 1
+
+
+# ---------------------------------------------------------------- code versions
+
+
+@pytest.fixture()
+def stage_pkg(tmp_path, monkeypatch):
+    """A throwaway stage package on sys.path: <pkg>.eq uses <pkg>.dsp helpers; <pkg>/__init__ is a registry."""
+    name = f"mbpkg_{uuid.uuid4().hex[:8]}"
+    root = tmp_path / name
+    files = {
+        "__init__.py": "from . import eq, comp  # the registry imports every stage\n",
+        "eq.py": '''
+            """EQ stage."""
+            import numpy as np
+            from .dsp import lowpass
+            from . import util
+
+            def render(x, gain_db):
+                """Apply gain then filter."""
+                import %(name)s.dsp.gain as g
+                return lowpass(g.apply(x, gain_db)) + util.OFFSET
+        ''',
+        "comp.py": "def render(x):\n    return x\n",
+        "util.py": "OFFSET = 0.0\n",
+        "dsp/__init__.py": "from .filters import lowpass\n",
+        "dsp/filters.py": "def lowpass(x):\n    return x * 0.5\n",
+        "dsp/gain.py": "def apply(x, gain_db):\n    return x * 10 ** (gain_db / 20)\n",
+    }
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text % {"name": name} if "%(name)s" in text else text))
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def version(module: str = "eq", declared: str = "1") -> str:
+        clear_code_version_memo()
+        importlib.invalidate_caches()
+        return code_version(f"{name}.{module}", declared, package_prefix=name)
+
+    def edit(rel: str, old: str, new: str) -> None:
+        path = root / rel
+        text = path.read_text()
+        assert old in text, (rel, old)
+        path.write_text(text.replace(old, new))
+
+    yield name, root, version, edit
+    clear_code_version_memo()
+    for mod in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        del sys.modules[mod]
+
+
+def test_code_version_ignores_comments_formatting_docstrings(stage_pkg):
+    name, _root, version, edit = stage_pkg
+    base = version()
+    edit("eq.py", '"""Apply gain then filter."""', '"""Now documented differently."""')
+    edit("eq.py", '"""EQ stage."""', "# a comment\n'''Module docs, other quotes.'''")
+    edit("eq.py", "return lowpass(g.apply(x, gain_db)) + util.OFFSET",
+         "return lowpass(  g.apply( x ,gain_db) )+util.OFFSET   # same thing")
+    edit("dsp/filters.py", "x * 0.5", "(x * 0.5)  # parenthesised")
+    edit("dsp/filters.py", "def lowpass", "\n\n\ndef lowpass")  # moved lines
+    assert version() == base
+
+
+def test_code_version_changes_with_module_code(stage_pkg):
+    _name, _root, version, edit = stage_pkg
+    base = version()
+    edit("eq.py", "+ util.OFFSET", "- util.OFFSET")
+    assert version() != base
+
+
+def test_code_version_changes_with_declared_version(stage_pkg):
+    _name, _root, version, _edit = stage_pkg
+    assert version(declared="1") != version(declared="2")
+
+
+@pytest.mark.parametrize(
+    "rel,old,new",
+    [
+        ("dsp/filters.py", "0.5", "0.25"),  # re-exported through dsp/__init__
+        ("dsp/gain.py", "/ 20", "/ 10"),  # absolute import inside a function
+        ("util.py", "0.0", "1e-9"),  # `from . import util`
+        ("dsp/__init__.py", "from .filters import lowpass", "from .filters import lowpass\nK = 2"),
+    ],
+)
+def test_code_version_changes_with_imported_helper(stage_pkg, rel, old, new):
+    _name, _root, version, edit = stage_pkg
+    base = version()
+    edit(rel, old, new)
+    assert version() != base
+
+
+def test_code_version_ignores_unrelated_stage_and_registry(stage_pkg):
+    _name, _root, version, edit = stage_pkg
+    base = version()
+    edit("comp.py", "return x", "return -x")
+    edit("__init__.py", "from . import eq, comp", "from . import eq, comp\nREGISTRY = {}")
+    assert version() == base
+    assert version("comp") != base
+
+
+def test_code_version_imports_nothing_and_is_memoised(stage_pkg):
+    name, _root, version, edit = stage_pkg
+    first = version()
+    assert not [m for m in sys.modules if m == name or m.startswith(name + ".")]
+    edit("eq.py", "+ util.OFFSET", "- util.OFFSET")
+    # memoised per process: without clearing, the edit is not seen
+    assert code_version(f"{name}.eq", "1", package_prefix=name) == first
+
+
+def test_code_version_unknown_module(stage_pkg):
+    name, _root, _version, _edit = stage_pkg
+    with pytest.raises(ModuleNotFoundError, match="nope"):
+        code_version(f"{name}.nope", "1", package_prefix=name)
+
+
+def test_code_version_of_a_real_module():
+    clear_code_version_memo()
+    version = code_version("pipeline.cache", "1", package_prefix="pipeline")
+    assert version == code_version("pipeline.cache", "1", package_prefix="pipeline")
+    assert len(version) == 32

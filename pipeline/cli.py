@@ -68,8 +68,11 @@ def schema(kind: str = typer.Argument("album", help="album or song")) -> None:
 def demo(
     directory: Optional[Path] = typer.Option(None, "--dir", help="Demo project (default: configs/demo)."),
     stems_only: bool = typer.Option(False, "--stems-only", help="Only write the synthesised stems."),
+    jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Parallel jobs (default: all cores)."),
+    out: Path = typer.Option(Path("build"), "--out", help="Output directory."),
 ) -> None:
-    """Synthesise the demo album's stems, then validate it."""
+    """Synthesise the demo album's stems, render every target, print what was delivered."""
+    from .cli_build import run_build
     from .demo_stems import write_demo_stems
 
     root = directory or _default_demo_dir()
@@ -78,12 +81,43 @@ def demo(
                + ("" if written else " (all present already)"))
     if stems_only:
         return
+    report = run_build(root / "album.yaml", jobs, None, out, None, False)
+    rendered = len(report.rendered)
+    typer.echo(f"demo: {rendered} node(s) rendered, {len(report.nodes) - rendered} cached "
+               f"({report.seconds:.1f} s)" + (" - nothing changed, nothing re-rendered" if not rendered else ""))
+    typer.echo(delivery_table(out))
+
+
+def delivery_table(out: Path) -> str:
+    """song, target, LUFS, dBTP, file: read from each target's manifest.json."""
+    rows = [("target", "LUFS", "dBTP", "file")]
+    for manifest_path in sorted(out.glob("*/manifest.json")):
+        manifest = json.loads(manifest_path.read_text())
+        for entry in manifest["files"]:
+            rows.append((manifest["target"], f"{entry['integrated_lufs']}", f"{entry['true_peak_dbtp']}",
+                         f"{manifest_path.parent.name}/{entry['path']}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
+
+
+@app.command()
+def analyze(files: list[Path] = typer.Argument(..., help="Audio files (WAV, FLAC, AIFF, ...)."),
+            as_json: bool = JsonOpt) -> None:
+    """BS.1770-4 / EBU R128 figures per file: loudness, LRA, true peak, sample peak."""
+    from .analyze import AnalyzeError, analyze_file, to_json_safe
+
     try:
-        album = load(root / "album.yaml")
-    except SpecError as err:
-        report_spec_error(err, False)
-    typer.echo(f"demo: {root / 'album.yaml'} is valid ({len(album.songs)} songs); "
-               "rendering arrives with the engine (issue 4)")
+        results = [analyze_file(f) for f in files]
+    except AnalyzeError as err:
+        fail(f"analyze: {err}", 2)
+    if as_json:
+        typer.echo(json.dumps([to_json_safe(r) for r in results], indent=2))
+        return
+    for r in results:
+        typer.echo(f"{r['file']}: I {r['integrated_lufs']:.1f} LUFS, LRA {r['lra_lu']:.1f} LU, "
+                   f"M max {r['momentary_max_lufs']:.1f}, S max {r['short_term_max_lufs']:.1f}, "
+                   f"TP {r['true_peak_dbtp']:.2f} dBTP, SP {r['sample_peak_dbfs']:.2f} dBFS, "
+                   f"{r['duration_s']:.2f} s, {r['sample_rate']} Hz, {r['channels']} ch")
 
 
 def _default_demo_dir() -> Path:
@@ -101,3 +135,6 @@ def main() -> None:
     except Exception as err:  # noqa: BLE001 - the last line of defence for the CLI
         typer.echo(f"mixbuild: internal error: {type(err).__name__}: {err}", err=True)
         sys.exit(1)
+
+
+from . import cli_build, cli_cache  # noqa: E402,F401 - register their commands on `app`

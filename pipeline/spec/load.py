@@ -114,5 +114,5 @@ def _check_unique_ids(songs: list[Song], sources: list[Source]) -> list[Problem]
 
 def _slug(text: str) -> str:
     """A node-id-safe song id from a file name or title."""
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:64]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", text.lower()).strip("-.")[:64]
     return slug or "song"

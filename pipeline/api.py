@@ -1,0 +1,78 @@
+"""The Python API the CLI uses: load a spec, plan it, build it, read the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .atomic import atomic_write_json
+from .cache import Cache, resolve_cache_dir
+from .dag import Node, compile_album
+from .deliver import deliver
+from .executor import NodeResult, execute
+from .history import History
+from .plan import PlanEntry, make_plan
+from .spec import Album, load
+
+__all__ = ["Report", "build", "load", "plan", "graph"]
+
+
+@dataclass
+class Report:
+    """What a build did: one record per node, and the delivered files."""
+
+    spec: str
+    nodes: list[NodeResult]
+    outputs: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rendered(self) -> set[str]:
+        return {n.id for n in self.nodes if n.status == "rendered"}
+
+    def as_dict(self) -> dict:
+        return {"spec": self.spec, "seconds": round(self.seconds, 3),
+                "rendered": len(self.rendered), "cached": len(self.nodes) - len(self.rendered),
+                "nodes": [n.as_dict() for n in self.nodes], "outputs": self.outputs}
+
+
+def graph(album: Album, targets: list[str] | None = None) -> dict[str, Node]:
+    """The compiled DAG: node id -> Node, in topological order."""
+    return compile_album(album, targets)
+
+
+def plan(spec_path: str | Path, cache_dir: str | Path | None = None,
+         targets: list[str] | None = None) -> list[PlanEntry]:
+    """Which nodes would render, and why, without rendering."""
+    cache = Cache(resolve_cache_dir(cache_dir))
+    return make_plan(graph(load(spec_path), targets), cache, History(cache, Path(spec_path)))
+
+
+def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: str | Path = "build",
+          jobs: int | None = None, targets: list[str] | None = None,
+          on_done: Callable[[NodeResult], None] | None = None, on_plan: Callable[[int], None] | None = None,
+          backend: str = "loky") -> Report:
+    """Render what is stale, deliver the album exports into `out_dir`, write the build report there."""
+    started = time.perf_counter()
+    album = load(spec_path)
+    nodes = graph(album, targets)
+    if on_plan is not None:
+        on_plan(len(nodes))
+    cache = Cache(resolve_cache_dir(cache_dir))
+    results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, history=History(cache, Path(spec_path)),
+                      on_done=on_done, parallel_backend=backend)
+    out = Path(out_dir)
+    report = Report(str(spec_path), results, deliver(results, cache, out))
+    report.seconds = time.perf_counter() - started
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "build-report.json", report.as_dict())
+    return report
+
+
+def read_report(out_dir: str | Path) -> dict:
+    """The last build report written into `out_dir`."""
+    return json.loads((Path(out_dir) / "build-report.json").read_text())

@@ -1,0 +1,149 @@
+"""Walk the DAG in topological order; render cache misses in parallel with joblib.
+
+Tasks exchange cache digests and paths, never pickled arrays, so the same task runs in-process
+(`-j 1`), on local loky workers, or on dask workers sharing the cache directory.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from stages.registry import Blob, Context, RenderError, load_kinds
+
+from .cache import Cache
+from .dag import SOURCE_PREFIX, Node
+from .hashing import FileDigestMemo
+from .history import History
+from .plan import node_state
+from .keys import key_of, kind_code_version, params_of
+
+
+@dataclass
+class NodeResult:
+    """One build-report record."""
+
+    id: str
+    stage: str
+    key: str
+    status: str  # "cached" | "rendered"
+    seconds: float
+    digest: str
+    output: str  # "array" | "json"
+    inputs: list[list[str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def input_refs(node: Node, memo: FileDigestMemo, done: dict[str, NodeResult]) -> list[list[str]] | None:
+    """[kind, ref, digest] per input in order, or None while an upstream node is unresolved."""
+    refs = []
+    for source in node.inputs:
+        if source.startswith(SOURCE_PREFIX):
+            path = source[len(SOURCE_PREFIX):]
+            refs.append(["file", path, memo.digest(path)])
+        elif source in done:
+            refs.append([done[source].output, source, done[source].digest])
+        else:
+            return None
+    return refs
+
+
+def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1, history: History | None = None,
+            on_done: Callable[[NodeResult], None] | None = None, parallel_backend: str = "loky") -> list[NodeResult]:
+    """Resolve every node (cache hit or render); results in topological order."""
+    kinds = load_kinds()
+    done: dict[str, NodeResult] = {}
+    pending = list(nodes)
+    memo = cache.file_digest_memo()
+    with cache.lease(), Parallel(n_jobs=jobs, backend=parallel_backend) as parallel:
+        while pending:
+            tasks = []
+            for node_id in pending:
+                node = nodes[node_id]
+                refs = input_refs(node, memo, done)
+                if refs is None:
+                    continue
+                key = key_of(node, kinds[node.kind], [r[2] for r in refs])
+                status, record = cache.check_action(key)
+                if status == "ok":
+                    _finish(node, NodeResult(node_id, node.kind, key, "cached", 0.0, record["digest"], record["kind"],
+                                             refs), done, history, on_done)
+                else:
+                    tasks.append((node, key, refs))
+            if tasks:
+                outputs = parallel(delayed(run_task)(str(cache.root), node.kind, params_of(node), refs, key, node.id)
+                                   for node, key, refs in tasks)
+                for (node, key, refs), (digest, output, seconds) in zip(tasks, outputs):
+                    _finish(node, NodeResult(node.id, node.kind, key, "rendered", seconds, digest, output, refs),
+                            done, history, on_done)
+            remaining = [n for n in pending if n not in done]
+            if len(remaining) == len(pending):
+                raise RuntimeError(f"DAG cannot progress at {remaining[:3]}")  # compile guarantees acyclic
+            pending = remaining
+    return [done[n] for n in nodes]
+
+
+def _finish(node: Node, result: NodeResult, done, history: History | None, on_done) -> None:
+    done[result.id] = result
+    if history is not None:
+        code = kind_code_version(load_kinds()[node.kind])
+        history.record(node.id, node_state(node, code, [(ref, digest) for _, ref, digest in result.inputs]))
+    if on_done is not None:
+        on_done(result)
+
+
+def run_task(cache_root: str, kind_name: str, params: dict, refs: list[list[str]], key: str,
+             node_id: str) -> tuple[str, str, float]:
+    """Render one node in any process: load inputs from the cache, run the kernel, store the output."""
+    kind = load_kinds()[kind_name]
+    cache = Cache(cache_root)
+    values = [_load_input(cache, output, ref, digest) for output, ref, digest in refs]
+    started = time.perf_counter()
+    out = kind.render(values, kind.params.model_validate(params), Context(node_id, key))
+    seconds = time.perf_counter() - started
+    if isinstance(out, np.ndarray):
+        if not np.isfinite(out).all():
+            raise RenderError(f"{node_id}: kernel produced NaN or Inf samples")
+        digest, output = cache.put_array(np.ascontiguousarray(out, dtype=np.float32)), "array"
+    else:
+        digest, output = cache.put_json(_store_blobs(cache, out)), "json"
+    cache.put_action(key, {"digest": digest, "kind": output, "stage": kind_name, "node_id": node_id,
+                           "seconds": round(seconds, 6), "params": params})
+    return digest, output, seconds
+
+
+def _load_input(cache: Cache, output: str, ref: str, digest: str):
+    if output == "file":
+        return Path(ref)
+    if output == "array":
+        return cache.load_array(digest)
+    return _resolve_blobs(cache, cache.load_json(digest))
+
+
+def _store_blobs(cache: Cache, value):
+    """Replace every Blob in a kernel's JSON output by a reference to a stored cache object."""
+    if isinstance(value, Blob):
+        return {"blob": cache.put_blob(value.data, value.suffix), "suffix": value.suffix}
+    if isinstance(value, dict):
+        return {k: _store_blobs(cache, v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_store_blobs(cache, v) for v in value]
+    return value
+
+
+def _resolve_blobs(cache: Cache, value):
+    """Give kernels paths to stored blobs where their JSON input references them."""
+    if isinstance(value, dict):
+        if set(value) == {"blob", "suffix"}:
+            return cache.blob_path(value["blob"])
+        return {k: _resolve_blobs(cache, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_blobs(cache, v) for v in value]
+    return value

@@ -1,0 +1,116 @@
+"""Stage `album_export` (album/export/<target>): the deliverables of one target.
+
+Per song `NN - Title.ext`, a sequenced album file with the songs' gaps, a CUE sheet for CD
+targets, and `manifest.json` with each file's digest, format and measured loudness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from .dsp.loudness import measure
+from .export import tag_file
+from .params import SpecModel
+from .registry import Blob, stage
+
+CD_FRAME_SAMPLES = 588  # 44100 / 75: CUE times count CD frames of 1/75 s
+
+
+class TrackInfo(SpecModel):
+    title: str
+    performer: str = ""
+    isrc: str | None = None
+    gap_s: float = 2.0
+
+
+class AlbumExportParams(SpecModel):
+    target: str
+    format: str
+    sample_rate_hz: int
+    album_title: str
+    album_artist: str = ""
+    catalog: str | None = None
+    tracks: list[TrackInfo]
+    cue_sheet: bool = False
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a title: no separators, control characters or leading dots."""
+    cleaned = re.sub(r'[\x00-\x1f/\\:*?"<>|]+', "_", text).strip().lstrip(".").strip()
+    return cleaned[:120] or "untitled"
+
+
+def cue_time(frames: int, sample_rate_hz: int) -> str:
+    """mm:ss:ff in CD frames (1/75 s) of a sample offset that lies on a CD-frame boundary."""
+    cd_frames = frames * 75 // sample_rate_hz
+    return f"{cd_frames // 4500:02d}:{cd_frames // 75 % 60:02d}:{cd_frames % 75:02d}"
+
+
+def cue_sheet(p: AlbumExportParams, album_file: str, starts: list[int]) -> str:
+    quote = lambda s: s.replace('"', "'")  # noqa: E731 - CUE has no escape for quotes
+    lines = ['REM COMMENT "mixbuild"']
+    if p.catalog:
+        lines.append(f"CATALOG {p.catalog}")
+    lines += [f'PERFORMER "{quote(p.album_artist)}"', f'TITLE "{quote(p.album_title)}"',
+              f'FILE "{quote(album_file)}" {"WAVE" if p.format == "wav" else p.format.upper()}']
+    for number, (track, start) in enumerate(zip(p.tracks, starts), start=1):
+        lines += [f"  TRACK {number:02d} AUDIO", f'    TITLE "{quote(track.title)}"',
+                  f'    PERFORMER "{quote(track.performer or p.album_artist)}"']
+        if track.isrc:
+            lines.append(f"    ISRC {track.isrc}")
+        lines.append(f"    INDEX 01 {cue_time(start, p.sample_rate_hz)}")
+    return "\n".join(lines) + "\n"
+
+
+def manifest_entry(name: str, data: bytes) -> dict:
+    """Digest, format and measured loudness of one delivered file."""
+    info = soundfile.info(io.BytesIO(data))
+    audio, rate = soundfile.read(io.BytesIO(data), dtype="float64", always_2d=True)
+    report = measure(audio, rate)
+    finite = lambda x: round(float(x), 2) if np.isfinite(x) else None  # noqa: E731
+    return {"path": name, "sha256": hashlib.sha256(data).hexdigest(), "duration_s": round(info.frames / rate, 6),
+            "sample_rate": rate, "channels": info.channels, "subtype": info.subtype,
+            "integrated_lufs": finite(report.integrated_lufs), "lra_lu": finite(report.lra_lu),
+            "true_peak_dbtp": finite(report.true_peak_dbtp)}
+
+
+@stage("album_export", "1", AlbumExportParams)
+def render_album_export(inputs, p: AlbumExportParams, ctx) -> dict:
+    ext = f".{p.format}"
+    files: dict[str, bytes] = {}
+    pieces, starts, position = [], [], 0
+    for number, (track, exported) in enumerate(zip(p.tracks, inputs), start=1):
+        data = Path(exported["file"]).read_bytes()
+        files[f"{number:02d} - {safe_name(track.title)}{ext}"] = data
+        info = soundfile.info(io.BytesIO(data))
+        dtype = "float32" if "FLOAT" in info.subtype else "int32"
+        audio, _ = soundfile.read(io.BytesIO(data), dtype=dtype, always_2d=True)
+        gap = int(round(track.gap_s * p.sample_rate_hz)) if number < len(p.tracks) else 0
+        length = audio.shape[0] + gap
+        if p.cue_sheet:  # every track starts on a CD frame, so INDEX times are exact
+            length = -(-length // CD_FRAME_SAMPLES) * CD_FRAME_SAMPLES
+        starts.append(position)
+        pieces.append(np.concatenate([audio, np.zeros((length - audio.shape[0], audio.shape[1]), audio.dtype)]))
+        position += length
+    album_name = f"{safe_name(p.album_title)}{ext}"
+    with tempfile.TemporaryDirectory(prefix="mixbuild-album-") as tmp:
+        path = Path(tmp) / album_name
+        soundfile.write(str(path), np.concatenate(pieces), p.sample_rate_hz, format=p.format.upper(),
+                        subtype=info.subtype)
+        tag_file(path, p.format, {"album": p.album_title, "artist": p.album_artist})
+        files[album_name] = path.read_bytes()
+    if p.cue_sheet:
+        files[f"{safe_name(p.album_title)}.cue"] = cue_sheet(p, album_name, starts).encode()
+    manifest = {"target": p.target, "files": [manifest_entry(name, data) for name, data in files.items()
+                                              if not name.endswith(".cue")]}
+    files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    return {"files": {name: Blob(data, Path(name).suffix) for name, data in files.items()},
+            "track_starts": starts}

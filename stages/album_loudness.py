@@ -1,0 +1,33 @@
+"""Stage `album_loudness` (album/loudness): one gain per target for the songs mastered in album mode.
+
+The album's integrated loudness is gated over all its songs together (BS.1770-4 blocks of every
+song pooled); the decision is rounded to 0.01 dB so that a tweak that does not move it re-renders
+no other song's finals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dsp.loudness import block_powers, gated_loudness_lufs
+from .params import SpecModel
+from .registry import stage
+
+GAIN_STEP_DB = 0.01
+
+
+class AlbumLoudnessParams(SpecModel):
+    sample_rate_hz: int
+    songs: list[str]
+    target_lufs: dict[str, float | None]
+
+
+@stage("album_loudness", "1", AlbumLoudnessParams)
+def render_album_loudness(inputs, p: AlbumLoudnessParams, ctx) -> dict:
+    powers = np.concatenate([block_powers(np.asarray(a), p.sample_rate_hz) for a in inputs])
+    album_lufs = gated_loudness_lufs(powers)
+    gains = {}
+    for target, lufs in p.target_lufs.items():
+        gain = 0.0 if lufs is None or not np.isfinite(album_lufs) else lufs - album_lufs
+        gains[target] = round(round(gain / GAIN_STEP_DB) * GAIN_STEP_DB, 2) + 0.0
+    return {"album_lufs": round(float(album_lufs), 2) if np.isfinite(album_lufs) else None, "gain_db": gains}

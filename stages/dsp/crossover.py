@@ -1,0 +1,41 @@
+"""Mono bass: Linkwitz-Riley crossover whose low band is summed to mono (vinyl cutting, club playback)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal
+
+from stages.dsp.truepeak import check_audio, check_sample_rate
+
+
+def linkwitz_riley_sos(crossover_hz: float, sample_rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """4th-order Linkwitz-Riley (two cascaded 2nd-order Butterworth) low-pass and high-pass SOS, each (2, 6).
+
+    LP + HP is an allpass: flat magnitude, -6 dB per band at crossover_hz.
+    """
+    rate = check_sample_rate(sample_rate_hz)
+    try:
+        freq = float(crossover_hz)
+    except (TypeError, ValueError):
+        raise ValueError(f"crossover_hz: must be a number (got {crossover_hz!r})") from None
+    if not (0.0 < freq < 0.5 * rate):
+        raise ValueError(f"crossover_hz: must be in (0, fs/2 = {0.5 * rate:g}) (got {crossover_hz!r})")
+    low = signal.butter(2, freq, btype="lowpass", output="sos", fs=rate)
+    high = signal.butter(2, freq, btype="highpass", output="sos", fs=rate)
+    return np.concatenate([low, low]), np.concatenate([high, high])
+
+
+def mono_bass(audio: np.ndarray, sample_rate_hz: float, crossover_hz: float) -> np.ndarray:
+    """Sum the band below crossover_hz to mono (mean of channels), keep the band above per channel (LR4).
+
+    float64, same shape; a mono or fully correlated input only gets the crossover's allpass phase.
+    """
+    check_audio(audio)
+    low_sos, high_sos = linkwitz_riley_sos(crossover_hz, sample_rate_hz)
+    x = np.asarray(audio, dtype=np.float64)
+    if x.shape[0] == 0:
+        return np.array(x, copy=True)
+    out = signal.sosfilt(high_sos, x, axis=0)  # float64 biquads: low-frequency precision
+    low_mono = signal.sosfilt(low_sos, x.mean(axis=1))
+    out += low_mono[:, None]
+    return out

@@ -1,0 +1,52 @@
+"""Word-length reduction with TPDF dither (for 16-bit delivery, e.g. CD at 44.1 kHz / 16 bit).
+
+Values are returned as float64 on the integer grid k / 2**(bit_depth-1), so the
+encoder writes them exactly. Randomness comes from numpy's default_rng(seed),
+seeded from the node key (seed_from_key): same key, same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from stages.dsp.truepeak import check_audio
+
+DITHER_KINDS = ("tpdf", "none")
+MIN_BIT_DEPTH = 2
+MAX_BIT_DEPTH = 32
+
+
+def seed_from_key(key: str) -> int:
+    """A 64-bit seed from a string key (first 8 bytes of its SHA-256, little-endian)."""
+    if not isinstance(key, str):
+        raise ValueError(f"key: must be a str (got {type(key).__name__})")
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "little")
+
+
+def quantize(audio: np.ndarray, bit_depth: int, dither: str = "tpdf", seed: int = 0) -> np.ndarray:
+    """Quantise to bit_depth bits: float64 values k / 2**(bit_depth-1), clipped to [-1, 1 - 1 LSB].
+
+    "tpdf" adds the sum of two independent uniform +-0.5 LSB variables before rounding (total error
+    RMS = LSB/2, independent of the signal); "none" rounds to nearest. Deterministic for a seed.
+    """
+    check_audio(audio)
+    if isinstance(bit_depth, bool) or not isinstance(bit_depth, (int, np.integer)):
+        raise ValueError(f"bit_depth: must be an int in [{MIN_BIT_DEPTH}, {MAX_BIT_DEPTH}] (got {bit_depth!r})")
+    if not (MIN_BIT_DEPTH <= bit_depth <= MAX_BIT_DEPTH):
+        raise ValueError(f"bit_depth: must be in [{MIN_BIT_DEPTH}, {MAX_BIT_DEPTH}] (got {bit_depth})")
+    if dither not in DITHER_KINDS:
+        raise ValueError(f"dither: must be one of {', '.join(DITHER_KINDS)} (got {dither!r})")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed: must be an int >= 0 (got {seed!r})")
+    scale = float(2 ** (int(bit_depth) - 1))
+    scaled = np.multiply(audio, scale, dtype=np.float64)
+    if dither == "tpdf":
+        rng = np.random.default_rng(int(seed))
+        scaled += rng.uniform(-0.5, 0.5, size=scaled.shape)
+        scaled += rng.uniform(-0.5, 0.5, size=scaled.shape)
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, -scale, scale - 1.0, out=scaled)
+    scaled /= scale
+    return scaled

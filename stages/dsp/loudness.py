@@ -1,0 +1,243 @@
+"""Loudness metering per ITU-R BS.1770-4, EBU Tech 3341 (EBU Mode) and EBU Tech 3342 (LRA).
+
+All measures derive from one array: the cumulative sum of the channel-weighted
+squared K-weighted samples (float64). A block's mean square is then a difference
+of two entries, so 400 ms blocks on a 100 ms grid (integrated loudness), on a
+10 ms grid (momentary/short-term maxima, Tech 3341 cases 10-14) or 3 s blocks
+(LRA) cost one subtraction each.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from stages.dsp.truepeak import check_audio, check_sample_rate, sample_peak_dbfs, true_peak_dbtp
+
+#: BS.1770-4 eq. 2: loudness offset so that a 997 Hz sine at -23 dBFS on one channel reads about -23 LKFS.
+LOUDNESS_OFFSET_DB = -0.691
+#: BS.1770-4 §2.8: absolute gate.
+ABSOLUTE_GATE_LUFS = -70.0
+#: BS.1770-4 §2.8: relative gate for integrated loudness, below the abs-gated loudness.
+RELATIVE_GATE_LU = -10.0
+#: EBU Tech 3342 §3: relative gate for the loudness range.
+LRA_RELATIVE_GATE_LU = -20.0
+#: EBU Tech 3342 §3: percentiles of the gated short-term distribution.
+LRA_LOW_PERCENTILE = 10.0
+LRA_HIGH_PERCENTILE = 95.0
+#: Grid of the momentary/short-term series: 10 ms (a 100 ms grid fails Tech 3341 case 13).
+SERIES_STEP_S = 0.01
+
+# Analog prototype of the K-weighting (BS.1770-4 Annex 1), in the parametrisation of
+# libebur128 whose bilinear transform with prewarping reproduces the ITU 48 kHz table to 1e-15.
+_SHELF_F0_HZ = 1681.974450955533
+_SHELF_GAIN_DB = 3.999843853973347
+_SHELF_Q = 0.7071752369554196
+_SHELF_VB_EXPONENT = 0.4996667741545416
+_HIGHPASS_F0_HZ = 38.13547087602444
+_HIGHPASS_Q = 0.5003270373238773
+
+_FILTER_BLOCK_FRAMES = 1 << 16
+
+
+def k_weighting_sos(sample_rate_hz: float) -> np.ndarray:
+    """K-weighting as second-order sections, shape (2, 6): shelf then RLB high-pass (BS.1770-4 Annex 1).
+
+    Derived for any rate by bilinear transform with prewarping; at 48 kHz it equals the ITU table.
+    """
+    rate = check_sample_rate(sample_rate_hz)
+    k = math.tan(math.pi * _SHELF_F0_HZ / rate)
+    vh = 10.0 ** (_SHELF_GAIN_DB / 20.0)
+    vb = vh**_SHELF_VB_EXPONENT
+    a0 = 1.0 + k / _SHELF_Q + k * k
+    shelf = [
+        (vh + vb * k / _SHELF_Q + k * k) / a0,
+        2.0 * (k * k - vh) / a0,
+        (vh - vb * k / _SHELF_Q + k * k) / a0,
+        1.0,
+        2.0 * (k * k - 1.0) / a0,
+        (1.0 - k / _SHELF_Q + k * k) / a0,
+    ]
+    k = math.tan(math.pi * _HIGHPASS_F0_HZ / rate)
+    a0 = _highpass_a0(rate)
+    # BS.1770-4 table 2 keeps the numerator (1, -2, 1) un-normalised: a passband gain of a0(48 kHz),
+    # +0.043 dB, that the -0.691 offset absorbs. Keep that same gain at every rate, so that a tone
+    # reads the same at 44.1 or 96 kHz (the factor is exactly 1.0 at 48 kHz).
+    passband = _highpass_a0(48_000.0) / a0
+    highpass = [passband, -2.0 * passband, passband, 1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / _HIGHPASS_Q + k * k) / a0]
+    return np.array([shelf, highpass])
+
+
+def _highpass_a0(sample_rate_hz: float) -> float:
+    k = math.tan(math.pi * _HIGHPASS_F0_HZ / sample_rate_hz)
+    return 1.0 + k / _HIGHPASS_Q + k * k
+
+
+def channel_weights(channels: int) -> np.ndarray:
+    """BS.1770-4 table 3 weights G_i: 1.0 for L, R, C; 1.41 for Ls, Rs; 0 for LFE (5.1 order L R C LFE Ls Rs)."""
+    if channels < 1:
+        raise ValueError(f"channels: must be >= 1 (got {channels})")
+    if channels == 5:  # 5.0: L R C Ls Rs
+        return np.array([1.0, 1.0, 1.0, 1.41, 1.41])
+    if channels == 6:  # 5.1: L R C LFE Ls Rs
+        return np.array([1.0, 1.0, 1.0, 0.0, 1.41, 1.41])
+    return np.ones(channels)
+
+
+def _weighted_power_cumsum(audio: np.ndarray, sample_rate_hz: float) -> np.ndarray:
+    """Cumulative sum (length frames+1, leading 0) of sum_i G_i * z_i[n]^2 over K-weighted channels (BS.1770-4 eq. 1-2)."""
+    check_audio(audio)
+    sos = k_weighting_sos(sample_rate_hz)
+    frames, channels = audio.shape
+    weights = channel_weights(channels)
+    cumsum = np.zeros(frames + 1)
+    power = cumsum[1:]
+    state = np.zeros((channels, sos.shape[0], 2))
+    for start in range(0, frames, _FILTER_BLOCK_FRAMES):
+        stop = min(frames, start + _FILTER_BLOCK_FRAMES)
+        block = power[start:stop]
+        for ch in range(channels):
+            if weights[ch] == 0.0:
+                continue
+            x = np.ascontiguousarray(audio[start:stop, ch], dtype=np.float64)
+            y, state[ch] = signal.sosfilt(sos, x, zi=state[ch])
+            np.square(y, out=y)
+            if weights[ch] != 1.0:
+                y *= weights[ch]
+            block += y
+    np.cumsum(power, out=power)
+    return cumsum
+
+
+def _block_lengths(sample_rate_hz: float, block_s: float, step_s: float) -> tuple[int, int]:
+    if not (block_s > 0 and math.isfinite(block_s)):
+        raise ValueError(f"block_s: must be > 0 (got {block_s!r})")
+    if not (step_s > 0 and math.isfinite(step_s)):
+        raise ValueError(f"step_s: must be > 0 (got {step_s!r})")
+    rate = check_sample_rate(sample_rate_hz)
+    block = int(round(block_s * rate))
+    step = int(round(step_s * rate))
+    if block < 1 or step < 1:
+        raise ValueError(f"block_s, step_s: must each span >= 1 sample at {rate:g} Hz (got {block_s}, {step_s})")
+    return block, step
+
+
+def _powers_from_cumsum(cumsum: np.ndarray, block: int, step: int) -> np.ndarray:
+    frames = cumsum.shape[0] - 1
+    if frames < block:
+        return np.zeros(0)
+    starts = np.arange(0, frames - block + 1, step)
+    powers = (cumsum[starts + block] - cumsum[starts]) / block
+    np.maximum(powers, 0.0, out=powers)
+    return powers
+
+
+def block_powers(audio: np.ndarray, sample_rate_hz: float, block_s: float = 0.4, step_s: float = 0.1) -> np.ndarray:
+    """Channel-weighted mean square of K-weighted audio per block (BS.1770-4 eq. 1-2), shape (blocks,).
+
+    Blocks are round(block_s*fs) samples starting every round(step_s*fs); a partial final block is dropped.
+    """
+    block, step = _block_lengths(sample_rate_hz, block_s, step_s)
+    return _powers_from_cumsum(_weighted_power_cumsum(audio, sample_rate_hz), block, step)
+
+
+def power_to_lufs(powers: np.ndarray) -> np.ndarray:
+    """Loudness of channel-weighted mean squares, L = -0.691 + 10 log10(power) (BS.1770-4 eq. 2); 0 -> -inf."""
+    with np.errstate(divide="ignore"):
+        return LOUDNESS_OFFSET_DB + 10.0 * np.log10(np.asarray(powers, dtype=np.float64))
+
+
+def gated_loudness_lufs(powers: np.ndarray) -> float:
+    """Gated loudness of 400 ms block powers (BS.1770-4 eq. 3-7): -70 LUFS absolute, -10 LU relative gate.
+
+    Blocks pass a gate when strictly above it; -inf when none pass (silence, input shorter than a block).
+    Concatenating the block powers of several songs gives the album's integrated loudness.
+    """
+    powers = np.asarray(powers, dtype=np.float64).ravel()
+    loudness = power_to_lufs(powers)
+    above_absolute = powers[loudness > ABSOLUTE_GATE_LUFS]
+    if above_absolute.size == 0:
+        return float("-inf")
+    relative_gate = float(power_to_lufs(above_absolute.mean())) + RELATIVE_GATE_LU
+    gated = powers[(loudness > ABSOLUTE_GATE_LUFS) & (loudness > relative_gate)]
+    if gated.size == 0:
+        return float("-inf")
+    return float(power_to_lufs(gated.mean()))
+
+
+def integrated_lufs(audio: np.ndarray, sample_rate_hz: float) -> float:
+    """Integrated (programme) loudness in LUFS (BS.1770-4 §2.8; 400 ms blocks, 75 % overlap); -inf for silence."""
+    return gated_loudness_lufs(block_powers(audio, sample_rate_hz, 0.4, 0.1))
+
+
+def momentary_lufs(audio: np.ndarray, sample_rate_hz: float) -> np.ndarray:
+    """Momentary loudness (400 ms window, Tech 3341 §2.1) of each window ending on a 10 ms grid, in LUFS."""
+    return power_to_lufs(block_powers(audio, sample_rate_hz, 0.4, SERIES_STEP_S))
+
+
+def short_term_lufs(audio: np.ndarray, sample_rate_hz: float) -> np.ndarray:
+    """Short-term loudness (3 s window, Tech 3341 §2.1) of each window ending on a 10 ms grid, in LUFS."""
+    return power_to_lufs(block_powers(audio, sample_rate_hz, 3.0, SERIES_STEP_S))
+
+
+def loudness_range_from_powers(short_term_powers: np.ndarray) -> float:
+    """LRA in LU from 3 s block powers (Tech 3342 §3): gates -70 LUFS and -20 LU, 95th minus 10th percentile.
+
+    0.0 when no block passes the gates (silence, input shorter than 3 s).
+    """
+    powers = np.asarray(short_term_powers, dtype=np.float64).ravel()
+    loudness = power_to_lufs(powers)
+    above_absolute = loudness > ABSOLUTE_GATE_LUFS
+    if not above_absolute.any():
+        return 0.0
+    relative_gate = float(power_to_lufs(powers[above_absolute].mean())) + LRA_RELATIVE_GATE_LU
+    gated = loudness[above_absolute & (loudness > relative_gate)]
+    if gated.size == 0:
+        return 0.0
+    low, high = np.percentile(gated, [LRA_LOW_PERCENTILE, LRA_HIGH_PERCENTILE])
+    return float(high - low)
+
+
+def loudness_range_lu(audio: np.ndarray, sample_rate_hz: float) -> float:
+    """Loudness range in LU per EBU Tech 3342 (3 s short-term blocks every 100 ms, i.e. 10 Hz); 0.0 if undefined."""
+    return loudness_range_from_powers(block_powers(audio, sample_rate_hz, 3.0, 0.1))
+
+
+@dataclass(frozen=True)
+class LoudnessReport:
+    """EBU Mode figures of one programme (Tech 3341): LUFS, LU, dBTP and dBFS; -inf where undefined."""
+
+    integrated_lufs: float
+    momentary_max_lufs: float
+    short_term_max_lufs: float
+    lra_lu: float
+    true_peak_dbtp: float
+    sample_peak_dbfs: float
+
+
+def _max_or_neg_inf(values: np.ndarray) -> float:
+    return float(values.max()) if values.size else float("-inf")
+
+
+def measure(audio: np.ndarray, sample_rate_hz: float) -> LoudnessReport:
+    """All EBU Mode figures in one pass of the K-weighting (BS.1770-4, Tech 3341, Tech 3342).
+
+    Silence gives -inf LUFS and peaks; shorter than 400 ms gives integrated -inf; NaN/Inf raise ValueError.
+    """
+    rate = check_sample_rate(sample_rate_hz)
+    cumsum = _weighted_power_cumsum(audio, rate)
+    momentary = _powers_from_cumsum(cumsum, *_block_lengths(rate, 0.4, SERIES_STEP_S))
+    short_term = _powers_from_cumsum(cumsum, *_block_lengths(rate, 3.0, SERIES_STEP_S))
+    gating_blocks = _powers_from_cumsum(cumsum, *_block_lengths(rate, 0.4, 0.1))
+    lra_blocks = _powers_from_cumsum(cumsum, *_block_lengths(rate, 3.0, 0.1))
+    return LoudnessReport(
+        integrated_lufs=gated_loudness_lufs(gating_blocks),
+        momentary_max_lufs=float(power_to_lufs(_max_or_neg_inf(momentary))) if momentary.size else float("-inf"),
+        short_term_max_lufs=float(power_to_lufs(_max_or_neg_inf(short_term))) if short_term.size else float("-inf"),
+        lra_lu=loudness_range_from_powers(lra_blocks),
+        true_peak_dbtp=true_peak_dbtp(audio, rate),
+        sample_peak_dbfs=sample_peak_dbfs(audio),
+    )

@@ -1,0 +1,67 @@
+"""Stage `stem`: one source file through its channel strip, placed in song time, as stereo.
+
+Output is `(frames, 2)` post-fader, or `(frames, 4)` with the pre-fader (pre-pan, unity-gain)
+signal in channels 2-3 when a pre-fader send taps this stem.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import soundfile
+from pydantic import Field
+
+from .dsp.automation import envelope
+from .dsp.pan import invert_polarity, pan_to_stereo, stereo_width
+from .dsp.resample import resample
+from .mixing import compressor, eq_chain
+from .params import Automation, Compressor, EqBand, SpecModel
+from .registry import RenderError, stage
+
+
+class StemParams(SpecModel):
+    sample_rate_hz: int
+    frames: int = Field(gt=0, description="Song length in frames, tail included.")
+    offset_s: float = 0.0
+    gain_db: float = 0.0
+    pan: float = 0.0
+    width: float = 1.0
+    polarity_invert: bool = False
+    eq: list[EqBand] = []
+    compressor: Compressor | None = None
+    automation: Automation | None = None
+    prefader_tap: bool = False
+
+
+def read_source(path: str, sample_rate_hz: int) -> np.ndarray:
+    """Decode a source file to float64 `(frames, channels)` at the render rate; refuse NaN/Inf."""
+    try:
+        audio, rate = soundfile.read(path, dtype="float64", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError, OSError) as err:
+        raise RenderError(f"{path}: does not decode as audio ({err})") from None
+    if not np.isfinite(audio).all():
+        raise RenderError(f"{path}: contains NaN or Inf samples")
+    if audio.shape[0] == 0:
+        raise RenderError(f"{path}: has no audio frames")
+    return resample(audio, rate, sample_rate_hz) if rate != sample_rate_hz else audio
+
+
+@stage("stem", "1", StemParams)
+def render_stem(inputs, p: StemParams, ctx) -> np.ndarray:
+    audio = read_source(str(inputs[0]), p.sample_rate_hz)
+    if p.polarity_invert:
+        audio = invert_polarity(audio)
+    audio = compressor(eq_chain(audio, p.eq, p.sample_rate_hz), p.compressor, p.sample_rate_hz)
+    placed = np.zeros((p.frames, audio.shape[1]))
+    start = int(round(p.offset_s * p.sample_rate_hz))
+    n = max(0, min(audio.shape[0], p.frames - start))
+    placed[start:start + n] = audio[:n]
+
+    auto = p.automation
+    gain_db = p.gain_db + (envelope(auto.gain_db, p.frames, p.sample_rate_hz) if auto and auto.gain_db else 0.0)
+    pan = envelope(auto.pan, p.frames, p.sample_rate_hz) if auto and auto.pan else p.pan
+    gain = 10.0 ** (np.asarray(gain_db) / 20.0)
+    gained = placed * (gain[:, None] if np.ndim(gain) else gain)
+    post = stereo_width(pan_to_stereo(gained, pan), p.width)
+    if not p.prefader_tap:
+        return post
+    return np.concatenate([post, pan_to_stereo(placed, 0.0)], axis=1)

@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class SpecModel(BaseModel):
-    """A spec or params model: a typo is an error (extra="forbid"), fields never change after load."""
+    """A spec or params model: a typo is an error, `true` is not a number, fields never change after load."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False, strict=True)
 
 
 Q_BUTTERWORTH = 0.7071067811865476
@@ -110,7 +110,8 @@ class Send(SpecModel):
     pre_fader: bool = False
 
 
-Breakpoints = list[tuple[Annotated[float, Field(ge=0, le=36000)], float]]
+Breakpoints = list[Annotated[list[float], Field(min_length=2, max_length=2)]]
+"""`[[time_s, value], ...]`: a list of pairs (YAML and JSON have no tuples)."""
 
 
 class Automation(SpecModel):
@@ -126,6 +127,8 @@ class Automation(SpecModel):
             if points is None:
                 continue
             times = [t for t, _ in points]
+            if any(not 0 <= t <= 36000 for t in times):
+                raise ValueError(f"{name}: breakpoint times must be in [0, 36000] s (got {times})")
             if any(b < a for a, b in zip(times, times[1:])):
                 raise ValueError(f"{name}: breakpoint times must not decrease (got {times})")
             bad = [v for _, v in points if not limits[0] <= v <= limits[1]]

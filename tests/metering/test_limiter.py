@@ -1,0 +1,140 @@
+"""True-peak limiter: never over the ceiling (our meter, and ffmpeg within +0.1 dB), transparent under it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+
+from stages.dsp.limiter import gain_reduction_db, true_peak_limit
+from stages.dsp.truepeak import sample_peak_dbfs, true_peak_dbtp
+
+from .signals import ffmpeg_ebur128, music_like, sine, with_fades
+
+FS = 48000
+
+
+def _fs4_sine_45deg(rate=FS, duration_s=2.0):
+    """fs/4 at 45 degrees, samples at 0 dBFS: the reconstructed waveform peaks at +3.01 dBTP."""
+    x = sine(0.0, duration_s, rate, freq_hz=rate / 4, phase_deg=45.0)
+    return with_fades(x / np.abs(x).max(), int(0.01 * rate))
+
+
+def _clipped_square(freq_hz, rate=FS, duration_s=2.0):
+    t = np.arange(int(duration_s * rate)) / rate
+    left = np.clip(4.0 * np.sign(np.sin(2 * np.pi * freq_hz * t)), -1, 1)
+    right = np.clip(4.0 * np.sin(2 * np.pi * freq_hz * 1.5 * t + 0.3), -1, 1)
+    return with_fades(np.stack([left, right], axis=1), int(0.01 * rate))
+
+
+def _music_boosted(seed=0, rate=FS, duration_s=20.0):
+    return music_like(duration_s, rate, seed) * 10 ** (10 / 20)
+
+
+SIGNALS = {
+    "fs4_sine_45deg": _fs4_sine_45deg,
+    "clipped_square_997": lambda: _clipped_square(997.0),
+    "clipped_square_5k": lambda: _clipped_square(5000.0),
+    "music_plus_10dB": _music_boosted,
+}
+
+
+@pytest.mark.parametrize("name", SIGNALS)
+@pytest.mark.parametrize("ceiling", [-1.0, -2.0, -0.1])
+def test_output_never_exceeds_the_ceiling(name, ceiling):
+    x = SIGNALS[name]()
+    assert true_peak_dbtp(x, FS) > ceiling + 1.0  # really has overs to remove
+    y = true_peak_limit(x, FS, ceiling_dbtp=ceiling)
+    assert y.shape == x.shape and y.dtype == np.float64
+    assert true_peak_dbtp(y, FS) <= ceiling
+    assert true_peak_dbtp(y, FS) >= ceiling - 0.3  # and not much further down
+
+
+@pytest.mark.parametrize("name", SIGNALS)
+def test_ffmpeg_reads_at_most_the_ceiling_plus_0_1(name, tmp_path):
+    x = SIGNALS[name]()
+    y = true_peak_limit(x, FS, ceiling_dbtp=-1.0)
+    path = tmp_path / f"{name}.wav"
+    soundfile.write(str(path), y.astype(np.float32), FS, subtype="FLOAT")
+    assert ffmpeg_ebur128(path)["Peak"] <= -1.0 + 0.1
+
+
+@pytest.mark.parametrize("rate", [44100, 96000])
+def test_other_rates(rate):
+    x = _fs4_sine_45deg(rate)
+    y = true_peak_limit(x, rate, ceiling_dbtp=-1.0)
+    assert true_peak_dbtp(y, rate) <= -1.0
+
+
+def test_signal_under_the_ceiling_passes_bit_identical():
+    x = music_like(5.0) * 10 ** (-3 / 20)  # peak 0.35, true peak about -9 dBTP
+    y = true_peak_limit(x, FS, ceiling_dbtp=-1.0)
+    assert gain_reduction_db(x, y) == 0.0
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y, x)
+    assert y is not x
+
+
+def test_signal_exactly_at_the_ceiling_passes():
+    x = with_fades(sine(-1.0, 1.0, freq_hz=1000.0), 480)
+    peak = true_peak_dbtp(x, FS)
+    y = true_peak_limit(x, FS, ceiling_dbtp=peak)
+    np.testing.assert_array_equal(y, x)
+
+
+def test_time_aligned_and_untouched_far_from_overs():
+    """One over in the middle: the output is the input, same frames, except around the over."""
+    x = with_fades(sine(-12.0, 4.0, freq_hz=440.0), 480)
+    x[96000:96480] *= 8.0  # a 10 ms burst 6 dB over full scale
+    y = true_peak_limit(x, FS, ceiling_dbtp=-1.0, release_ms=50.0, lookahead_ms=5.0)
+    assert true_peak_dbtp(y, FS) <= -1.0
+    np.testing.assert_array_equal(y[:96000 - 240 - 40], x[:96000 - 240 - 40])  # before look-ahead + hold
+    np.testing.assert_array_equal(y[-FS:], x[-FS:])  # the release has long decayed (1 s > 20 time constants)
+    # time alignment: cross-correlation of the quiet parts peaks at lag 0
+    lags = np.arange(-50, 51)
+    corr = [np.dot(x[20000:40000, 0], y[20000 + lag:40000 + lag, 0]) for lag in lags]
+    assert lags[int(np.argmax(corr))] == 0
+
+
+def test_gain_is_smooth_attack_and_release():
+    x = with_fades(sine(-12.0, 2.0, freq_hz=440.0), 480)
+    x[48000:48480] *= 8.0
+    y = true_peak_limit(x, FS, ceiling_dbtp=-1.0, release_ms=100.0, lookahead_ms=5.0)
+    quiet = np.abs(x[:, 0]) > 1e-3
+    gain = np.ones(x.shape[0])
+    gain[quiet] = y[quiet, 0] / x[quiet, 0]
+    reduction_db = -20 * np.log10(gain)
+    # attack ramps over the 5 ms look-ahead: no step larger than a fraction of the full reduction
+    assert np.max(np.abs(np.diff(reduction_db[quiet]))) < 0.2 * reduction_db.max()
+    # release: 100 ms after the burst, the reduction has decayed to about exp(-1)
+    at_end = reduction_db[48480 + 40]
+    later = reduction_db[48480 + 40 + 4800]
+    assert later == pytest.approx(at_end * np.exp(-1), rel=0.2)
+
+
+def test_input_not_written():
+    x = _music_boosted(duration_s=3.0).astype(np.float32)
+    x.setflags(write=False)
+    before = x.copy()
+    true_peak_limit(x, FS)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_silence_and_empty():
+    np.testing.assert_array_equal(true_peak_limit(np.zeros((1000, 2)), FS), 0.0)
+    assert true_peak_limit(np.zeros((0, 2)), FS).shape == (0, 2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"ceiling_dbtp": 1.0}, "ceiling_dbtp"), ({"release_ms": 0.0}, "release_ms"),
+     ({"lookahead_ms": 100.0}, "lookahead_ms"), ({"ceiling_dbtp": float("nan")}, "ceiling_dbtp")],
+)
+def test_bad_parameters_name_themselves(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        true_peak_limit(np.zeros((10, 2)), FS, **kwargs)
+
+
+def test_sample_peak_follows():
+    y = true_peak_limit(_fs4_sine_45deg(), FS, ceiling_dbtp=-1.0)
+    assert sample_peak_dbfs(y) <= -1.0 - 2.9  # the samples sit 3 dB under the reconstructed peak

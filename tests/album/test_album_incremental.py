@@ -1,0 +1,27 @@
+"""Album-level early cutoff and export-only changes, on the small engine test album."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+from conftest import Project  # noqa: E402
+
+
+def test_tweak_that_keeps_album_gain_remasters_one_song(tmp_path):
+    project = Project(tmp_path / "p", mode="album")
+    project.build()
+    project.spec["songs"][0]["stems"]["lead"]["pan"] = 0.21  # constant-power pan: loudness unchanged
+    project.save()
+    rendered = project.build().rendered
+    assert {"one/stem/lead", "one/mixdown", "one/master", "album/loudness"} <= rendered
+    assert not any(node.startswith("two/") for node in rendered)
+
+
+def test_tag_change_rerenders_exports_only(tmp_path):
+    project = Project(tmp_path / "p", mode="album")
+    project.build()
+    project.spec["targets"]["streaming"]["tags"] = {"comment": "remastered"}
+    project.save()
+    assert project.build().rendered == {"one/export/streaming", "two/export/streaming", "album/export/streaming"}

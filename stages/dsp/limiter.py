@@ -13,15 +13,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.ndimage import minimum_filter1d
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from stages.dsp.truepeak import INTERPOLATOR_HALF_TAPS, check_audio, check_sample_rate, true_peak_envelope
 
 #: The gain aims this far under the ceiling: a time-varying gain lets the reconstructed
 #: waveform exceed the sample-wise bound by a few hundredths of a dB.
 SAFETY_MARGIN_DB = 0.05
-#: A release tail under this reduction ends (the attack curve still bounds the gain).
-RELEASE_FLOOR_DB = 1e-6
+#: A release tail under this reduction (1e-6 dB, in nepers) ends; the attack curve still bounds the gain.
+RELEASE_FLOOR_NEPER = 1e-6 * np.log(10.0) / 20.0
+_LOG_RELEASE_FLOOR = float(np.log(RELEASE_FLOOR_NEPER))
+_CHUNK_FRAMES = 1 << 15
 #: Measure -> re-limit passes at most; each further pass doubles the margin.
 MAX_PASSES = 4
 
@@ -46,39 +48,51 @@ def limiter_gain(
     """Linear gain per frame that keeps envelope*gain <= target over +-hold_frames of every frame.
 
     Hold = sliding min of the required gain over [n - hold, n + lookahead + hold]; attack = moving
-    average of that over lookahead + 1 frames (ends at or below the required gain, hence <= it);
-    release = gain reduction in dB decaying with time constant release_frames.
+    average of that over [n - lookahead, n] (it reaches the required gain by frame n, never exceeds it);
+    release = gain reduction in nepers (dB up to a factor) decaying with time constant release_frames.
+    Computed in chunks that stay in cache; edges repeat the first and last frames.
     """
     frames = envelope.shape[0]
-    required = np.ones(frames)
-    np.divide(target, envelope, out=required, where=envelope > target)
-    size = lookahead_frames + 2 * hold_frames + 1
-    held = minimum_filter1d(required, size=size, mode="nearest", origin=hold_frames - size // 2)
-    del required
-    # attack ramp: mean of held[n - lookahead .. n], padded at the start with held[0]
-    cumsum = np.empty(frames + lookahead_frames + 1)
-    cumsum[0] = 0.0
-    cumsum[1 : lookahead_frames + 1] = held[0]
-    cumsum[lookahead_frames + 1 :] = held
-    np.cumsum(cumsum, out=cumsum)
-    attack = cumsum[lookahead_frames + 1 :] - cumsum[:frames]
-    attack /= lookahead_frames + 1
-    np.minimum(attack, held, out=attack)  # guard the last ulp of the running sum
-    del cumsum, held
-    # release: GR[n] = max(GR_t[n], c GR[n-1]), c = exp(-1/release_frames), GR in dB >= 0.
-    # In logs: ln GR[n] = max_{k<=n}(ln GR_t[k] + k/release) - n/release, a running maximum.
-    with np.errstate(divide="ignore"):
-        log_reduction = np.log(-20.0 * np.log10(attack))  # -inf where no reduction
-    ramp = np.arange(frames, dtype=np.float64)
-    ramp /= release_frames
-    log_reduction += ramp
-    np.maximum.accumulate(log_reduction, out=log_reduction)
-    log_reduction -= ramp
-    del ramp
-    reduction_db = np.exp(log_reduction, out=log_reduction)
-    reduction_db[reduction_db < RELEASE_FLOOR_DB] = 0.0  # end the tail: far from overs, gain is exactly 1
-    gain = np.power(10.0, reduction_db * (-1.0 / 20.0))
-    np.minimum(gain, attack, out=gain)
+    gain = np.empty(frames)
+    hold_size = lookahead_frames + 2 * hold_frames + 1
+    attack_size = lookahead_frames + 1
+    before = lookahead_frames + hold_frames  # context needed left of a chunk
+    after = lookahead_frames + hold_frames  # and right of it
+    ramp = np.arange(_CHUNK_FRAMES, dtype=np.float64) / release_frames
+    carry = -np.inf
+    for start in range(0, frames, _CHUNK_FRAMES):
+        stop = min(frames, start + _CHUNK_FRAMES)
+        n = stop - start
+        index = np.clip(np.arange(start - before, stop + after), 0, frames - 1)
+        with np.errstate(divide="ignore"):
+            required = np.divide(target, envelope[index])
+        np.minimum(required, 1.0, out=required)
+        held = minimum_filter1d(required, size=hold_size, mode="nearest", origin=hold_frames - hold_size // 2)
+        attack = uniform_filter1d(held, size=attack_size, mode="nearest", origin=(attack_size - 1) - attack_size // 2)
+        np.minimum(attack, held, out=attack)  # guard the last ulp of the running sum
+        attack = attack[before : before + n]
+        if carry < _LOG_RELEASE_FLOOR and attack.min() == 1.0:
+            gain[start:stop] = 1.0  # nothing to limit and no release tail: skip the transcendental work
+            carry = -np.inf
+            continue
+        # release: R[n] = max(R_t[n], c R[n-1]) with R = -ln(gain) >= 0 and c = exp(-1/release_frames).
+        # In logs a running maximum: ln R[n] = max_{k<=n}(ln R_t[k] + k/release) - n/release; the chunk
+        # starts from the carried ln R of the previous chunk's last frame.
+        chunk = gain[start:stop]
+        np.log(attack, out=chunk)
+        np.negative(chunk, out=chunk)
+        with np.errstate(divide="ignore"):
+            np.log(chunk, out=chunk)  # -inf where no reduction
+        chunk += ramp[:n]
+        np.maximum.accumulate(chunk, out=chunk)
+        np.maximum(chunk, carry, out=chunk)
+        chunk -= ramp[:n]
+        carry = float(chunk[-1]) - 1.0 / release_frames
+        np.exp(chunk, out=chunk)
+        chunk[chunk < RELEASE_FLOOR_NEPER] = 0.0  # end the tail: far from overs, the gain is exactly 1
+        np.negative(chunk, out=chunk)
+        np.exp(chunk, out=chunk)
+        np.minimum(chunk, attack, out=chunk)
     return gain
 
 
@@ -92,7 +106,8 @@ def true_peak_limit(
     """Limit the true peak (BS.1770-4 Annex 2) to ceiling_dbtp with a look-ahead limiter; float64, same frames.
 
     A signal already at or under the ceiling is returned unchanged (a float64 copy). Aims 0.05 dB under the
-    ceiling and re-measures, re-limiting the output at most MAX_PASSES times, so our meter never reads over it.
+    ceiling, re-measures and re-limits the output (at most MAX_PASSES passes, then a static trim), so our
+    meter never reads over the ceiling.
     """
     check_audio(audio)
     rate = check_sample_rate(sample_rate_hz)
@@ -115,6 +130,9 @@ def true_peak_limit(
         out *= gain[:, None]
         envelope = true_peak_envelope(out, rate)
         margin_db *= 2.0
+    peak = float(envelope.max())
+    if peak > ceiling:  # last resort, never met in the tests: a static gain, exact since the meter is linear
+        out *= ceiling / peak * (1.0 - 1e-9)
     return out
 
 

@@ -218,8 +218,8 @@ class LoudnessReport:
     sample_peak_dbfs: float
 
 
-def _max_or_neg_inf(values: np.ndarray) -> float:
-    return float(values.max()) if values.size else float("-inf")
+def _max_lufs(powers: np.ndarray) -> float:
+    return float(power_to_lufs(powers.max())) if powers.size else float("-inf")
 
 
 def measure(audio: np.ndarray, sample_rate_hz: float) -> LoudnessReport:
@@ -235,8 +235,8 @@ def measure(audio: np.ndarray, sample_rate_hz: float) -> LoudnessReport:
     lra_blocks = _powers_from_cumsum(cumsum, *_block_lengths(rate, 3.0, 0.1))
     return LoudnessReport(
         integrated_lufs=gated_loudness_lufs(gating_blocks),
-        momentary_max_lufs=float(power_to_lufs(_max_or_neg_inf(momentary))) if momentary.size else float("-inf"),
-        short_term_max_lufs=float(power_to_lufs(_max_or_neg_inf(short_term))) if short_term.size else float("-inf"),
+        momentary_max_lufs=_max_lufs(momentary),
+        short_term_max_lufs=_max_lufs(short_term),
         lra_lu=loudness_range_from_powers(lra_blocks),
         true_peak_dbtp=true_peak_dbtp(audio, rate),
         sample_peak_dbfs=sample_peak_dbfs(audio),

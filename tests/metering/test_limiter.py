@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stages.dsp.limiter import gain_reduction_db, true_peak_limit
 from stages.dsp.truepeak import sample_peak_dbfs, true_peak_dbtp
@@ -138,3 +140,26 @@ def test_bad_parameters_name_themselves(kwargs, name):
 def test_sample_peak_follows():
     y = true_peak_limit(_fs4_sine_45deg(), FS, ceiling_dbtp=-1.0)
     assert sample_peak_dbfs(y) <= -1.0 - 2.9  # the samples sit 3 dB under the reconstructed peak
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    seconds=st.floats(0.02, 0.5),
+    level=st.floats(0.05, 4.0),
+    ceiling=st.floats(-12.0, 0.0),
+    release_ms=st.floats(1.0, 500.0),
+    lookahead_ms=st.floats(0.5, 20.0),
+    kind=st.sampled_from(["white", "brown", "clicks"]),
+)
+def test_property_never_over_the_ceiling(seed, seconds, level, ceiling, release_ms, lookahead_ms, kind):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((int(seconds * FS), 2)) * level
+    if kind == "brown":
+        x = np.cumsum(x, axis=0) * 0.05
+    elif kind == "clicks":
+        x *= 0.05
+        x[rng.integers(0, x.shape[0], 5)] = level * 4
+    y = true_peak_limit(x, FS, ceiling, release_ms, lookahead_ms)
+    assert y.shape == x.shape
+    assert true_peak_dbtp(y, FS) <= ceiling

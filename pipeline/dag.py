@@ -20,14 +20,13 @@ from stages.album_export import AlbumExportParams, TrackInfo
 from stages.album_loudness import AlbumLoudnessParams
 from stages.analysis import AnalysisParams
 from stages.bus import BusParams, MixdownParams
-from stages.dsp.delay import beats_to_ms, delay_tail_s
-from stages.dsp.reverb import reverb_tail_s
 from stages.export import ExportParams
 from stages.final import FinalParams
 from stages.master import MasterParams
 from stages.mixing import MixInput
 from stages.params import SpecModel
 from stages.stem import StemParams
+from stages.tails import beats_to_ms, delay_tail_s, reverb_tail_s
 
 from .spec import Album, Song, Target
 from .spec.checks import bus_edges

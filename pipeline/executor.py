@@ -78,8 +78,9 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1, history: Histor
                 else:
                     tasks.append((node, key, refs))
             if tasks:
-                outputs = parallel(delayed(run_task)(str(cache.root), node.kind, params_of(node), refs, key, node.id)
-                                   for node, key, refs in tasks)
+                calls = [(str(cache.root), node.kind, params_of(node), refs, key, node.id) for node, key, refs in tasks]
+                # one miss gains nothing from a worker and would pay its start-up (scipy import ~1.5 s)
+                outputs = [run_task(*calls[0])] if len(calls) == 1 else parallel(delayed(run_task)(*c) for c in calls)
                 for (node, key, refs), (digest, output, seconds) in zip(tasks, outputs):
                     _finish(node, NodeResult(node.id, node.kind, key, "rendered", seconds, digest, output, refs),
                             done, history, on_done)

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from .dsp.loudness import measure
 from .export import tag_file
 from .params import SpecModel
 from .registry import Blob, stage
@@ -72,6 +71,8 @@ def cue_sheet(p: AlbumExportParams, album_file: str, starts: list[int]) -> str:
 
 def manifest_entry(name: str, data: bytes) -> dict:
     """Digest, format and measured loudness of one delivered file."""
+    from .dsp.loudness import measure
+
     info = soundfile.info(io.BytesIO(data))
     audio, rate = soundfile.read(io.BytesIO(data), dtype="float64", always_2d=True)
     report = measure(audio, rate)

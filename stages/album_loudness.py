@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dsp.loudness import block_powers, gated_loudness_lufs
 from .params import SpecModel
 from .registry import stage
 
@@ -24,6 +23,8 @@ class AlbumLoudnessParams(SpecModel):
 
 @stage("album_loudness", "1", AlbumLoudnessParams)
 def render_album_loudness(inputs, p: AlbumLoudnessParams, ctx) -> dict:
+    from .dsp.loudness import block_powers, gated_loudness_lufs
+
     powers = np.concatenate([block_powers(np.asarray(a), p.sample_rate_hz) for a in inputs])
     album_lufs = gated_loudness_lufs(powers)
     gains = {}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dsp.spectrum import third_octave_levels_db
 from .params import SpecModel, TonalMatch
 from .registry import stage
 
@@ -40,6 +39,8 @@ def render_analysis(inputs, p: AnalysisParams, ctx) -> dict:
     """Inputs: the mixdowns of `p.songs` (the songs whose master asks for tonal matching), in order."""
     if len(p.songs) < 2:
         return {"tonal": {}}
+    from .dsp.spectrum import third_octave_levels_db
+
     spectra = []
     for audio in inputs:
         centers, levels = third_octave_levels_db(np.asarray(audio), p.sample_rate_hz)

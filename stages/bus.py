@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dsp.delay import apply_delay, beats_to_ms
-from .dsp.pan import pan_to_stereo, stereo_width
-from .dsp.reverb import apply_reverb, reverb_ir
 from .mixing import MixInput, compressor, eq_chain, sum_inputs
 from .params import Compressor, Delay, EqBand, Reverb, SpecModel
 from .registry import stage
+from .tails import beats_to_ms
 
 
 class MixdownParams(SpecModel):
@@ -35,6 +33,10 @@ class BusParams(MixdownParams):
 
 @stage("bus", "1", BusParams)
 def render_bus(inputs, p: BusParams, ctx) -> np.ndarray:
+    from .dsp.delay import apply_delay
+    from .dsp.pan import pan_to_stereo, stereo_width
+    from .dsp.reverb import apply_reverb, reverb_ir
+
     audio = sum_inputs(inputs, p.inputs, p.frames)
     audio = compressor(eq_chain(audio, p.eq, p.sample_rate_hz), p.compressor, p.sample_rate_hz)
     if p.delay is not None:

@@ -11,7 +11,6 @@ import numpy as np
 import soundfile
 from mutagen.id3 import ID3, TALB, TIT2, TPE1, TRCK, TSRC, TXXX
 
-from .dsp.dither import quantize
 from .params import SpecModel
 from .registry import Blob, stage
 
@@ -29,6 +28,8 @@ class ExportParams(SpecModel):
 
 def pcm_frames(audio: np.ndarray, bit_depth, dither: str, seed: int) -> tuple[np.ndarray, str]:
     """Quantised samples in the dtype soundfile writes exactly, and the subtype to write them as."""
+    from .dsp.dither import quantize
+
     if bit_depth == "32f":
         return np.asarray(audio, dtype=np.float32), "FLOAT"
     grid = quantize(np.asarray(audio, dtype=np.float64), bit_depth, dither=dither, seed=seed)

@@ -10,10 +10,6 @@ from typing import Literal
 
 import numpy as np
 
-from .dsp.crossover import mono_bass
-from .dsp.limiter import true_peak_limit
-from .dsp.loudness import integrated_lufs
-from .dsp.resample import resample
 from .params import Limiter, SpecModel
 from .registry import stage
 
@@ -31,6 +27,11 @@ class FinalParams(SpecModel):
 
 @stage("final", "1", FinalParams)
 def render_final(inputs, p: FinalParams, ctx) -> np.ndarray:
+    from .dsp.crossover import mono_bass
+    from .dsp.limiter import true_peak_limit
+    from .dsp.loudness import integrated_lufs
+    from .dsp.resample import resample
+
     audio = np.asarray(inputs[0], dtype=np.float64)
     if p.target_rate_hz != p.sample_rate_hz:
         audio = resample(audio, p.sample_rate_hz, p.target_rate_hz)

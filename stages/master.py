@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from .analysis import HIGH_SHELF_HZ, LOW_SHELF_HZ
-from .dsp.eq import apply_sos, band_sos
 from .mixing import compressor, eq_chain
 from .params import Compressor, EqBand, SpecModel
 from .registry import stage
@@ -20,6 +19,8 @@ class MasterParams(SpecModel):
 
 @stage("master", "1", MasterParams)
 def render_master(inputs, p: MasterParams, ctx) -> np.ndarray:
+    from .dsp.eq import apply_sos, band_sos
+
     mixdown, decision = inputs
     audio = eq_chain(np.asarray(mixdown, dtype=np.float64), p.eq, p.sample_rate_hz)
     tonal = decision.get("tonal", {}).get(p.song)

@@ -10,9 +10,6 @@ import numpy as np
 import soundfile
 from pydantic import Field
 
-from .dsp.automation import envelope
-from .dsp.pan import invert_polarity, pan_to_stereo, stereo_width
-from .dsp.resample import resample
 from .mixing import compressor, eq_chain
 from .params import Automation, Compressor, EqBand, SpecModel
 from .registry import RenderError, stage
@@ -34,6 +31,8 @@ class StemParams(SpecModel):
 
 def read_source(path: str, sample_rate_hz: int) -> np.ndarray:
     """Decode a source file to float64 `(frames, channels)` at the render rate; refuse NaN/Inf."""
+    from .dsp.resample import resample
+
     try:
         audio, rate = soundfile.read(path, dtype="float64", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError, OSError) as err:
@@ -47,6 +46,9 @@ def read_source(path: str, sample_rate_hz: int) -> np.ndarray:
 
 @stage("stem", "1", StemParams)
 def render_stem(inputs, p: StemParams, ctx) -> np.ndarray:
+    from .dsp.automation import envelope
+    from .dsp.pan import invert_polarity, pan_to_stereo, stereo_width
+
     audio = read_source(str(inputs[0]), p.sample_rate_hz)
     if p.polarity_invert:
         audio = invert_polarity(audio)

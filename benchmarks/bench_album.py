@@ -1,0 +1,108 @@
+"""Album build costs: cold, no-op and one-stem-tweak rebuilds of the demo album, and peak memory
+against stem count. Prints medians over runs; nothing is asserted (see tests/ for behaviour).
+
+    .venv/bin/python benchmarks/bench_album.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+MIXBUILD = [sys.executable, "-c", "from pipeline.cli import main; main()"]
+
+
+def machine() -> str:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+RSS_PROBE = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def run(args: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB of the largest process in the build's tree) of one mixbuild command."""
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", RSS_PROBE, *MIXBUILD, *args], check=True, capture_output=True,
+                         text=True).stdout
+    return time.perf_counter() - started, int(out.split()[-1]) / 1024
+
+
+def album_seconds(spec: Path) -> float:
+    from pipeline.spec import load
+    total = 0.0
+    for song in load(spec).songs:
+        total += max(soundfile.info(s.file).duration + s.offset_s for s in song.stems.values())
+    return total
+
+
+def bench_demo(runs: int) -> None:
+    from pipeline.demo_stems import write_demo_stems
+    write_demo_stems(REPO / "configs" / "demo" / "stems")
+    cold, noop, tweak = [], [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp) / "demo"
+            shutil.copytree(REPO / "configs" / "demo", work, symlinks=True)
+            spec = work / "album.yaml"
+            common = ["build", str(spec), "--cache", str(work / "cache"), "--out", str(work / "build"), "-j", "2"]
+            cold.append(run(common)[0])
+            noop.append(run(common)[0])
+            song = work / "songs" / "opening.yaml"
+            song.write_text(song.read_text().replace("gain_db: -3.0, output: drums", "gain_db: -2.5, output: drums"))
+            tweak.append(run(common)[0])
+    music_s = album_seconds(REPO / "configs" / "demo" / "album.yaml")
+    c, n, t = statistics.median(cold), statistics.median(noop), statistics.median(tweak)
+    print(f"demo album ({music_s:.0f} s of music, 2 targets), median of {runs}, -j 2, wall incl. process start:")
+    print(f"  cold build      {c:7.2f} s   {music_s / c:6.1f}x realtime")
+    print(f"  no-op rebuild   {n:7.2f} s   {100 * n / c:5.1f} % of cold")
+    print(f"  one-stem tweak  {t:7.2f} s   {100 * t / c:5.1f} % of cold")
+
+
+def bench_memory(stem_counts: tuple[int, ...], seconds: float) -> None:
+    print(f"peak RSS of a cold -j 1 build of one {seconds:.0f} s song (stems with EQ + compressor):")
+    rate = 48000
+    for count in stem_counts:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            rng = np.random.default_rng(count)
+            base = rng.standard_normal((int(seconds * rate), 2)) * 0.05
+            stems = {}
+            for i in range(count):
+                path = root / f"s{i}.wav"
+                if i < 8:
+                    soundfile.write(str(path), np.roll(base, i * 4800, axis=0), rate, subtype="PCM_24")
+                else:
+                    os.link(root / f"s{i % 8}.wav", path)  # same bytes, different stem: still one node each
+                stems[f"s{i}"] = {"file": str(path), "gain_db": -float(i % 7),
+                                  "eq": [{"type": "highpass", "freq_hz": 40}],
+                                  "compressor": {"threshold_db": -30, "ratio": 2}, "pan": (i % 9 - 4) / 4}
+            spec = root / "song.yaml"
+            spec.write_text(yaml.safe_dump({"title": f"{count} stems", "stems": stems}))
+            wall, rss = run(["build", str(spec), "--cache", str(root / "cache"), "--out", str(root / "out"), "-j", "1"])
+            print(f"  {count:4d} stems   peak RSS {rss:7.0f} MB   wall {wall:6.1f} s")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--song-seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    bench_demo(args.runs)
+    bench_memory((8, 32, 128), args.song_seconds)

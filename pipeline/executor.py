@@ -21,7 +21,7 @@ from .dag import SOURCE_PREFIX, Node
 from .hashing import FileDigestMemo
 from .history import History
 from .plan import node_state
-from .keys import key_of, kind_code_version, params_of
+from .keys import key_of, kind_code_version, load_code_versions, params_of
 
 
 @dataclass
@@ -59,6 +59,7 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1, history: Histor
             on_done: Callable[[NodeResult], None] | None = None, parallel_backend: str = "loky") -> list[NodeResult]:
     """Resolve every node (cache hit or render); results in topological order."""
     kinds = load_kinds()
+    load_code_versions(kinds, Path(cache.root) / "memo")
     done: dict[str, NodeResult] = {}
     pending = list(nodes)
     memo = cache.file_digest_memo()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from stages.registry import load_kinds
 
 from .cache import Cache
 from .dag import SOURCE_PREFIX, Node
 from .history import History, reasons
-from .keys import key_of, kind_code_version, libraries, params_of
+from .keys import key_of, kind_code_version, libraries, load_code_versions, params_of
 
 
 @dataclass
@@ -30,6 +31,7 @@ def node_state(node: Node, code: str, refs: list[tuple[str, str]]) -> dict:
 
 def make_plan(nodes: dict[str, Node], cache: Cache, history: History) -> list[PlanEntry]:
     kinds = load_kinds()
+    load_code_versions(kinds, Path(cache.root) / "memo")
     memo = cache.file_digest_memo()
     cached: dict[str, str] = {}
     entries = []

@@ -1,8 +1,8 @@
 """Stage `album_loudness` (album/loudness): one gain per target for the songs mastered in album mode.
 
 The album's integrated loudness is gated over all its songs together (BS.1770-4 blocks of every
-song pooled); the decision is rounded to 0.01 dB so that a tweak that does not move it re-renders
-no other song's finals.
+song pooled); the decision is rounded to 0.1 dB (below what a listener hears, and the precision
+loudness targets are written to) so that a tweak that does not move it re-renders no other song's finals.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 from .params import SpecModel
 from .registry import stage
 
-GAIN_STEP_DB = 0.01
+GAIN_STEP_DB = 0.1
 
 
 class AlbumLoudnessParams(SpecModel):
@@ -30,5 +30,5 @@ def render_album_loudness(inputs, p: AlbumLoudnessParams, ctx) -> dict:
     gains = {}
     for target, lufs in p.target_lufs.items():
         gain = 0.0 if lufs is None or not np.isfinite(album_lufs) else lufs - album_lufs
-        gains[target] = round(round(gain / GAIN_STEP_DB) * GAIN_STEP_DB, 2) + 0.0
+        gains[target] = round(round(gain / GAIN_STEP_DB) * GAIN_STEP_DB, 1) + 0.0
     return {"album_lufs": round(float(album_lufs), 2) if np.isfinite(album_lufs) else None, "gain_db": gains}

@@ -1,16 +1,48 @@
-"""Piecewise-linear automation envelopes, one value per sample (no zipper noise)."""
+"""Automation: piecewise-linear breakpoint envelopes evaluated at every sample (so no zipper noise).
+
+Gain automation is interpolated in dB and converted to linear per sample by the caller (db_to_gain).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from stages.dsp.truepeak import check_sample_rate
+
 
 def envelope(breakpoints, n_frames: int, sample_rate_hz: float) -> np.ndarray:
-    """Values at t = n / fs interpolated linearly between `(time_s, value)` breakpoints, held outside."""
-    points = np.asarray(breakpoints, dtype=np.float64).reshape(-1, 2)
-    if points.shape[0] == 0:
-        raise ValueError("breakpoints must not be empty")
+    """Envelope of shape (n_frames,) at t = n / sample_rate_hz, linear between (time_s, value) breakpoints.
+
+    Held at the first value before the first breakpoint and at the last after the last one; values at
+    breakpoint times are exact. Equal times make a step: the later breakpoint holds from that time on.
+    """
+    rate = check_sample_rate(sample_rate_hz)
+    if isinstance(n_frames, bool) or int(n_frames) != n_frames or n_frames < 0:
+        raise ValueError(f"n_frames: must be an integer >= 0 (got {n_frames!r})")
+    try:
+        points = np.asarray(breakpoints, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"breakpoints: must be a sequence of (time_s, value) pairs (got {breakpoints!r})") from None
+    if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] == 0:
+        raise ValueError(f"breakpoints: must be a non-empty sequence of (time_s, value) pairs (got shape {points.shape})")
+    if not np.isfinite(points).all():
+        raise ValueError(f"breakpoints: must be finite (got {points.tolist()})")
     times, values = points[:, 0], points[:, 1]
     if np.any(np.diff(times) < 0):
-        raise ValueError(f"breakpoint times must not decrease (got {times.tolist()})")
-    return np.interp(np.arange(n_frames) / sample_rate_hz, times, values)
+        raise ValueError(f"breakpoints: times must not decrease (got {times.tolist()})")
+
+    t = np.arange(int(n_frames), dtype=np.float64) / rate
+    if times.shape[0] == 1:
+        return np.full(t.shape, values[0])
+    # Segment i spans [times[i], times[i+1]); side="right" makes the later of equal times win.
+    seg = np.searchsorted(times, t, side="right") - 1
+    np.clip(seg, 0, times.shape[0] - 2, out=seg)
+    t0, t1 = times[seg], times[seg + 1]
+    v0, v1 = values[seg], values[seg + 1]
+    span = t1 - t0
+    frac = np.divide(t - t0, span, out=np.zeros_like(t), where=span > 0)
+    np.clip(frac, 0.0, 1.0, out=frac)
+    out = v0 * (1.0 - frac) + v1 * frac  # exact at both ends of a segment (frac 0 or 1)
+    out[t < times[0]] = values[0]
+    out[t >= times[-1]] = values[-1]
+    return out

@@ -1,65 +1,127 @@
-"""RBJ Audio EQ Cookbook biquads as second-order sections, run in float64 with `sosfilt`."""
+"""Parametric EQ bands: RBJ Audio EQ Cookbook biquads (R. Bristow-Johnson) as second-order sections.
+
+Coefficients are computed and applied in float64 (a float32 biquad at 30 Hz is off by -63 dB, PERF.md).
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy import signal
 
-MAX_FREQ_RATIO = 0.45
-"""Bands must sit below 0.45 x the sample rate: above that the bilinear warp distorts them."""
+from stages.dsp.truepeak import check_audio, check_sample_rate
 
-BUTTERWORTH4_Q = (0.5411961001461969, 1.3065629648763766)
-"""Q of the two sections of a 4th-order Butterworth: 24 dB/oct, -3 dB at the corner."""
+MAX_FREQ_RATIO = 0.45
+"""Bands must sit below 0.45 x the sample rate: above it the bilinear warp squeezes them into Nyquist."""
 
 KINDS = ("highpass", "lowpass", "low_shelf", "high_shelf", "peak", "notch", "bandpass")
+SLOPES_DB_PER_OCT = (12, 24)
+#: apply_sos works in blocks of this many frames (state carried over): no whole-track temporaries.
+BLOCK_FRAMES = 1 << 15
 
 
-def _check(kind: str, freq_hz: float, sample_rate_hz: float, q: float, slope_db_per_oct: int) -> None:
+def _check_band(kind: str, freq_hz: float, sample_rate_hz: float, gain_db: float, q: float,
+                slope_db_per_oct: int) -> tuple[float, float, float, float]:
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
-    limit = MAX_FREQ_RATIO * sample_rate_hz
-    if not 0 < freq_hz < limit:
-        raise ValueError(f"freq_hz must be > 0 and < 0.45*sample_rate_hz = {limit:g} (got {freq_hz:g})")
-    if not q > 0:
-        raise ValueError(f"q must be > 0 (got {q})")
-    if slope_db_per_oct not in (12, 24):
-        raise ValueError(f"slope_db_per_oct must be 12 or 24 (got {slope_db_per_oct})")
+        raise ValueError(f"kind: must be one of {', '.join(KINDS)} (got {kind!r})")
+    rate = check_sample_rate(sample_rate_hz)
+    limit = MAX_FREQ_RATIO * rate
+    freq, gain, quality = float(freq_hz), float(gain_db), float(q)
+    if not 0.0 < freq < limit:
+        raise ValueError(f"freq_hz: must be > 0 and < {MAX_FREQ_RATIO:g}*sample_rate_hz = {limit:g} (got {freq_hz!r})")
+    if not math.isfinite(gain):
+        raise ValueError(f"gain_db: must be a finite number (got {gain_db!r})")
+    if not (0.0 < quality < math.inf):
+        raise ValueError(f"q: must be > 0 and finite (got {q!r})")
+    if slope_db_per_oct not in SLOPES_DB_PER_OCT:
+        raise ValueError(f"slope_db_per_oct: must be 12 or 24 (got {slope_db_per_oct!r})")
+    return freq, rate, gain, quality
 
 
 def rbj_biquad(kind: str, freq_hz: float, sample_rate_hz: float, gain_db: float, q: float) -> np.ndarray:
-    """One RBJ cookbook biquad as a normalised SOS row [b0, b1, b2, 1, a1, a2]."""
-    w0 = 2 * np.pi * freq_hz / sample_rate_hz
-    cos_w, alpha = np.cos(w0), np.sin(w0) / (2 * q)
-    a = 10 ** (gain_db / 40)
+    """One RBJ cookbook biquad, normalised by a0, as an SOS row [b0, b1, b2, 1, a1, a2] (float64).
+
+    Shelves use q directly in alpha = sin(w0)/(2q); q = 1/sqrt(2) is the cookbook's shelf slope S = 1.
+    """
+    w0 = 2.0 * math.pi * freq_hz / sample_rate_hz
+    cos_w = math.cos(w0)
+    one_minus_cos = 2.0 * math.sin(w0 / 2.0) ** 2  # = 1 - cos(w0) without cancellation at low freq_hz
+    alpha = math.sin(w0) / (2.0 * q)
+    amp = 10.0 ** (gain_db / 40.0)  # cookbook A: sqrt of the linear plateau/peak gain
     if kind == "lowpass":
-        b, den = [(1 - cos_w) / 2, 1 - cos_w, (1 - cos_w) / 2], [1 + alpha, -2 * cos_w, 1 - alpha]
+        b = (one_minus_cos / 2.0, one_minus_cos, one_minus_cos / 2.0)
+        a = (1.0 + alpha, -2.0 * cos_w, 1.0 - alpha)
     elif kind == "highpass":
-        b, den = [(1 + cos_w) / 2, -(1 + cos_w), (1 + cos_w) / 2], [1 + alpha, -2 * cos_w, 1 - alpha]
+        b = ((1.0 + cos_w) / 2.0, -(1.0 + cos_w), (1.0 + cos_w) / 2.0)
+        a = (1.0 + alpha, -2.0 * cos_w, 1.0 - alpha)
     elif kind == "bandpass":  # constant 0 dB peak gain
-        b, den = [alpha, 0.0, -alpha], [1 + alpha, -2 * cos_w, 1 - alpha]
+        b = (alpha, 0.0, -alpha)
+        a = (1.0 + alpha, -2.0 * cos_w, 1.0 - alpha)
     elif kind == "notch":
-        b, den = [1.0, -2 * cos_w, 1.0], [1 + alpha, -2 * cos_w, 1 - alpha]
+        b = (1.0, -2.0 * cos_w, 1.0)
+        a = (1.0 + alpha, -2.0 * cos_w, 1.0 - alpha)
     elif kind == "peak":
-        b, den = [1 + alpha * a, -2 * cos_w, 1 - alpha * a], [1 + alpha / a, -2 * cos_w, 1 - alpha / a]
+        b = (1.0 + alpha * amp, -2.0 * cos_w, 1.0 - alpha * amp)
+        a = (1.0 + alpha / amp, -2.0 * cos_w, 1.0 - alpha / amp)
+    elif kind == "low_shelf":
+        s = 2.0 * math.sqrt(amp) * alpha
+        b = (amp * ((amp + 1.0) - (amp - 1.0) * cos_w + s),
+             2.0 * amp * ((amp - 1.0) - (amp + 1.0) * cos_w),
+             amp * ((amp + 1.0) - (amp - 1.0) * cos_w - s))
+        a = ((amp + 1.0) + (amp - 1.0) * cos_w + s,
+             -2.0 * ((amp - 1.0) + (amp + 1.0) * cos_w),
+             (amp + 1.0) + (amp - 1.0) * cos_w - s)
+    elif kind == "high_shelf":
+        s = 2.0 * math.sqrt(amp) * alpha
+        b = (amp * ((amp + 1.0) + (amp - 1.0) * cos_w + s),
+             -2.0 * amp * ((amp - 1.0) + (amp + 1.0) * cos_w),
+             amp * ((amp + 1.0) + (amp - 1.0) * cos_w - s))
+        a = ((amp + 1.0) - (amp - 1.0) * cos_w + s,
+             2.0 * ((amp - 1.0) - (amp + 1.0) * cos_w),
+             (amp + 1.0) - (amp - 1.0) * cos_w - s)
     else:
-        s = 2 * np.sqrt(a) * alpha
-        sign = 1 if kind == "low_shelf" else -1  # the high shelf mirrors the low shelf's cos terms
-        b = [a * ((a + 1) - sign * (a - 1) * cos_w + s), sign * 2 * a * ((a - 1) - sign * (a + 1) * cos_w),
-             a * ((a + 1) - sign * (a - 1) * cos_w - s)]
-        den = [(a + 1) + sign * (a - 1) * cos_w + s, -sign * 2 * ((a - 1) + sign * (a + 1) * cos_w),
-               (a + 1) + sign * (a - 1) * cos_w - s]
-    return np.concatenate([np.asarray(b) / den[0], [1.0, den[1] / den[0], den[2] / den[0]]])
+        raise ValueError(f"kind: must be one of {', '.join(KINDS)} (got {kind!r})")
+    a0 = a[0]
+    return np.array([b[0] / a0, b[1] / a0, b[2] / a0, 1.0, a[1] / a0, a[2] / a0], dtype=np.float64)
 
 
 def band_sos(kind: str, freq_hz: float, sample_rate_hz: float, gain_db: float = 0.0,
              q: float = 0.7071067811865476, slope_db_per_oct: int = 12) -> np.ndarray:
-    """SOS (n, 6) of one EQ band. Pass filters at 24 dB/oct are a 4th-order Butterworth (q unused)."""
-    _check(kind, freq_hz, sample_rate_hz, q, slope_db_per_oct)
+    """SOS array (n_sections, 6) of one EQ band (RBJ cookbook); gain_db is used by peak and shelves only.
+
+    slope_db_per_oct applies to the pass filters only: 12 is one biquad (|H(freq_hz)| = q, so -3.01 dB
+    for q = 0.7071, Butterworth); 24 is that biquad twice, a Linkwitz-Riley LR4 for q = 0.7071: -6.02 dB
+    at freq_hz (not -3 dB), flat sum with the matching opposite filter.
+    """
+    freq, rate, gain, quality = _check_band(kind, freq_hz, sample_rate_hz, gain_db, q, slope_db_per_oct)
+    row = rbj_biquad(kind, freq, rate, gain, quality)
     if kind in ("highpass", "lowpass") and slope_db_per_oct == 24:
-        return np.stack([rbj_biquad(kind, freq_hz, sample_rate_hz, 0.0, bq) for bq in BUTTERWORTH4_Q])
-    return rbj_biquad(kind, freq_hz, sample_rate_hz, gain_db, q)[None, :]
+        return np.stack([row, row])
+    return row[None, :]
 
 
 def apply_sos(audio: np.ndarray, sos: np.ndarray) -> np.ndarray:
-    """Filter `(frames, channels)` audio along time in float64; returns a new array."""
-    return signal.sosfilt(sos, np.asarray(audio, dtype=np.float64), axis=0)
+    """Filter (frames, channels) audio through SOS sections along time, all channels, in float64; a new array.
+
+    Runs scipy.signal.sosfilt block by block, its state carried across blocks (bit-identical to one call
+    on the whole track) so that only the output is allocated at track size.
+    """
+    check_audio(audio)
+    sections = np.asarray(sos, dtype=np.float64)
+    if sections.ndim != 2 or sections.shape[1] != 6:
+        raise ValueError(f"sos: must have shape (n_sections, 6) (got shape {sections.shape})")
+    frames, channels = audio.shape
+    if sections.shape[0] == 0 or frames == 0:
+        return np.array(audio, dtype=np.float64, copy=True)
+    out = np.empty((frames, channels), dtype=np.float64)
+    state = np.zeros((sections.shape[0], channels, 2))
+    size = min(BLOCK_FRAMES, frames)
+    block = np.empty((channels, size))  # channels-first: sosfilt's inner loop runs along contiguous time
+    for start in range(0, frames, size):  # a loop over blocks, never over samples
+        stop = min(start + size, frames)
+        view = block[:, : stop - start]
+        view[...] = audio[start:stop].T
+        filtered, state = signal.sosfilt(sections, view, axis=-1, zi=state)
+        out[start:stop] = filtered.T
+    return out

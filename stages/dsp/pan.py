@@ -1,52 +1,100 @@
-"""Constant-power pan (-3 dB at centre) for mono, balance for stereo, mid/side width, polarity."""
+"""Stereo placement: constant-power pan of mono, balance of stereo, mid/side width, polarity inversion.
+
+Pan law: sine/cosine, theta = (pan + 1) * pi/4, left = cos(theta), right = sin(theta): left^2 + right^2 = 1
+at every position, -3.01 dB on both sides at the centre (the usual constant-power law of mixing desks).
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-SQRT2 = np.sqrt(2.0)
+from stages.dsp.truepeak import check_audio
+
+_SQRT2 = math.sqrt(2.0)
 
 
 def _check_pan(pan) -> np.ndarray:
-    pan = np.asarray(pan, dtype=np.float64)
-    if np.any(np.abs(pan) > 1):
-        raise ValueError(f"pan must be in [-1, 1] (got {pan.min() if pan.min() < -1 else pan.max():g})")
-    return pan
+    values = np.asarray(pan, dtype=np.float64)
+    if values.ndim > 1:
+        raise ValueError(f"pan: must be a number or an array of shape (frames,) (got shape {values.shape})")
+    if values.size and not (np.all(values >= -1.0) and np.all(values <= 1.0)):
+        bad = values[~((values >= -1.0) & (values <= 1.0))].flat[0]
+        raise ValueError(f"pan: must be in [-1, 1] (got {bad!r})")
+    return values
+
+
+def _check_channels(audio: np.ndarray, allowed: tuple[int, ...]) -> int:
+    check_audio(audio)
+    channels = audio.shape[1]
+    if channels not in allowed:
+        raise ValueError(f"audio: must have {' or '.join(map(str, allowed))} channels (got {channels} channels)")
+    return channels
 
 
 def pan_gains(pan):
-    """(left, right) gains of the sine/cosine law: theta = (pan + 1)·pi/4, cos and sin of it."""
-    theta = (_check_pan(pan) + 1.0) * np.pi / 4
-    return np.cos(theta), np.sin(theta)
+    """(left_gain, right_gain) of the sine/cosine constant-power law for pan in [-1 (left), 1 (right)].
+
+    Works element-wise on arrays (per-sample automation); -3.01 dB each at pan = 0.
+    """
+    values = _check_pan(pan)
+    # sin(theta) written as cos((1 - pan) pi/4): mirror pans get mirrored gains bit for bit, equal at 0.
+    return np.cos((1.0 + values) * (math.pi / 4.0)), np.cos((1.0 - values) * (math.pi / 4.0))
 
 
 def pan_to_stereo(audio: np.ndarray, pan) -> np.ndarray:
-    """Mono → constant-power panned stereo; stereo → balance (unity at centre, far side to silence).
+    """Place audio in stereo: a new (frames, 2) float64 array; pan is a number or a (frames,) array.
 
-    `pan` is a number or a per-sample array of shape (frames,).
+    Mono (1 channel): constant-power pan (pan_gains). Stereo: balance, the same sin/cos law scaled by
+    sqrt(2) and capped at 1, so the centre is 0 dB on both channels and pan = +1 silences the left
+    (pan = +0.5: left -5.33 dB, right 0 dB).
     """
-    x = np.asarray(audio, dtype=np.float64)
-    channels = x.shape[1]
-    if channels not in (1, 2):
-        raise ValueError(f"audio must have 1 or 2 channels (got {channels})")
-    left, right = pan_gains(pan)
-    if channels == 2:  # balance: sqrt(2)·cos/sin, capped at unity, so the centre is 0 dB on both sides
-        left, right = np.minimum(1.0, SQRT2 * left), np.minimum(1.0, SQRT2 * right)
-        return np.stack([x[:, 0] * left, x[:, 1] * right], axis=1)
-    return np.stack([x[:, 0] * left, x[:, 0] * right], axis=1)
+    channels = _check_channels(audio, (1, 2))
+    values = _check_pan(pan)
+    frames = audio.shape[0]
+    if values.ndim == 1 and values.shape[0] != frames:
+        raise ValueError(f"pan: per-sample array must have shape ({frames},) (got shape {values.shape})")
+    left, right = pan_gains(values)
+    out = np.empty((frames, 2), dtype=np.float64)
+    if channels == 1:
+        np.multiply(audio[:, 0], left, out=out[:, 0])
+        np.multiply(audio[:, 0], right, out=out[:, 1])
+        return out
+    left = np.minimum(_SQRT2 * left, 1.0)
+    right = np.minimum(_SQRT2 * right, 1.0)
+    np.multiply(audio[:, 0], left, out=out[:, 0])
+    np.multiply(audio[:, 1], right, out=out[:, 1])
+    return out
 
 
 def stereo_width(audio: np.ndarray, width: float) -> np.ndarray:
-    """Scale the side signal of stereo audio: 0 mono, 1 unchanged, 2 twice as wide."""
-    if not 0 <= width <= 2:
-        raise ValueError(f"width must be in [0, 2] (got {width})")
-    x = np.asarray(audio, dtype=np.float64)
-    if width == 1.0:
-        return x.copy()
-    mid, side = (x[:, 0] + x[:, 1]) / 2, (x[:, 0] - x[:, 1]) / 2 * width
-    return np.stack([mid + side, mid - side], axis=1)
+    """Scale the side (L-R)/2 of stereo audio by width in [0, 2] (0 mono, 1 unchanged, 2 twice the side).
+
+    Written as L' = L(1+w)/2 + R(1-w)/2 so width = 1 returns the input values exactly; mono input is
+    returned unchanged (it has no side). A new float64 array.
+    """
+    channels = _check_channels(audio, (1, 2))
+    try:
+        w = float(width)
+    except (TypeError, ValueError):
+        raise ValueError(f"width: must be a number (got {width!r})") from None
+    if not 0.0 <= w <= 2.0:
+        raise ValueError(f"width: must be in [0, 2] (got {width!r})")
+    if channels == 1 or w == 1.0:
+        return np.array(audio, dtype=np.float64, copy=True)
+    same, cross = 0.5 * (1.0 + w), 0.5 * (1.0 - w)
+    left = audio[:, 0].astype(np.float64)
+    right = audio[:, 1].astype(np.float64)
+    out = np.empty((audio.shape[0], 2), dtype=np.float64)
+    np.multiply(left, same, out=out[:, 0])
+    out[:, 0] += cross * right
+    np.multiply(right, same, out=out[:, 1])
+    out[:, 1] += cross * left
+    return out
 
 
 def invert_polarity(audio: np.ndarray) -> np.ndarray:
-    """The signal with its polarity inverted."""
-    return -np.asarray(audio, dtype=np.float64)
+    """The audio multiplied by -1 (any channel count): a new float64 array."""
+    check_audio(audio)
+    return np.negative(audio, dtype=np.float64)

@@ -1,14 +1,32 @@
-"""Sample-rate conversion with python-soxr at very high quality (no home-made filters)."""
+"""Sample-rate conversion with libsoxr (python-soxr) at its "VHQ" quality: 28-bit precision, linear phase,
+passband flat to ~0.91 of the lower Nyquist, stopband rejection far below 24-bit noise."""
 
 from __future__ import annotations
 
 import numpy as np
 import soxr
 
+from stages.dsp.truepeak import check_audio, check_sample_rate
+
+
+def _rate(name: str, value: float) -> float:
+    try:
+        return check_sample_rate(value)
+    except ValueError as err:
+        raise ValueError(str(err).replace("sample_rate_hz", name, 1)) from None
+
 
 def resample(audio: np.ndarray, from_hz: float, to_hz: float) -> np.ndarray:
-    """`(frames, channels)` audio from one rate to another (soxr VHQ); float64 out."""
-    x = np.asarray(audio, dtype=np.float64)
-    if from_hz == to_hz:
-        return x.copy()
-    return soxr.resample(np.ascontiguousarray(x), from_hz, to_hz, quality="VHQ")
+    """(frames, channels) audio from from_hz to to_hz, about round(frames*to/from) frames; new float64 array.
+
+    Identity (a float64 copy) when the rates are equal. Computed in float64 so VHQ keeps its precision.
+    """
+    check_audio(audio)
+    source = _rate("from_hz", from_hz)
+    target = _rate("to_hz", to_hz)
+    x = np.ascontiguousarray(audio, dtype=np.float64)
+    if source == target:
+        return np.array(x, copy=True) if x is audio else x
+    if x.shape[0] == 0:
+        return np.zeros((0, x.shape[1]))
+    return soxr.resample(x, source, target, quality="VHQ")

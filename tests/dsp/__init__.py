@@ -1,0 +1,1 @@
+"""Reference tests of the mixing DSP primitives (stages/dsp)."""

@@ -20,15 +20,14 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import yaml
+from machine import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 MIXBUILD = [sys.executable, "-c", "from pipeline.cli import main; main()"]
 
 
 def machine() -> str:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+    return f"{os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}"
 
 
 RSS_PROBE = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "

@@ -31,6 +31,8 @@ from stages.dsp.limiter import true_peak_limit  # noqa: E402
 from stages.dsp.loudness import integrated_lufs, measure  # noqa: E402
 from stages.dsp.truepeak import true_peak_dbtp  # noqa: E402
 
+from machine import cpu_model
+
 RATE = 48000
 
 
@@ -56,16 +58,6 @@ def music_like(seconds: float, seed: int = 0) -> np.ndarray:
     sections = np.repeat(rng.uniform(0.3, 1.0, int(seconds // 20) + 1), 20 * RATE)[:frames]
     out *= sections[:, None]
     return (out / np.abs(out).max() * 0.9).astype(np.float32)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

@@ -29,6 +29,8 @@ from stages.dsp.eq import apply_sos, band_sos  # noqa: E402
 from stages.dsp.resample import resample  # noqa: E402
 from stages.dsp.reverb import apply_reverb, reverb_ir  # noqa: E402
 
+from machine import cpu_model
+
 RATE = 48000
 TARGET_HZ = 44100
 # (kind, freq_hz, gain_db, q): a typical channel-strip EQ.
@@ -47,16 +49,6 @@ def music_like(seconds: float, seed: int = 0) -> np.ndarray:
     out = rng.standard_normal((frames, 2), dtype=np.float32)
     out *= (0.25 * levels).astype(np.float32)[:, None]
     return out
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def jobs(pedalboard):

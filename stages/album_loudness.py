@@ -31,4 +31,4 @@ def render_album_loudness(inputs, p: AlbumLoudnessParams, ctx) -> dict:
     for target, lufs in p.target_lufs.items():
         gain = 0.0 if lufs is None or not np.isfinite(album_lufs) else lufs - album_lufs
         gains[target] = round(round(gain / GAIN_STEP_DB) * GAIN_STEP_DB, 1) + 0.0
-    return {"album_lufs": round(float(album_lufs), 2) if np.isfinite(album_lufs) else None, "gain_db": gains}
+    return {"gain_db": gains}  # the decision only: a measurement here would defeat early cutoff

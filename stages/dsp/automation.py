@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.dsp.truepeak import check_sample_rate
+from stages.dsp.checks import check_sample_rate
 
 
 def envelope(breakpoints, n_frames: int, sample_rate_hz: float) -> np.ndarray:

@@ -19,7 +19,7 @@ from numba import njit
 from scipy import signal
 
 from stages.dsp.eq import band_sos
-from stages.dsp.truepeak import check_audio, check_sample_rate
+from stages.dsp.checks import check_audio, check_sample_rate
 
 #: Detector floor: silence reads -200 dB (never -inf), far below any threshold.
 FLOOR_DB = -200.0

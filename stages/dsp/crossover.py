@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-from stages.dsp.truepeak import check_audio, check_sample_rate
+from stages.dsp.checks import check_audio, check_sample_rate
 
 
 def linkwitz_riley_sos(crossover_hz: float, sample_rate_hz: float) -> tuple[np.ndarray, np.ndarray]:

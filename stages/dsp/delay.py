@@ -16,7 +16,7 @@ from scipy import signal
 
 from stages import tails
 from stages.dsp.reverb import fft_convolve
-from stages.dsp.truepeak import check_audio, check_sample_rate
+from stages.dsp.checks import check_audio, check_sample_rate
 
 #: Echoes below this (relative to the first) are dropped from the impulse response.
 TRUNCATE_DB = -90.0

@@ -11,7 +11,7 @@ import hashlib
 
 import numpy as np
 
-from stages.dsp.truepeak import check_audio
+from stages.dsp.checks import check_audio
 
 DITHER_KINDS = ("tpdf", "none")
 MIN_BIT_DEPTH = 2

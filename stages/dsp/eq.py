@@ -10,7 +10,7 @@ import math
 import numpy as np
 from scipy import signal
 
-from stages.dsp.truepeak import check_audio, check_sample_rate
+from stages.dsp.checks import check_audio, check_sample_rate
 
 MAX_FREQ_RATIO = 0.45
 """Bands must sit below 0.45 x the sample rate: above it the bilinear warp squeezes them into Nyquist."""

@@ -15,7 +15,8 @@ import math
 import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-from stages.dsp.truepeak import INTERPOLATOR_HALF_TAPS, check_audio, check_sample_rate, true_peak_envelope
+from stages.dsp.checks import check_audio, check_sample_rate
+from stages.dsp.truepeak import INTERPOLATOR_HALF_TAPS, true_peak_envelope
 
 #: The gain aims this far under the ceiling: a time-varying gain lets the reconstructed
 #: waveform exceed the sample-wise bound by a few hundredths of a dB.

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-from stages.dsp.truepeak import check_audio, check_sample_rate, sample_peak_dbfs, true_peak_dbtp
+from stages.dsp.checks import check_audio, check_sample_rate
+from stages.dsp.truepeak import sample_peak_dbfs, true_peak_dbtp
 
 #: BS.1770-4 eq. 2: loudness offset so that a 997 Hz sine at -23 dBFS on one channel reads about -23 LKFS.
 LOUDNESS_OFFSET_DB = -0.691

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from stages.dsp.truepeak import check_audio
+from stages.dsp.checks import check_audio
 
 _SQRT2 = math.sqrt(2.0)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
-from stages.dsp.truepeak import check_audio, check_sample_rate
+from stages.dsp.checks import check_audio, check_sample_rate
 
 
 def _rate(name: str, value: float) -> float:

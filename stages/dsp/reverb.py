@@ -15,7 +15,7 @@ import numpy as np
 from scipy import fft as sfft
 
 from stages import tails
-from stages.dsp.truepeak import check_audio, check_sample_rate
+from stages.dsp.checks import check_audio, check_sample_rate
 
 #: Band edges of the damping model in Hz (white noise split by FFT masks: exactly complementary).
 BAND_EDGES_HZ = (0.0, 1000.0, 3000.0, 8000.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-from stages.dsp.truepeak import check_audio, check_sample_rate
+from stages.dsp.checks import check_audio, check_sample_rate
 
 #: IEC 61260-1 nominal mid-band frequencies, 25 Hz to 16 kHz.
 NOMINAL_CENTERS_HZ = np.array(

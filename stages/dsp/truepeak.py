@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import numpy as np
 from scipy import fft as sfft
 
-MIN_SAMPLE_RATE_HZ = 8_000.0
-MAX_SAMPLE_RATE_HZ = 768_000.0
+from stages.dsp.checks import check_audio, check_sample_rate
+
 #: BS.1770-4 Annex 2: oversample so that the effective rate is >= 4 x 44.1 kHz.
 MIN_OVERSAMPLED_RATE_HZ = 176_400.0
 #: Interpolator half-length in input samples (2 x 32 taps per phase).
@@ -24,38 +24,6 @@ INTERPOLATOR_HALF_TAPS = 32
 #: Kaiser beta of the interpolator: passband flat to ~0.46 fs, images below -80 dB.
 INTERPOLATOR_KAISER_BETA = 8.0
 _FFT_SIZE = 1 << 13
-
-
-def check_audio(audio: np.ndarray, name: str = "audio") -> np.ndarray:
-    """Validate a (frames, channels) array of finite samples; return it unchanged.
-
-    Raises ValueError naming the parameter for a wrong shape and
-    ValueError("audio contains NaN or Inf samples") for non-finite samples.
-    """
-    if not isinstance(audio, np.ndarray):
-        raise ValueError(f"{name}: must be a numpy array of shape (frames, channels) (got {type(audio).__name__})")
-    if audio.ndim != 2 or audio.shape[1] < 1:
-        raise ValueError(f"{name}: must have shape (frames, channels) with >= 1 channel (got shape {audio.shape})")
-    if not np.issubdtype(audio.dtype, np.floating):
-        raise ValueError(f"{name}: must be a float array with full scale at 1.0 (got dtype {audio.dtype})")
-    if audio.size:
-        # One pass without a boolean temporary; confirm exactly if the sum is not finite.
-        if not np.isfinite(audio.sum(dtype=np.float64)) and not np.isfinite(audio).all():
-            raise ValueError("audio contains NaN or Inf samples")
-    return audio
-
-
-def check_sample_rate(sample_rate_hz: float) -> float:
-    """Validate a sample rate in Hz; return it as float."""
-    try:
-        rate = float(sample_rate_hz)
-    except (TypeError, ValueError):
-        raise ValueError(f"sample_rate_hz: must be a number (got {sample_rate_hz!r})") from None
-    if not (MIN_SAMPLE_RATE_HZ <= rate <= MAX_SAMPLE_RATE_HZ):
-        raise ValueError(
-            f"sample_rate_hz: must be in [{MIN_SAMPLE_RATE_HZ:g}, {MAX_SAMPLE_RATE_HZ:g}] (got {sample_rate_hz!r})"
-        )
-    return rate
 
 
 def oversample_factor(sample_rate_hz: float) -> int:

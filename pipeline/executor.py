@@ -24,6 +24,9 @@ from .plan import node_state
 from .keys import key_of, kind_code_version, load_code_versions, params_of
 
 
+IN_PROCESS_MAX_TASKS = 2
+
+
 @dataclass
 class NodeResult:
     """One build-report record."""
@@ -80,8 +83,12 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1, history: Histor
                     tasks.append((node, key, refs))
             if tasks:
                 calls = [(str(cache.root), node.kind, params_of(node), refs, key, node.id) for node, key, refs in tasks]
-                # one miss gains nothing from a worker and would pay its start-up (scipy import ~1.5 s)
-                outputs = [run_task(*calls[0])] if len(calls) == 1 else parallel(delayed(run_task)(*c) for c in calls)
+                # a wave no larger than the worker count (the usual shape of a tweak) runs in-process:
+                # starting workers (scipy import, ~1.5 s each) costs more than the overlap saves
+                if len(calls) <= min(jobs, IN_PROCESS_MAX_TASKS):
+                    outputs = [run_task(*c) for c in calls]
+                else:
+                    outputs = parallel(delayed(run_task)(*c) for c in calls)
                 for (node, key, refs), (digest, output, seconds) in zip(tasks, outputs):
                     _finish(node, NodeResult(node.id, node.kind, key, "rendered", seconds, digest, output, refs),
                             done, history, on_done)

@@ -6,7 +6,6 @@ targets, and `manifest.json` with each file's digest, format and measured loudne
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from .export import tag_file
+from .export import file_facts, tag_file
 from .params import SpecModel
 from .registry import Blob, stage
 
@@ -69,28 +68,16 @@ def cue_sheet(p: AlbumExportParams, album_file: str, starts: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def manifest_entry(name: str, data: bytes) -> dict:
-    """Digest, format and measured loudness of one delivered file."""
-    from .dsp.loudness import measure
-
-    info = soundfile.info(io.BytesIO(data))
-    audio, rate = soundfile.read(io.BytesIO(data), dtype="float64", always_2d=True)
-    report = measure(audio, rate)
-    finite = lambda x: round(float(x), 2) if np.isfinite(x) else None  # noqa: E731
-    return {"path": name, "sha256": hashlib.sha256(data).hexdigest(), "duration_s": round(info.frames / rate, 6),
-            "sample_rate": rate, "channels": info.channels, "subtype": info.subtype,
-            "integrated_lufs": finite(report.integrated_lufs), "lra_lu": finite(report.lra_lu),
-            "true_peak_dbtp": finite(report.true_peak_dbtp)}
-
-
 @stage("album_export", "1", AlbumExportParams)
 def render_album_export(inputs, p: AlbumExportParams, ctx) -> dict:
     ext = f".{p.format}"
     files: dict[str, bytes] = {}
-    pieces, starts, position = [], [], 0
+    pieces, starts, entries, position = [], [], [], 0
     for number, (track, exported) in enumerate(zip(p.tracks, inputs), start=1):
         data = Path(exported["file"]).read_bytes()
-        files[f"{number:02d} - {safe_name(track.title)}{ext}"] = data
+        name = f"{number:02d} - {safe_name(track.title)}{ext}"
+        files[name] = data
+        entries.append({"path": name, **exported["facts"]})  # measured once, by the export node
         info = soundfile.info(io.BytesIO(data))
         dtype = "float32" if "FLOAT" in info.subtype else "int32"
         audio, _ = soundfile.read(io.BytesIO(data), dtype=dtype, always_2d=True)
@@ -110,8 +97,8 @@ def render_album_export(inputs, p: AlbumExportParams, ctx) -> dict:
         files[album_name] = path.read_bytes()
     if p.cue_sheet:
         files[f"{safe_name(p.album_title)}.cue"] = cue_sheet(p, album_name, starts).encode()
-    manifest = {"target": p.target, "files": [manifest_entry(name, data) for name, data in files.items()
-                                              if not name.endswith(".cue")]}
+    entries.append({"path": album_name, **file_facts(files[album_name])})
+    manifest = {"target": p.target, "files": entries}
     files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     return {"files": {name: Blob(data, Path(name).suffix) for name, data in files.items()},
             "track_starts": starts}

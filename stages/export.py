@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import tempfile
 from pathlib import Path
 from typing import Literal
@@ -66,9 +68,24 @@ def tag_file(path: Path, fmt: str, tags: dict[str, str]) -> None:
     audio.save()
 
 
+def file_facts(data: bytes) -> dict:
+    """Digest, format and measured loudness (BS.1770-4, Tech 3342) of one encoded delivery file."""
+    from .dsp.loudness import measure
+
+    info = soundfile.info(io.BytesIO(data))
+    audio, rate = soundfile.read(io.BytesIO(data), dtype="float64", always_2d=True)
+    report = measure(audio, rate)
+    finite = lambda x: round(float(x), 2) if np.isfinite(x) else None  # noqa: E731
+    return {"sha256": hashlib.sha256(data).hexdigest(), "duration_s": round(info.frames / rate, 6),
+            "sample_rate": rate, "channels": info.channels, "subtype": info.subtype,
+            "integrated_lufs": finite(report.integrated_lufs), "lra_lu": finite(report.lra_lu),
+            "true_peak_dbtp": finite(report.true_peak_dbtp)}
+
+
 @stage("export", "1", ExportParams)
 def render_export(inputs, p: ExportParams, ctx) -> dict:
     with tempfile.TemporaryDirectory(prefix="mixbuild-export-") as tmp:
         path = Path(tmp) / f"out.{p.format}"
         encode(np.asarray(inputs[0]), p, ctx.seed, path)
-        return {"file": Blob(path.read_bytes(), f".{p.format}")}
+        data = path.read_bytes()
+    return {"file": Blob(data, f".{p.format}"), "facts": file_facts(data)}

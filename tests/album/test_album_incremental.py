@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
-from conftest import Project  # noqa: E402
 
 
-def test_tweak_that_keeps_album_gain_remasters_one_song(tmp_path):
-    project = Project(tmp_path / "p", mode="album")
+def test_tweak_that_keeps_album_gain_remasters_one_song(make_project):
+    project = make_project("album")
     project.build()
     project.spec["songs"][0]["stems"]["lead"]["pan"] = 0.21  # constant-power pan: loudness unchanged
     project.save()
@@ -19,8 +14,8 @@ def test_tweak_that_keeps_album_gain_remasters_one_song(tmp_path):
     assert not any(node.startswith("two/") for node in rendered)
 
 
-def test_tag_change_rerenders_exports_only(tmp_path):
-    project = Project(tmp_path / "p", mode="album")
+def test_tag_change_rerenders_exports_only(make_project):
+    project = make_project("album")
     project.build()
     project.spec["targets"]["streaming"]["tags"] = {"comment": "remastered"}
     project.save()

@@ -4,10 +4,7 @@ independent meter (ffmpeg ebur128), the CD has a frame-exact CUE sheet, album mo
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -29,21 +26,7 @@ def demo_build(demo_stems, tmp_path_factory):
     return root, report
 
 
-def ffmpeg_meter(path: Path) -> tuple[float, float]:
-    """(integrated LUFS, true peak dBTP) by ffmpeg's ebur128 filter: an independent implementation."""
-    if shutil.which("ffmpeg") is None:
-        if os.environ.get("CI"):
-            pytest.fail("ffmpeg is missing: .ci/run installs it")
-        pytest.skip("ffmpeg not installed")
-    out = subprocess.run(["ffmpeg", "-nostats", "-hide_banner", "-i", str(path), "-filter_complex",
-                          "ebur128=peak=true", "-f", "null", "-"], capture_output=True, text=True).stderr
-    summary = out[out.rindex("Summary:"):]
-    lufs = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))
-    peak = float(re.search(r"Peak:\s+(-?[\d.inf]+) dBFS", summary).group(1))
-    return lufs, peak
-
-
-def test_every_deliverable_decodes_and_respects_ceiling(demo_build):
+def test_every_deliverable_decodes_and_respects_ceiling(demo_build, ffmpeg_meter):
     root, report = demo_build
     wavs = [Path(o["path"]) for o in report.outputs if o["path"].endswith(".wav")]
     assert len(wavs) == 8  # 3 songs + album file, for 2 targets

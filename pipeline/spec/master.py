@@ -36,9 +36,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 """Named delivery presets; a target's own fields override them (EBU R128 for broadcast)."""
 
 FORMATS = {"wav": "WAV", "flac": "FLAC", "aiff": "AIFF"}
-FORMATS.update({name.lower(): name for name in soundfile.available_formats()
-                if name in ("OGG", "MP3", "CAF", "W64", "RF64")})
-"""File formats by spec name: WAV, FLAC, AIFF and whatever else libsndfile writes here."""
+FORMATS.update({name.lower(): name for name in soundfile.available_formats() if name in ("CAF", "W64", "RF64")})
+"""Lossless delivery formats by spec name: WAV, FLAC, AIFF and the PCM containers libsndfile writes here."""
 
 FormatName = Literal[tuple(sorted(FORMATS))]  # type: ignore[valid-type]
 SampleRate = Literal[STANDARD_SAMPLE_RATES_HZ]  # type: ignore[valid-type]
@@ -56,6 +55,12 @@ class Target(SpecModel):
     dither: Literal["tpdf", "none"] = "tpdf"
     mono_bass_hz: float | None = Field(default=None, ge=40, le=400, description="Vinyl: mono below.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags (comment, genre, ...).")
+
+    @model_validator(mode="after")
+    def _format_holds_depth(self) -> "Target":
+        if self.format == "flac" and self.bit_depth == "32f":
+            raise ValueError("flac cannot hold 32-bit float samples: use bit_depth 16 or 24, or wav/aiff")
+        return self
 
     @model_validator(mode="before")
     @classmethod

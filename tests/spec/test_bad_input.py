@@ -171,3 +171,10 @@ def test_real_entry_point_never_prints_a_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-c", "from pipeline.cli import main; main()", "validate", str(spec)],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and str(spec) in proc.stderr
+
+
+def test_flac_cannot_hold_float(tmp_path, tiny_wav):
+    album = song_album(tmp_path, tiny_wav, "title: S\nstems:\n  a: {file: STEM}\n",
+                       "targets:\n  hires: {format: flac, bit_depth: 32f}\n")
+    p = only(validate(album))
+    assert p["field"] == "targets.hires" and "flac cannot hold 32-bit float" in p["message"]

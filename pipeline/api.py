@@ -13,12 +13,12 @@ from .atomic import atomic_write_json
 from .cache import Cache, resolve_cache_dir
 from .dag import Node, compile_album
 from .deliver import deliver
-from .executor import NodeResult, execute
+from .executor import NodeResult, SchedulerError, execute
 from .history import History
 from .plan import PlanEntry, make_plan
 from .spec import Album, load
 
-__all__ = ["Report", "build", "load", "plan", "graph"]
+__all__ = ["Report", "SchedulerError", "build", "load", "plan", "graph"]
 
 
 @dataclass
@@ -55,8 +55,13 @@ def plan(spec_path: str | Path, cache_dir: str | Path | None = None,
 def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: str | Path = "build",
           jobs: int | None = None, targets: list[str] | None = None,
           on_done: Callable[[NodeResult], None] | None = None, on_plan: Callable[[int], None] | None = None,
-          backend: str = "loky") -> Report:
-    """Render what is stale, deliver the album exports into `out_dir`, write the build report there."""
+          backend: str = "loky", scheduler: str | None = None) -> Report:
+    """Render what is stale, deliver the album exports into `out_dir`, write the build report there.
+
+    `scheduler` (a dask.distributed address, e.g. tcp://host:8786) renders every miss on that cluster;
+    its workers must share the cache directory at the same absolute path. Raises SchedulerError
+    (one-line message) when the scheduler cannot be reached.
+    """
     started = time.perf_counter()
     album = load(spec_path)
     nodes = graph(album, targets)
@@ -64,7 +69,7 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
         on_plan(len(nodes))
     cache = Cache(resolve_cache_dir(cache_dir))
     results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, history=History(cache, Path(spec_path)),
-                      on_done=on_done, parallel_backend=backend)
+                      on_done=on_done, parallel_backend=backend, scheduler=scheduler)
     out = Path(out_dir)
     report = Report(str(spec_path), results, deliver(results, cache, out))
     report.seconds = time.perf_counter() - started

@@ -18,10 +18,13 @@ from .spec import SpecError, load
 
 CacheOpt = typer.Option(None, "--cache", help="Cache directory (default: $MIXBUILD_CACHE or ./cache).")
 TargetOpt = typer.Option(None, "--target", help="Only these targets (repeatable).")
+SchedulerOpt = typer.Option(None, "--scheduler", envvar="MIXBUILD_SCHEDULER", metavar="ADDRESS",
+                            help="Render misses on this dask.distributed scheduler (e.g. tcp://host:8786); "
+                                 "workers must share --cache at the same absolute path.")
 
 
 def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
-              targets: Optional[list[str]], as_json: bool) -> api.Report:
+              targets: Optional[list[str]], as_json: bool, scheduler: Optional[str] = None) -> api.Report:
     """Build with a progress bar on a terminal; spec errors exit 2, render failures exit 1."""
     show = sys.stderr.isatty() and not as_json
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -29,13 +32,15 @@ def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
     task = progress.add_task("rendering", total=None)
     try:
         with progress:
-            report = api.build(spec, cache_dir=cache, out_dir=out, jobs=jobs, targets=targets,
+            report = api.build(spec, cache_dir=cache, out_dir=out, jobs=jobs, targets=targets, scheduler=scheduler,
                                on_plan=lambda n: progress.update(task, total=n),
                                on_done=lambda r: progress.update(task, advance=1, description=r.id))
     except SpecError as err:
         report_spec_error(err, as_json)
     except RenderError as err:
         fail(f"render failed: {err}", 1)
+    except api.SchedulerError as err:
+        fail(f"build failed: {err}", 1)
     except OSError as err:
         fail(f"build failed: {err.filename or ''}: {err.strerror or err}", 1)
     return report
@@ -46,9 +51,10 @@ def build(spec: Path = SpecArg,
           jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Parallel jobs (default: all cores)."),
           cache: Optional[Path] = CacheOpt,
           out: Path = typer.Option(Path("build"), "--out", help="Output directory."),
-          target: Optional[list[str]] = TargetOpt, as_json: bool = JsonOpt) -> None:
+          target: Optional[list[str]] = TargetOpt, as_json: bool = JsonOpt,
+          scheduler: Optional[str] = SchedulerOpt) -> None:
     """Render what changed and deliver every target into --out; writes build-report.json there."""
-    report = run_build(spec, jobs, cache, out, target, as_json)
+    report = run_build(spec, jobs, cache, out, target, as_json, scheduler)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return

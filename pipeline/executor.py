@@ -6,13 +6,15 @@ Tasks exchange cache digests and paths, never pickled arrays, so the same task r
 
 from __future__ import annotations
 
+import os
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, parallel_config
 
 from stages.registry import Blob, Context, RenderError, load_kinds
 
@@ -25,6 +27,36 @@ from .keys import key_of, kind_code_version, load_code_versions, params_of
 
 
 IN_PROCESS_MAX_TASKS = 2
+SCHEDULER_TIMEOUT_S = 10.0  # override with $MIXBUILD_SCHEDULER_TIMEOUT
+
+
+class SchedulerError(RuntimeError):
+    """The dask scheduler could not be reached, or the cluster lost the build."""
+
+
+@contextmanager
+def dask_client(address: str):
+    """A distributed.Client on `address` that joblib's "dask" backend uses; one-line errors if unreachable."""
+    try:
+        from distributed import Client
+    except ImportError as err:
+        raise SchedulerError(f"--scheduler needs dask.distributed: pip install 'mixbuild[cluster]' ({err})") from None
+    timeout = float(os.environ.get("MIXBUILD_SCHEDULER_TIMEOUT", SCHEDULER_TIMEOUT_S))
+    try:
+        client = Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError, TypeError) as err:
+        raise SchedulerError(f"cannot reach dask scheduler {address}: {err}") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _cluster_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions by which dask.distributed reports a lost worker, scheduler or connection."""
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker
+    return KilledWorker, CommClosedError
 
 
 @dataclass
@@ -59,14 +91,28 @@ def input_refs(node: Node, memo: FileDigestMemo, done: dict[str, NodeResult]) ->
 
 
 def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1, history: History | None = None,
-            on_done: Callable[[NodeResult], None] | None = None, parallel_backend: str = "loky") -> list[NodeResult]:
-    """Resolve every node (cache hit or render); results in topological order."""
+            on_done: Callable[[NodeResult], None] | None = None, parallel_backend: str = "loky",
+            scheduler: str | None = None) -> list[NodeResult]:
+    """Resolve every node (cache hit or render); results in topological order.
+
+    With `scheduler` (a dask.distributed address such as tcp://host:8786), every miss runs on that
+    cluster through joblib's dask backend; its workers must see the cache directory at the same
+    absolute path (a shared filesystem), and `jobs` and `parallel_backend` are ignored.
+    """
     kinds = load_kinds()
     load_code_versions(kinds, Path(cache.root) / "memo")
     done: dict[str, NodeResult] = {}
     pending = list(nodes)
     memo = cache.file_digest_memo()
-    with cache.lease(), Parallel(n_jobs=jobs, backend=parallel_backend) as parallel:
+    cache_root = str(Path(cache.root).resolve())  # remote workers resolve it on the shared filesystem
+    with ExitStack() as stack:
+        stack.enter_context(cache.lease())
+        if scheduler:
+            client = stack.enter_context(dask_client(scheduler))
+            stack.enter_context(parallel_config(backend="dask", client=client))
+            parallel = stack.enter_context(Parallel(n_jobs=-1))
+        else:
+            parallel = stack.enter_context(Parallel(n_jobs=jobs, backend=parallel_backend))
         while pending:
             tasks = []
             for node_id in pending:
@@ -82,11 +128,18 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1, history: Histor
                 else:
                     tasks.append((node, key, refs))
             if tasks:
-                calls = [(str(cache.root), node.kind, params_of(node), refs, key, node.id) for node, key, refs in tasks]
+                calls = [(cache_root, node.kind, params_of(node), refs, key, node.id) for node, key, refs in tasks]
                 # a wave no larger than the worker count (the usual shape of a tweak) runs in-process:
-                # starting workers (scipy import, ~1.5 s each) costs more than the overlap saves
-                if len(calls) <= min(jobs, IN_PROCESS_MAX_TASKS):
+                # starting workers (scipy import, ~1.5 s each) costs more than the overlap saves.
+                # With a scheduler every miss goes to the cluster: its workers do the work.
+                if not scheduler and len(calls) <= min(jobs, IN_PROCESS_MAX_TASKS):
                     outputs = [run_task(*c) for c in calls]
+                elif scheduler:
+                    try:
+                        outputs = parallel(delayed(run_task)(*c) for c in calls)
+                    except _cluster_errors() as err:
+                        raise SchedulerError(f"dask cluster {scheduler} lost the build: "
+                                             f"{type(err).__name__}: {err}") from err
                 else:
                     outputs = parallel(delayed(run_task)(*c) for c in calls)
                 for (node, key, refs), (digest, output, seconds) in zip(tasks, outputs):

@@ -168,7 +168,10 @@ def run_task(cache_root: str, kind_name: str, params: dict, refs: list[list[str]
     cache = Cache(cache_root)
     values = [_load_input(cache, output, ref, digest) for output, ref, digest in refs]
     started = time.perf_counter()
-    out = kind.render(values, kind.params.model_validate(params), Context(node_id, key))
+    try:
+        out = kind.render(values, kind.params.model_validate(params), Context(node_id, key))
+    except (ValueError, MemoryError) as err:  # a kernel refusing its input is a render failure, not a crash
+        raise RenderError(f"{node_id}: {type(err).__name__}: {err}") from None
     seconds = time.perf_counter() - started
     if isinstance(out, np.ndarray):
         if not np.isfinite(out).all():

@@ -40,10 +40,17 @@ class AlbumExportParams(SpecModel):
     cue_sheet: bool = False
 
 
+SAFE_NAME_BYTES = 120
+"""UTF-8 bytes of a title in a file name: with `NN - `, the extension and a temp-file suffix it stays
+well under the 255-byte name limit of common file systems."""
+
+
 def safe_name(text: str) -> str:
-    """A file-name-safe version of a title: no separators, control characters or leading dots."""
-    cleaned = re.sub(r'[\x00-\x1f/\\:*?"<>|]+', "_", text).strip().lstrip(".").strip()
-    return cleaned[:120] or "untitled"
+    """A file-name-safe version of a title: no separators, control characters or leading dots,
+    at most SAFE_NAME_BYTES bytes of UTF-8 (cut on a character boundary)."""
+    cleaned = re.sub(r'[\x00-\x1f\x7f/\\:*?"<>|]+', "_", text).strip().lstrip(".").strip()
+    cut = cleaned.encode("utf-8")[:SAFE_NAME_BYTES].decode("utf-8", errors="ignore").strip()
+    return cut or "untitled"
 
 
 def cue_time(frames: int, sample_rate_hz: int) -> str:

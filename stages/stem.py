@@ -15,6 +15,11 @@ from .params import Automation, Compressor, EqBand, SpecModel
 from .registry import RenderError, stage
 
 
+MAX_SOURCE_PEAK = 16.0
+"""+24 dBFS: float sources may exceed full scale, but not by enough to overflow the chain."""
+MIN_SOURCE_RATE_HZ, MAX_SOURCE_RATE_HZ = 8000, 768000
+
+
 class StemParams(SpecModel):
     sample_rate_hz: int
     frames: int = Field(gt=0, description="Song length in frames, tail included.")
@@ -41,6 +46,12 @@ def read_source(path: str, sample_rate_hz: int) -> np.ndarray:
         raise RenderError(f"{path}: contains NaN or Inf samples")
     if audio.shape[0] == 0:
         raise RenderError(f"{path}: has no audio frames")
+    peak = float(np.abs(audio).max())
+    if peak > MAX_SOURCE_PEAK:
+        raise RenderError(f"{path}: samples reach {peak:.3g}, over +{20 * np.log10(MAX_SOURCE_PEAK):.0f} dBFS "
+                          f"(a float file with unscaled values?)")
+    if not MIN_SOURCE_RATE_HZ <= rate <= MAX_SOURCE_RATE_HZ:
+        raise RenderError(f"{path}: sample rate must be {MIN_SOURCE_RATE_HZ}..{MAX_SOURCE_RATE_HZ} Hz (got {rate} Hz)")
     return resample(audio, rate, sample_rate_hz) if rate != sample_rate_hz else audio
 
 

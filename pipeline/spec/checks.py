@@ -15,6 +15,10 @@ from stages.params import MAX_EQ_FREQ_RATIO
 from .song import Song
 
 MAX_STEM_CHANNELS = 2
+STEM_RATE_RANGE_HZ = (8000, 768000)
+"""Stem sample rates the resampler accepts."""
+MAX_SONG_S = 3600.0
+"""Longest song (last stem's end): longer renders would not fit in memory."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,14 @@ def _check_stem_files(song: Song, source: Source) -> Iterator[Problem]:
     for name, stem in song.stems.items():
         key = ("stems", name, "file")
         path = source.base_dir / stem.file
+        try:
+            path.stat()
+        except FileNotFoundError:
+            yield source.problem(key, f"audio file not found: {path}")
+            continue
+        except (OSError, ValueError) as err:  # a name too long, a loop of links, a NUL in the path
+            yield source.problem(key, f"cannot open ({getattr(err, 'strerror', None) or err}): {_short(path)}")
+            continue
         if not path.exists():
             yield source.problem(key, f"audio file not found: {path}")
             continue
@@ -139,3 +151,14 @@ def _check_stem_files(song: Song, source: Source) -> Iterator[Problem]:
             yield source.problem(key, f"has no audio frames: {path}")
         if info.channels > MAX_STEM_CHANNELS:
             yield source.problem(key, f"must be mono or stereo (got {info.channels} channels): {path}")
+        low, high = STEM_RATE_RANGE_HZ
+        if not low <= info.samplerate <= high:
+            yield source.problem(key, f"sample rate must be {low}..{high} Hz (got {info.samplerate} Hz): {path}")
+        elif info.frames > 0 and stem.offset_s + info.frames / info.samplerate > MAX_SONG_S:
+            yield source.problem(key, f"ends at {stem.offset_s + info.frames / info.samplerate:.0f} s "
+                                      f"(offset_s + length); a song may last at most {MAX_SONG_S:.0f} s: {path}")
+
+
+def _short(path: Path) -> str:
+    text = str(path)
+    return text if len(text) <= 200 else text[:100] + "..." + text[-60:]

@@ -15,6 +15,23 @@ from .errors import Problem
 
 EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "json"}
 MAX_SPEC_BYTES = 16 * 1024 * 1024
+MAX_SPEC_VALUES = 1_000_000
+"""Values a spec may hold once YAML aliases are expanded: stops alias bombs ("billion laughs")."""
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """SafeLoader that also reads `1e308` (YAML 1.2 style, no dot) as a number, not a string."""
+
+
+_SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+class _TooLarge(Exception):
+    """The YAML node tree expands to more than MAX_SPEC_VALUES values."""
 
 PathKey = tuple[str | int, ...]
 
@@ -66,10 +83,16 @@ def read_document(path: Path, field_name: str = "") -> Document | Problem:
 
 def _parse_yaml(path: Path, text: str) -> Document | Problem:
     """Safe YAML: plain scalars, lists and mappings only; duplicate keys are errors."""
-    loader = yaml.SafeLoader(text)
+    loader = _SpecLoader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _count_values(node)
         data = loader.construct_document(node) if node is not None else None
+    except _TooLarge:
+        return Problem(path, None, "", f"more than {MAX_SPEC_VALUES} values (after expanding YAML aliases)")
+    except ValueError as err:  # e.g. an integer of more than 4300 digits
+        return Problem(path, None, "", f"invalid YAML: {_number_reason(err)}")
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         reason = getattr(err, "problem", None) or str(err).splitlines()[0]
@@ -84,6 +107,35 @@ def _parse_yaml(path: Path, text: str) -> Document | Problem:
         key, line = duplicate
         return Problem(path, line, ".".join(map(str, key)), "duplicate key (each name may appear once)")
     return Document(path, data, lines, text)
+
+
+def _number_reason(err: ValueError) -> str:
+    text = str(err)
+    return "number too long" if "digits" in text else text.splitlines()[0] if text else "invalid value"
+
+
+def _count_values(root: yaml.Node) -> None:
+    """Raise _TooLarge when the node tree, aliases expanded, holds more than MAX_SPEC_VALUES nodes.
+
+    Iterative, with a count per distinct node: an alias bomb is caught without expanding it.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                    else node.value if isinstance(node, yaml.SequenceNode) else [])
+        if not done:
+            if any(id(c) not in sizes for c in children):
+                stack.append((node, True))
+                stack.extend((c, False) for c in children if id(c) not in sizes)
+                continue
+        size = 1 + sum(sizes.get(id(c), 0) for c in children)
+        if size > MAX_SPEC_VALUES:
+            raise _TooLarge
+        sizes[id(node)] = size
 
 
 def _walk_yaml(node: yaml.Node, key: PathKey, lines: dict[PathKey, int]):
@@ -121,6 +173,8 @@ def _parse_json(path: Path, text: str) -> Document | Problem:
         data = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as err:
         return Problem(path, err.lineno, "", f"invalid JSON: {err.msg}")
+    except ValueError as err:  # e.g. an integer of more than 4300 digits
+        return Problem(path, None, "", f"invalid JSON: {_number_reason(err)}")
     except RecursionError:
         return Problem(path, None, "", "invalid JSON: nested too deeply")
     lines: dict[PathKey, int] = {}
@@ -128,7 +182,7 @@ def _parse_json(path: Path, text: str) -> Document | Problem:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         if node is not None:
             _walk_yaml(node, (), lines)
-    except (yaml.YAMLError, RecursionError):
+    except (yaml.YAMLError, RecursionError, ValueError):
         pass  # lines are a courtesy; JSON that YAML cannot read still validates
     if duplicates:
         name = duplicates[0]
@@ -145,6 +199,10 @@ def _parse_toml(path: Path, text: str) -> Document | Problem:
         match = re.search(r"at line (\d+)", str(err))
         reason = re.sub(r"\s*\(at line.*\)", "", str(err))
         return Problem(path, int(match.group(1)) if match else None, "", f"invalid TOML: {reason}")
+    except ValueError as err:  # e.g. an integer of more than 4300 digits
+        return Problem(path, None, "", f"invalid TOML: {_number_reason(err)}")
+    except RecursionError:
+        return Problem(path, None, "", "invalid TOML: nested too deeply")
     doc = Document(path, data, {}, text)
     doc.lines = _TomlLines(text)  # type: ignore[assignment]
     return doc

@@ -47,7 +47,7 @@ def load(spec_path: str | Path) -> Album:
     resolved = [_resolve(song, src, default_id) for song, src, default_id in songs if song is not None]
     problems.extend(_check_unique_ids(resolved, [src for song, src, _ in songs if song is not None]))
     if problems or settings is None:
-        raise SpecError(problems)
+        raise SpecError(list(dict.fromkeys(problems)))  # a single-song spec's title is checked twice
     return Album(**dict(settings), songs=resolved)
 
 
@@ -68,7 +68,15 @@ def _song_entries(doc: Document, problems: list[Problem]) -> list[tuple[Any, Sou
         if isinstance(item, dict):
             entries.append((item, Source(doc, key, doc.path.parent), _slug(str(item.get("title", index)))))
         elif isinstance(item, str) and item.strip():
-            song_path = (doc.path.parent / item).resolve()
+            try:
+                song_path = (doc.path.parent / item).resolve()
+                song_path.stat()
+            except FileNotFoundError:
+                pass
+            except (OSError, ValueError, RuntimeError) as err:  # name too long, link loop, NUL
+                reason = getattr(err, "strerror", None) or str(err)
+                problems.append(Problem(doc.path, doc.line(key), field, f"song file cannot be opened ({reason})"))
+                continue
             if not song_path.exists() or song_path.is_dir():
                 what = "is a directory" if song_path.exists() else "not found"
                 problems.append(Problem(doc.path, doc.line(key), field, f"song file {what}: {song_path}"))
@@ -97,9 +105,17 @@ def _validate(model: type[BaseModel], data: Any, doc: Document, prefix, problems
 
 def _resolve(song: Song, source: Source, default_id: str) -> Song:
     """Give the song its id and make stem paths absolute (relative to the file that lists them)."""
-    stems = {name: stem.model_copy(update={"file": str((source.base_dir / stem.file).resolve())})
+    stems = {name: stem.model_copy(update={"file": _absolute(source.base_dir / stem.file)})
              for name, stem in song.stems.items()}
     return song.model_copy(update={"id": song.id or default_id, "stems": stems})
+
+
+def _absolute(path: Path) -> str:
+    """The resolved path; a path that cannot resolve (link loop, NUL) stays as given (checks report it)."""
+    try:
+        return str(path.resolve())
+    except (OSError, ValueError, RuntimeError):
+        return str(path.absolute())
 
 
 def _check_unique_ids(songs: list[Song], sources: list[Source]) -> list[Problem]:

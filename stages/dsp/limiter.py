@@ -71,6 +71,7 @@ def limiter_gain(
         held = minimum_filter1d(required, size=hold_size, mode="nearest", origin=hold_frames - hold_size // 2)
         attack = uniform_filter1d(held, size=attack_size, mode="nearest", origin=(attack_size - 1) - attack_size // 2)
         np.minimum(attack, held, out=attack)  # guard the last ulp of the running sum
+        np.maximum(attack, np.finfo(np.float64).tiny, out=attack)  # a running sum of tiny gains can dip below 0
         attack = attack[before : before + n]
         if carry < _LOG_RELEASE_FLOOR and attack.min() == 1.0:
             gain[start:stop] = 1.0  # nothing to limit and no release tail: skip the transcendental work

@@ -9,14 +9,18 @@ exception propagates.
 Temp names are ``.<name>.<pid>-<random>.tmp<suffix>``: hidden, unique per
 process and call, and they keep the target's suffix so writers that pick a format
 from the file name (soundfile) still work. ``is_temp_name`` recognises them so
-that cache scans can skip (and prune can sweep) leftovers of a killed process.
+that cache scans can skip (and prune can sweep) leftovers of a killed process;
+``sweep_stale_temps`` removes those whose writer (by pid, on this host) is gone.
+An OSError from a write names the target path (a full disk must say where).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +36,7 @@ __all__ = [
     "atomic_write_text",
     "fsync_dir",
     "is_temp_name",
+    "sweep_stale_temps",
 ]
 
 _TMP_MARK = ".tmp"
@@ -69,6 +74,50 @@ def _remove_quietly(path: Path) -> None:
         os.unlink(path)
 
 
+_TEMP_PID = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{12}\.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
+def sweep_stale_temps(directory: str | os.PathLike[str]) -> int:
+    """Remove temp files in ``directory`` (not recursive) left by writers that no longer run
+    on this host (a killed build); return how many. A live writer's temp file is kept."""
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for entry in entries:
+        match = _TEMP_PID.match(entry.name)
+        if match is None or not entry.is_file(follow_symlinks=False) or _pid_alive(int(match["pid"])):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+            removed += 1
+    return removed
+
+
+_NO_ROOM = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _name_path(exc: OSError, target: Path) -> OSError:
+    """``exc`` with the target's path as its filename, so "disk full" says where (a bare
+    ENOSPC from a buffered write carries no file name, and shutil.copyfile's names its *source*)."""
+    if exc.filename is not None and (exc.errno not in _NO_ROOM or exc.filename == str(target)):
+        return exc
+    named = OSError(exc.errno, exc.strerror or str(exc), str(target))
+    named.__cause__ = exc
+    return named
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator[Path]:
     """Yield a temp path next to ``path``; on clean exit fsync it and replace ``path``.
@@ -89,6 +138,9 @@ def atomic_path(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator
             finally:
                 os.close(fd)
         os.replace(tmp, target)
+    except OSError as exc:
+        _remove_quietly(tmp)
+        raise _name_path(exc, target)
     except BaseException:
         _remove_quietly(tmp)
         raise
@@ -112,6 +164,9 @@ def _atomic_open(path: str | os.PathLike[str], *, fsync: bool) -> Iterator[Any]:
             if fsync:
                 os.fsync(fh.fileno())
         os.replace(tmp, target)
+    except OSError as exc:
+        _remove_quietly(tmp)
+        raise _name_path(exc, target)
     except BaseException:
         _remove_quietly(tmp)
         raise
@@ -139,4 +194,14 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, fsync: bool = T
 def atomic_save_npy(path: str | os.PathLike[str], arr: np.ndarray, *, fsync: bool = True) -> None:
     """``np.save`` ``arr`` to ``path`` atomically (no pickles: object arrays are refused)."""
     with _atomic_open(path, fsync=fsync) as fh:
-        np.save(fh, arr, allow_pickle=False)
+        # through a plain writer, not the real file object: given a real file numpy uses
+        # ndarray.tofile, whose failure on a full disk is an errno-less "N requested and
+        # M written"; fh.write raises the real OSError (ENOSPC, EFBIG). Same bytes either way.
+        np.save(_Writer(fh), arr, allow_pickle=False)
+
+
+class _Writer:
+    """A file-like with only ``write``: makes numpy write in chunks through ``fh.write``."""
+
+    def __init__(self, fh: Any) -> None:
+        self.write = fh.write

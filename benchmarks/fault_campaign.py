@@ -1,0 +1,138 @@
+"""Fault campaign: kill -9 builds, race builds, corrupt the cache, fill the disk; print the figures.
+
+    .venv/bin/python benchmarks/fault_campaign.py [--kills 20] [--album small|demo] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pipeline.cache import Cache  # noqa: E402
+from tests.reliability import (DAMAGES, GARBAGE, build, build_cmd, build_with_fsize_limit, crash_campaign,  # noqa: E402
+                               damage_object, deliverables, load_project_class, nodes_hit, plan, race, remount,
+                               report, second_album, temp_files, try_tmpfs, umount, verify)
+
+
+def races(project, work: Path) -> str:
+    other = second_album(project)
+    serial = {}
+    for name, spec in (("a", project.path), ("b", other)):
+        assert build(spec, work / f"serial-cache-{name}", work / f"serial-{name}", 1).returncode == 0
+        serial[name] = deliverables(work / f"serial-{name}")
+    runs = ok = 0
+    same = race([build_cmd(project.path, work / "race1", work / f"r1-{i}", 1) for i in range(3)])
+    runs += 3
+    ok += sum(r.returncode == 0 and deliverables(work / f"r1-{i}") == serial["a"] for i, r in enumerate(same))
+    mixed = race([build_cmd(project.path, work / "race2", work / "r2-a", 1), build_cmd(other, work / "race2", work / "r2-b", 1)])
+    runs += 2
+    ok += sum(r.returncode == 0 and deliverables(work / f"r2-{n}") == serial[n] for n, r in zip("ab", mixed))
+    bad = len(verify(work / "race1")[1]) + len(verify(work / "race2")[1])
+    return f"races: {runs} concurrent builds (3 same album, 2 albums sharing stems), {ok} identical to serial, {bad} bad cache entries"
+
+
+def corruptions(project, work: Path, rounds: int, seed: int) -> str:
+    rng = random.Random(seed)
+    cache, out = project.root / "cache", work / "c-out"
+    assert build(project.path, cache, out, 1).returncode == 0
+    clean, nodes = deliverables(out), report(out)["nodes"]
+    damaged_n = garbage_n = flagged = expected = rebuilds = bad_after = 0
+    for _ in range(rounds):
+        objects = sorted(p for p in (cache / "objects").rglob("*") if p.suffix in (".npy", ".json", ".blob"))
+        victims = rng.sample(objects, 3)
+        hit = nodes_hit(nodes, Cache(cache), {p.name.split(".")[0] for p in victims})
+        for i, path in enumerate(victims):
+            damage_object(path, DAMAGES[i], rng)
+        actions = sorted((cache / "actions").rglob("*.json"))
+        for path in rng.sample(actions, 2):
+            data = rng.choice(GARBAGE)
+            path.write_bytes(data % {b"key": path.stem.encode()} if b"%(" in data else data)
+            hit.add(next(n["id"] for n in nodes if n["key"] == path.stem))
+        damaged_n += 3
+        garbage_n += 2
+        entries = plan(project.path, cache)
+        expected += len(hit)
+        flagged += sum(entries[h]["status"] == "render" for h in hit)
+        proc = build(project.path, cache, out, 1)
+        rebuilds += proc.returncode == 0 and deliverables(out) == clean
+        bad_after += len(verify(cache)[1])
+    return (f"corruption: {rounds} rounds, {damaged_n} objects damaged (flip/truncate/delete), {garbage_n} garbage "
+            f"actions; plan flagged {flagged}/{expected} affected nodes; {rebuilds}/{rounds} rebuilds identical to "
+            f"clean, {bad_after} bad cache entries after")
+
+
+def disk_full(project, work: Path) -> str:
+    cases = clean = 0
+    notes = []
+    mnt = work / "tmpfs"
+    if try_tmpfs(mnt, "4m"):
+        try:
+            for where in ("cache", "out"):
+                shutil.rmtree(work / "df-cache", ignore_errors=True)
+                for p in mnt.iterdir():
+                    shutil.rmtree(p)
+                remount(mnt, "4m" if where == "cache" else "2m")
+                cache = mnt / "cache" if where == "cache" else work / "df-cache"
+                out = work / "df-out" if where == "cache" else mnt / "out"
+                proc = build(project.path, cache, out, 2)
+                err = proc.stderr.strip().splitlines()
+                one_line = proc.returncode != 0 and len(err) == 1 and str(mnt) in err[0] and "Traceback" not in proc.stderr
+                sound = verify(cache)[0] == 0 and (not out.exists() or not temp_files(out))
+                remount(mnt, "256m")
+                recovered = build(project.path, cache, out, 2).returncode == 0
+                cases += 1
+                clean += one_line and sound and recovered
+                notes.append(f"{where} full -> {err[-1] if err else '(no stderr)'}")
+        finally:
+            umount(mnt)
+    proc = build_with_fsize_limit(project.path, work / "fz-cache", work / "fz-out", 200_000)
+    err = proc.stderr.strip().splitlines()
+    sound = verify(work / "fz-cache")[0] == 0
+    recovered = build(project.path, work / "fz-cache", work / "fz-out", 2).returncode == 0
+    cases += 1
+    clean += proc.returncode != 0 and len(err) == 1 and "Traceback" not in proc.stderr and sound and recovered
+    notes.append(f"RLIMIT_FSIZE -> {err[-1] if err else '(no stderr)'}")
+    return (f"disk full: {cases} cases, {clean} failed cleanly (one line naming the path, cache verify clean, "
+            f"next build ok)\n  " + "\n  ".join(notes))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--album", choices=["small", "demo"], default="small")
+    ap.add_argument("--corruption-rounds", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="fault-campaign-"))
+    try:
+        project = load_project_class()(work / "proj")
+        if args.album == "demo":
+            from pipeline.demo_stems import write_demo_stems
+            write_demo_stems(REPO / "configs" / "demo" / "stems")
+            spec = REPO / "configs" / "demo" / "album.yaml"
+        else:
+            spec = project.path
+        t0 = time.perf_counter()
+        fig = crash_campaign(spec, work / "crash", args.kills, seed=args.seed,
+                             log=lambda m: print("  " + m, file=sys.stderr, flush=True))
+        print(fig.line(), f"[{time.perf_counter() - t0:.0f} s]", flush=True)
+        for problem in fig.problems:
+            print("  PROBLEM:", problem)
+        print(races(project, work / "races"), flush=True)
+        print(corruptions(project, work / "corrupt", args.corruption_rounds, args.seed), flush=True)
+        print(disk_full(project, work / "disk"), flush=True)
+        return 1 if fig.problems else 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""A full disk (or a file-size limit) fails the build with one clear line, leaves the cache
+sound, and the next build after space is freed succeeds."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from . import (build, build_with_fsize_limit, deliverables, remount, temp_files, try_tmpfs, umount, verify)
+
+
+def _assert_clean_failure(proc, where):
+    assert proc.returncode != 0
+    err = proc.stderr.strip()
+    assert "Traceback" not in err, err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("build failed: ") and str(where) in lines[0], err
+    assert "No space left on device" in lines[0] or "File too large" in lines[0], err
+
+
+@pytest.fixture()
+def tmpfs(tmp_path):
+    mnt = tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}"
+    if not try_tmpfs(mnt, "4m"):
+        pytest.skip("mount -t tmpfs not permitted here (the RLIMIT_FSIZE test still runs)")
+    yield mnt
+    umount(mnt)
+
+
+@pytest.mark.parametrize("full", ["cache", pytest.param("out", marks=pytest.mark.slow)])
+def test_enospc_on_tmpfs(project, tmp_path, tmpfs, full):
+    ref = build(project.path, tmp_path / "ref-cache", tmp_path / "ref-out", jobs=1)
+    assert ref.returncode == 0, ref.stderr
+    if full == "cache":  # a 4 MB cache cannot hold the album's ~19 MB of objects
+        cache, out = tmpfs / "cache", tmp_path / "out"
+    else:  # the cache fits elsewhere; the 3.4 MB of deliverables do not fit in 2 MB
+        remount(tmpfs, "2m")
+        cache, out = tmp_path / "cache", tmpfs / "out"
+    proc = build(project.path, cache, out, jobs=2)
+    _assert_clean_failure(proc, tmpfs)
+    code, bad = verify(cache)
+    assert code == 0 and bad == []
+    assert not out.exists() or temp_files(out) == []
+    remount(tmpfs, "256m")  # space freed
+    again = build(project.path, cache, out, jobs=2)
+    assert again.returncode == 0, again.stderr
+    assert deliverables(out) == deliverables(tmp_path / "ref-out")
+    code, bad = verify(cache)
+    assert code == 0 and bad == []
+
+
+@pytest.mark.slow
+def test_efbig_from_rlimit_fsize(project, tmp_path):
+    """Where mount is not allowed: RLIMIT_FSIZE (SIGXFSZ ignored) makes big writes fail with EFBIG."""
+    ref = build(project.path, tmp_path / "ref-cache", tmp_path / "ref-out", jobs=1)
+    assert ref.returncode == 0, ref.stderr
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    proc = build_with_fsize_limit(project.path, cache, out, limit_bytes=200_000, jobs=1)
+    _assert_clean_failure(proc, cache)
+    code, bad = verify(cache)
+    assert code == 0 and bad == []
+    again = build(project.path, cache, out, jobs=2)
+    assert again.returncode == 0, again.stderr
+    assert deliverables(out) == deliverables(tmp_path / "ref-out")

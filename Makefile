@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench clean
+.PHONY: demo test test-slow bench clean tools
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -14,10 +14,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/mixbuild demo
 
-test: $(STAMP)
+tools:
+	@sh .ci/install-tools || echo "warning: could not install ffmpeg; its cross-checks skip here (and fail in CI)"
+
+test: $(STAMP) tools
 	$(VENV)/bin/pytest
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) tools
 	$(VENV)/bin/pytest -m slow
 
 bench: $(STAMP)

@@ -150,28 +150,13 @@ def atomic_path(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator
 
 @contextlib.contextmanager
 def _atomic_open(path: str | os.PathLike[str], *, fsync: bool) -> Iterator[Any]:
-    """Open a fresh temp file for binary writing; replace ``path`` on clean exit."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(target)
-    # O_EXCL: never write into someone else's file; 0o666 honours the umask, so a
-    # shared cache keeps group permissions (mkstemp would force 0o600).
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
+    """Open a fresh temp file for binary writing; replace ``path`` on clean exit (via atomic_path)."""
+    with atomic_path(path, fsync=fsync) as tmp:
+        # O_EXCL: never write into someone else's file; 0o666 honours the umask, so a
+        # shared cache keeps group permissions (mkstemp would force 0o600).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         with os.fdopen(fd, "wb") as fh:
             yield fh
-            fh.flush()
-            if fsync:
-                os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        _remove_quietly(tmp)
-        raise _name_path(exc, target)
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-    if fsync:
-        fsync_dir(target.parent)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True) -> None:

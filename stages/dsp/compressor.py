@@ -16,10 +16,10 @@ import math
 
 import numpy as np
 from numba import njit
-from scipy import signal
 
 from stages.dsp.eq import band_sos
 from stages.dsp.checks import check_audio, check_sample_rate
+from stages.dsp.iir import initial_state, sosfilt
 
 #: Detector floor: silence reads -200 dB (never -inf), far below any threshold.
 FLOOR_DB = -200.0
@@ -78,7 +78,7 @@ def _knee_curve(over: np.ndarray, knee_db: float, out: np.ndarray, scratch: np.n
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _ballistics_and_gain(reduction_db, state_db, attack_coef, release_coef, makeup_db, block, out):
     """Smooth branching detector (Giannoulis et al. eq. 16) on the gain reduction in dB (>= 0), then the
     gain 10^((makeup_db - y)/20) applied to every channel of block, into out. Returns the last state.
@@ -120,7 +120,7 @@ def compress(audio: np.ndarray, sample_rate_hz: float, threshold_db: float, rati
     sidechain = None
     if sidechain_highpass_hz is not None:
         sidechain = band_sos("highpass", sidechain_highpass_hz, rate)
-        zi = np.zeros((sidechain.shape[0], 2, channels))
+        sidechain_state = initial_state(sidechain, channels)
 
     out = np.empty((frames, channels), dtype=np.float64)
     size = min(BLOCK_FRAMES, max(frames, 1))
@@ -132,7 +132,7 @@ def compress(audio: np.ndarray, sample_rate_hz: float, threshold_db: float, rati
         block = audio[start:stop]
         detector = block
         if sidechain is not None:
-            detector, zi = signal.sosfilt(sidechain, block, axis=0, zi=zi)
+            detector = sosfilt(sidechain, block, sidechain_state)
         lev, tmp, scr = level[:n], work[:n], scratch[:n]
         np.abs(detector[:, 0], out=lev, casting="unsafe")
         for ch in range(1, channels):

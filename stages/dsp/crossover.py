@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import signal
+import math
 
+import numpy as np
 from stages.dsp.checks import check_audio, check_sample_rate
+from stages.dsp.eq import rbj_biquad
+from stages.dsp.iir import sosfilt
+
+BUTTERWORTH_Q = 1.0 / math.sqrt(2.0)
 
 
 def linkwitz_riley_sos(crossover_hz: float, sample_rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """4th-order Linkwitz-Riley (two cascaded 2nd-order Butterworth) low-pass and high-pass SOS, each (2, 6).
 
-    LP + HP is an allpass: flat magnitude, -6 dB per band at crossover_hz.
+    LP + HP is an allpass: flat magnitude, -6 dB per band at crossover_hz. The Butterworth biquad is the RBJ
+    cookbook pass filter at q = 1/sqrt(2) (bilinear transform, prewarped at crossover_hz: scipy's butter(2)).
     """
     rate = check_sample_rate(sample_rate_hz)
     try:
@@ -20,9 +25,9 @@ def linkwitz_riley_sos(crossover_hz: float, sample_rate_hz: float) -> tuple[np.n
         raise ValueError(f"crossover_hz: must be a number (got {crossover_hz!r})") from None
     if not (0.0 < freq < 0.5 * rate):
         raise ValueError(f"crossover_hz: must be in (0, fs/2 = {0.5 * rate:g}) (got {crossover_hz!r})")
-    low = signal.butter(2, freq, btype="lowpass", output="sos", fs=rate)
-    high = signal.butter(2, freq, btype="highpass", output="sos", fs=rate)
-    return np.concatenate([low, low]), np.concatenate([high, high])
+    low = rbj_biquad("lowpass", freq, rate, 0.0, BUTTERWORTH_Q)
+    high = rbj_biquad("highpass", freq, rate, 0.0, BUTTERWORTH_Q)
+    return np.stack([low, low]), np.stack([high, high])
 
 
 def mono_bass(audio: np.ndarray, sample_rate_hz: float, crossover_hz: float) -> np.ndarray:
@@ -35,7 +40,7 @@ def mono_bass(audio: np.ndarray, sample_rate_hz: float, crossover_hz: float) -> 
     x = np.asarray(audio, dtype=np.float64)
     if x.shape[0] == 0:
         return np.array(x, copy=True)
-    out = signal.sosfilt(high_sos, x, axis=0)  # float64 biquads: low-frequency precision
-    low_mono = signal.sosfilt(low_sos, x.mean(axis=1))
+    out = sosfilt(high_sos, x)  # float64 biquads: low-frequency precision
+    low_mono = sosfilt(low_sos, x.mean(axis=1))
     out += low_mono[:, None]
     return out

@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import signal
 
 from stages import tails
 from stages.dsp.reverb import fft_convolve
 from stages.dsp.checks import check_audio, check_sample_rate
+from stages.dsp.iir import initial_state, sosfilt
 
 #: Echoes below this (relative to the first) are dropped from the impulse response.
 TRUNCATE_DB = -90.0
@@ -90,6 +90,11 @@ def _loop(sample_rate_hz: float, time_ms: float, feedback: float, highcut_hz: fl
     return step, fb, pole
 
 
+def _one_pole_sos(pole: float) -> np.ndarray:
+    """The matched one-pole low-pass y[n] = (1-p) x[n] + p y[n-1] as one SOS row (unity gain at DC)."""
+    return np.array([[1.0 - pole, 0.0, 0.0, 1.0, -pole, 0.0]])
+
+
 def delay_ir(sample_rate_hz: float, time_ms: float, feedback: float, highcut_hz: float | None = None,
              max_frames: int | None = None) -> np.ndarray:
     """Wet impulse response (n,): echo k (k >= 1) at k*round(time_ms*fs/1000) samples, amplitude
@@ -109,7 +114,7 @@ def delay_ir(sample_rate_hz: float, time_ms: float, feedback: float, highcut_hz:
         if k * step >= limit:
             break
         if pole is not None:
-            echo = signal.lfilter([1.0 - pole], [1.0, -pole], np.concatenate([echo, np.zeros(spread)]))
+            echo = sosfilt(_one_pole_sos(pole), np.concatenate([echo, np.zeros(spread)]))
             echo = echo[: np.flatnonzero(np.abs(echo) >= _ECHO_EPSILON)[-1] + 1]
         echoes.append((k * step, fb ** (k - 1) * echo))
     length = max((start + e.shape[0] for start, e in echoes), default=0)
@@ -125,16 +130,13 @@ def _wet_by_loop(audio: np.ndarray, step: int, fb: float, pole: float | None) ->
     """The loop wet = LP(z^-step (x + fb * wet)) run step frames at a time (exact: no truncation)."""
     frames, channels = audio.shape
     wet = np.zeros((frames, channels))
-    state = np.zeros((1, channels))
-    coefficients = ([1.0 - pole], [1.0, -pole]) if pole is not None else None
+    sos = _one_pole_sos(pole) if pole is not None else None
+    state = initial_state(sos, channels) if sos is not None else None
     for start in range(step, frames, step):  # a loop over blocks of one delay, never over samples
         stop = min(start + step, frames)
         feed = wet[start - step:stop - step] * fb
         feed += audio[start - step:stop - step]
-        if coefficients is None:
-            wet[start:stop] = feed
-        else:
-            wet[start:stop], state = signal.lfilter(*coefficients, feed, axis=0, zi=state)
+        wet[start:stop] = feed if sos is None else sosfilt(sos, feed, state)
     return wet
 
 

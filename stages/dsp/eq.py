@@ -8,17 +8,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import signal
-
 from stages.dsp.checks import check_audio, check_sample_rate
+from stages.dsp.iir import sosfilt
 
 MAX_FREQ_RATIO = 0.45
 """Bands must sit below 0.45 x the sample rate: above it the bilinear warp squeezes them into Nyquist."""
 
 KINDS = ("highpass", "lowpass", "low_shelf", "high_shelf", "peak", "notch", "bandpass")
 SLOPES_DB_PER_OCT = (12, 24)
-#: apply_sos works in blocks of this many frames (state carried over): no whole-track temporaries.
-BLOCK_FRAMES = 1 << 15
 
 
 def _check_band(kind: str, freq_hz: float, sample_rate_hz: float, gain_db: float, q: float,
@@ -102,26 +99,11 @@ def band_sos(kind: str, freq_hz: float, sample_rate_hz: float, gain_db: float = 
 
 
 def apply_sos(audio: np.ndarray, sos: np.ndarray) -> np.ndarray:
-    """Filter (frames, channels) audio through SOS sections along time, all channels, in float64; a new array.
-
-    Runs scipy.signal.sosfilt block by block, its state carried across blocks (bit-identical to one call
-    on the whole track) so that only the output is allocated at track size.
-    """
+    """Filter (frames, channels) audio through SOS sections along time, all channels, in float64; a new array."""
     check_audio(audio)
     sections = np.asarray(sos, dtype=np.float64)
     if sections.ndim != 2 or sections.shape[1] != 6:
         raise ValueError(f"sos: must have shape (n_sections, 6) (got shape {sections.shape})")
-    frames, channels = audio.shape
-    if sections.shape[0] == 0 or frames == 0:
+    if sections.shape[0] == 0 or audio.shape[0] == 0:
         return np.array(audio, dtype=np.float64, copy=True)
-    out = np.empty((frames, channels), dtype=np.float64)
-    state = np.zeros((sections.shape[0], channels, 2))
-    size = min(BLOCK_FRAMES, frames)
-    block = np.empty((channels, size))  # channels-first: sosfilt's inner loop runs along contiguous time
-    for start in range(0, frames, size):  # a loop over blocks, never over samples
-        stop = min(start + size, frames)
-        view = block[:, : stop - start]
-        view[...] = audio[start:stop].T
-        filtered, state = signal.sosfilt(sections, view, axis=-1, zi=state)
-        out[start:stop] = filtered.T
-    return out
+    return sosfilt(sections, audio)

@@ -13,9 +13,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
-
 from stages.dsp.checks import check_audio, check_sample_rate
+from stages.dsp.iir import initial_state, sosfilt
 from stages.dsp.truepeak import sample_peak_dbfs, true_peak_dbtp
 
 #: BS.1770-4 eq. 2: loudness offset so that a 997 Hz sine at -23 dBFS on one channel reads about -23 LKFS.
@@ -96,19 +95,16 @@ def _weighted_power_cumsum(audio: np.ndarray, sample_rate_hz: float) -> np.ndarr
     weights = channel_weights(channels)
     cumsum = np.zeros(frames + 1)
     power = cumsum[1:]
-    state = np.zeros((channels, sos.shape[0], 2))
+    state = initial_state(sos, channels)
     for start in range(0, frames, _FILTER_BLOCK_FRAMES):
         stop = min(frames, start + _FILTER_BLOCK_FRAMES)
+        y = sosfilt(sos, audio[start:stop], state)
+        np.square(y, out=y)
         block = power[start:stop]
-        for ch in range(channels):
-            if weights[ch] == 0.0:
-                continue
-            x = np.ascontiguousarray(audio[start:stop, ch], dtype=np.float64)
-            y, state[ch] = signal.sosfilt(sos, x, zi=state[ch])
-            np.square(y, out=y)
-            if weights[ch] != 1.0:
-                y *= weights[ch]
-            block += y
+        np.multiply(y[:, 0], weights[0], out=block)
+        for ch in range(1, channels):  # column adds: 3x faster than a sum over the short axis
+            y[:, ch] *= weights[ch]  # G_i; LFE (weight 0) drops out
+            block += y[:, ch]
     np.cumsum(power, out=power)
     return cumsum
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
-
 from stages.dsp.checks import check_audio, check_sample_rate
 
 #: IEC 61260-1 nominal mid-band frequencies, 25 Hz to 16 kHz.
@@ -17,6 +15,28 @@ NOMINAL_CENTERS_HZ = np.array(
 EXACT_CENTERS_HZ = 1000.0 * 10.0 ** (np.arange(-16, 13) / 10.0)
 #: Bands are kept while their upper edge stays below this fraction of the sample rate.
 MAX_EDGE_FRACTION_OF_FS = 0.45
+
+
+def welch_psd(audio: np.ndarray, sample_rate_hz: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
+    """(bin frequencies in Hz, one-sided power spectral density averaged over channels) by Welch's method.
+
+    What scipy.signal.welch computes with its defaults (periodic Hann, 50 % overlap, each segment's mean
+    removed, density scaling, full segments only), one segment at a time so memory stays at one segment.
+    """
+    frames, channels = audio.shape
+    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(nperseg) / nperseg)  # periodic Hann
+    hop = nperseg - nperseg // 2
+    starts = range(0, frames - nperseg + 1, hop)
+    power = np.zeros(nperseg // 2 + 1)
+    for start in starts:  # a loop over segments (~1 per 0.7 s), never over samples
+        segment = np.asarray(audio[start:start + nperseg], dtype=np.float64)
+        segment = (segment - segment.mean(axis=0)) * window[:, None]
+        power += (np.abs(np.fft.rfft(segment, axis=0)) ** 2).sum(axis=1)
+    power *= 2.0 / (sample_rate_hz * np.sum(window ** 2) * len(starts) * channels)  # one-sided density
+    power[0] /= 2.0
+    if nperseg % 2 == 0:
+        power[-1] /= 2.0  # DC and Nyquist have no negative-frequency twin
+    return np.fft.rfftfreq(nperseg, 1.0 / sample_rate_hz), power
 
 
 def third_octave_levels_db(audio: np.ndarray, sample_rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
@@ -35,10 +55,7 @@ def third_octave_levels_db(audio: np.ndarray, sample_rate_hz: float) -> tuple[np
     if frames < 2:
         return centers.copy(), np.full(centers.shape, -np.inf)
     nperseg = min(frames, 1 << int(np.ceil(np.log2(rate / 0.75))))
-    freqs, psd = signal.welch(
-        np.asarray(audio, dtype=np.float64), fs=rate, window="hann", nperseg=nperseg, axis=0, scaling="density"
-    )
-    psd = psd.mean(axis=1)
+    freqs, psd = welch_psd(audio, rate, nperseg)
     df = freqs[1] - freqs[0]
     # band power = integral of the PSD: bins whose centre lies in [lower, upper)
     index = np.searchsorted(freqs, np.stack([lower, upper]), side="left")

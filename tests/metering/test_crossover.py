@@ -27,6 +27,15 @@ def test_lr4_sum_is_allpass(rate, crossover_hz):
     assert abs(np.angle(h_low_x / h_high_x)) < 1e-6
 
 
+@pytest.mark.parametrize("rate, crossover_hz", [(44100, 80.0), (48000, 150.0), (96000, 20000.0)])
+def test_lr4_sections_are_scipy_butterworth(rate, crossover_hz):
+    # RBJ pass filters at q = 1/sqrt(2) are the prewarped bilinear Butterworth: same coefficients to rounding.
+    low, high = linkwitz_riley_sos(crossover_hz, rate)
+    np.testing.assert_allclose(low[0], signal.butter(2, crossover_hz, "lowpass", output="sos", fs=rate)[0], atol=1e-12)
+    np.testing.assert_allclose(high[0], signal.butter(2, crossover_hz, "highpass", output="sos", fs=rate)[0],
+                               atol=1e-12)
+
+
 def test_out_of_phase_bass_is_removed():
     """L = -R at 40 Hz (a side-only bass): the mono low band cancels it, more than 30 dB down."""
     bass = sine(-6.0, 4.0, freq_hz=40.0, channels=1)[:, 0]

@@ -55,3 +55,17 @@ def test_channels_are_averaged():
 def test_silence_is_minus_infinity():
     _, levels = third_octave_levels_db(np.zeros((48000, 2)), 48000)
     assert np.all(levels == -np.inf)
+
+
+@pytest.mark.parametrize("frames, nperseg", [(48000, 4096), (50001, 8192), (8191, 8191)])
+def test_welch_psd_matches_scipy_welch(frames, nperseg):
+    # Same estimator, different FFT implementation (numpy's pocketfft vs scipy.fft): equal to float rounding.
+    from scipy import signal
+
+    from stages.dsp.spectrum import welch_psd
+
+    x = np.random.default_rng(3).standard_normal((frames, 2)).astype(np.float32)
+    freqs, psd = welch_psd(x, 48000, nperseg)
+    ref_freqs, ref = signal.welch(x.astype(np.float64), fs=48000, window="hann", nperseg=nperseg, axis=0)
+    np.testing.assert_allclose(freqs, ref_freqs, rtol=1e-12)
+    np.testing.assert_allclose(psd, ref.mean(axis=1), rtol=1e-9, atol=1e-18)

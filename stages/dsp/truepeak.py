@@ -52,15 +52,16 @@ def _interpolator_spectra(factor: int) -> np.ndarray:
     return spectra
 
 
-def _envelope_blocks(audio: np.ndarray, sample_rate_hz: float) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (start_frame, envelope) blocks: per frame, max |x| over channels and oversampled points."""
+def _oversampled_blocks(audio: np.ndarray, sample_rate_hz: float) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield (start_frame, points, samples): the interpolated points (rows of (phase, channel) pairs) and the
+    samples themselves (phase 0, (channels, n)) of consecutive blocks of n frames."""
     factor = oversample_factor(sample_rate_hz)
     frames = audio.shape[0]
     if factor == 1:
         step = 1 << 16
         for start in range(0, frames, step):
-            block = np.asarray(audio[start : start + step], dtype=np.float64)
-            yield start, np.abs(block).max(axis=1)
+            block = np.asarray(audio[start : start + step], dtype=np.float64).T
+            yield start, block[:0], block
         return
     half = INTERPOLATOR_HALF_TAPS
     spectra = _interpolator_spectra(factor)[:, None, :]
@@ -81,10 +82,16 @@ def _envelope_blocks(audio: np.ndarray, sample_rate_hz: float) -> Iterator[tuple
         interpolated = sfft.irfft(spectrum[None, :, :] * spectra, _FFT_SIZE, axis=-1)
         points = interpolated.reshape(-1, _FFT_SIZE)[:, : stop - start]  # every (phase, channel) pair
         samples = segment[:, half - 1 : half - 1 + stop - start]  # phase 0: the samples themselves
-        env = points.max(axis=0)
-        np.maximum(env, -points.min(axis=0), out=env)
-        np.maximum(env, samples.max(axis=0), out=env)
-        np.maximum(env, -samples.min(axis=0), out=env)
+        yield start, points, samples
+
+
+def _envelope_blocks(audio: np.ndarray, sample_rate_hz: float) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (start_frame, envelope) blocks: per frame, max |x| over channels and oversampled points."""
+    for start, points, samples in _oversampled_blocks(audio, sample_rate_hz):
+        env = np.abs(samples).max(axis=0)
+        if points.shape[0]:
+            np.maximum(env, points.max(axis=0), out=env)
+            np.maximum(env, -points.min(axis=0), out=env)
         yield start, env
 
 
@@ -104,8 +111,10 @@ def true_peak_dbtp(audio: np.ndarray, sample_rate_hz: float) -> float:
     """Maximum true-peak level in dBTP over all channels (BS.1770-4 Annex 2); -inf for silence."""
     check_audio(audio)
     peak = 0.0
-    for _, env in _envelope_blocks(audio, sample_rate_hz):
-        peak = max(peak, float(env.max()))
+    for _, points, samples in _oversampled_blocks(audio, sample_rate_hz):  # whole-block max: no envelope needed
+        peak = max(peak, float(samples.max()), -float(samples.min()))
+        if points.size:
+            peak = max(peak, float(points.max()), -float(points.min()))
     return _amplitude_db(peak)
 
 

@@ -1,20 +1,21 @@
 """Walk the DAG in topological order; render cache misses in parallel with joblib.
 
 Tasks exchange cache digests and paths, never pickled arrays, so the same task runs in-process
-(`-j 1`), on local loky workers, or on dask workers sharing the cache directory.
+(`-j 1`, or on threads for a wave no larger than the job count), on local loky workers, or on dask
+workers sharing the cache directory.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from joblib import Parallel, delayed, parallel_config
 
 from stages.registry import Blob, Context, RenderError, load_kinds
 
@@ -107,12 +108,20 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1, history: Histor
     cache_root = str(Path(cache.root).resolve())  # remote workers resolve it on the shared filesystem
     with ExitStack() as stack:
         stack.enter_context(cache.lease())
-        if scheduler:
-            client = stack.enter_context(dask_client(scheduler))
-            stack.enter_context(parallel_config(backend="dask", client=client))
-            parallel = stack.enter_context(Parallel(n_jobs=-1))
-        else:
-            parallel = stack.enter_context(Parallel(n_jobs=jobs, backend=parallel_backend))
+        pool = None  # joblib (~0.3 s to import) and its workers start with the first wave that needs them
+
+        def parallel():
+            nonlocal pool
+            if pool is None:
+                from joblib import Parallel, parallel_config
+                if scheduler:
+                    client = stack.enter_context(dask_client(scheduler))
+                    stack.enter_context(parallel_config(backend="dask", client=client))
+                    pool = stack.enter_context(Parallel(n_jobs=-1))
+                else:
+                    pool = stack.enter_context(Parallel(n_jobs=jobs, backend=parallel_backend))
+            return pool
+
         while pending:
             tasks = []
             for node_id in pending:
@@ -129,19 +138,21 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1, history: Histor
                     tasks.append((node, key, refs))
             if tasks:
                 calls = [(cache_root, node.kind, params_of(node), refs, key, node.id) for node, key, refs in tasks]
-                # a wave no larger than the worker count (the usual shape of a tweak) runs in-process:
-                # starting workers (scipy import, ~1.5 s each) costs more than the overlap saves.
-                # With a scheduler every miss goes to the cluster: its workers do the work.
+                # a wave no larger than the job count (the usual shape of a tweak) runs in this process,
+                # on threads (kernels release the GIL): starting workers (~1 s of imports each) costs
+                # more than the overlap saves. With a scheduler every miss goes to the cluster.
                 if not scheduler and len(calls) <= min(jobs, IN_PROCESS_MAX_TASKS):
-                    outputs = [run_task(*c) for c in calls]
+                    outputs = run_on_threads(calls)
                 elif scheduler:
+                    from joblib import delayed
                     try:
-                        outputs = parallel(delayed(run_task)(*c) for c in calls)
+                        outputs = parallel()(delayed(run_task)(*c) for c in calls)
                     except _cluster_errors() as err:
                         raise SchedulerError(f"dask cluster {scheduler} lost the build: "
                                              f"{type(err).__name__}: {err}") from err
                 else:
-                    outputs = parallel(delayed(run_task)(*c) for c in calls)
+                    from joblib import delayed
+                    outputs = parallel()(delayed(run_task)(*c) for c in calls)
                 for (node, key, refs), (digest, output, seconds) in zip(tasks, outputs):
                     _finish(node, NodeResult(node.id, node.kind, key, "rendered", seconds, digest, output, refs),
                             done, history, on_done)
@@ -150,6 +161,14 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1, history: Histor
                 raise RuntimeError(f"DAG cannot progress at {remaining[:3]}")  # compile guarantees acyclic
             pending = remaining
     return [done[n] for n in nodes]
+
+
+def run_on_threads(calls: list[tuple]) -> list[tuple[str, str, float]]:
+    """run_task for each call, one thread each, results in call order (a task's error is raised here)."""
+    if len(calls) == 1:
+        return [run_task(*calls[0])]
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="mixbuild-render") as threads:
+        return list(threads.map(lambda call: run_task(*call), calls))
 
 
 def _finish(node: Node, result: NodeResult, done, history: History | None, on_done) -> None:

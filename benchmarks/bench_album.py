@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -30,16 +31,43 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}"
 
 
-RSS_PROBE = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+RSS_PROBE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
 def run(args: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB of the largest process in the build's tree) of one mixbuild command."""
-    started = time.perf_counter()
+    """(wall seconds of the mixbuild process, start to exit; peak RSS MB of the largest process in its tree)."""
     out = subprocess.run([sys.executable, "-c", RSS_PROBE, *MIXBUILD, *args], check=True, capture_output=True,
-                         text=True).stdout
-    return time.perf_counter() - started, int(out.split()[-1]) / 1024
+                         text=True).stdout.split()
+    return float(out[-2]), int(out[-1]) / 1024
+
+
+def tweak_gain(song: Path, gain_db: float) -> None:
+    """Set the demo's kick stem gain in opening.yaml (the one-stem tweak)."""
+    text = re.sub(r"gain_db: -?[0-9.]+, output: drums", f"gain_db: {gain_db}, output: drums", song.read_text(),
+                  count=1)
+    song.write_text(text)
+
+
+def watch_tweaks(common: list[str], song: Path, gains: list[float]) -> list[tuple[float, int]]:
+    """(seconds from saving each tweak to `mixbuild watch` reporting the rebuild, polling and settling
+    included; nodes rendered)."""
+    proc = subprocess.Popen([*MIXBUILD, "watch", *common[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        lines = iter(proc.stdout.readline, "")
+        next(line for line in lines if "] built " in line)  # the first (no-op) build
+        seconds = []
+        for gain in gains:
+            saved = time.perf_counter()
+            tweak_gain(song, gain)
+            line = next(line for line in lines if "] built " in line)
+            seconds.append((time.perf_counter() - saved, int(re.search(r"(\d+) node\(s\) rendered", line)[1])))
+        return seconds
+    finally:
+        proc.terminate()
+        proc.wait()
 
 
 def album_seconds(spec: Path) -> float:
@@ -53,8 +81,8 @@ def album_seconds(spec: Path) -> float:
 def bench_demo(runs: int) -> None:
     from pipeline.demo_stems import write_demo_stems
     write_demo_stems(REPO / "configs" / "demo" / "stems")
-    cold, noop, tweak = [], [], []
-    for _ in range(runs):
+    cold, noop, tweak, first_watch, warm_watch, rendered_counts = [], [], [], [], [], set()
+    for run_index in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp) / "demo"
             shutil.copytree(REPO / "configs" / "demo", work, symlinks=True)
@@ -63,14 +91,24 @@ def bench_demo(runs: int) -> None:
             cold.append(run(common)[0])
             noop.append(run(common)[0])
             song = work / "songs" / "opening.yaml"
-            song.write_text(song.read_text().replace("gain_db: -3.0, output: drums", "gain_db: -2.5, output: drums"))
+            tweak_gain(song, -2.5)
             tweak.append(run(common)[0])
+            # gains whose album loudness decision stays the same: each tweak re-renders one song (11 nodes)
+            watched = watch_tweaks(common, song, [-2.7, -3.2, -3.4, -3.3])
+            first_watch.append(watched[0][0])
+            warm_watch += [seconds for seconds, _ in watched[1:]]
+            rendered_counts.update(count for _, count in watched)
     music_s = album_seconds(REPO / "configs" / "demo" / "album.yaml")
     c, n, t = statistics.median(cold), statistics.median(noop), statistics.median(tweak)
     print(f"demo album ({music_s:.0f} s of music, 2 targets), median of {runs}, -j 2, wall incl. process start:")
     print(f"  cold build      {c:7.2f} s   {music_s / c:6.1f}x realtime")
     print(f"  no-op rebuild   {n:7.2f} s   {100 * n / c:5.1f} % of cold")
     print(f"  one-stem tweak  {t:7.2f} s   {100 * t / c:5.1f} % of cold")
+    f, w = statistics.median(first_watch), statistics.median(warm_watch)
+    print(f"mixbuild watch (one process; from saving the spec to the rebuild reported, polling included;"
+          f" nodes rendered per tweak: {sorted(rendered_counts)}):")
+    print(f"  first tweak     {f:7.2f} s   {100 * f / c:5.1f} % of cold (imports and numba start-up paid here)")
+    print(f"  later tweaks    {w:7.2f} s   {100 * w / c:5.1f} % of cold (median of {len(warm_watch)})")
 
 
 def bench_memory(stem_counts: tuple[int, ...], seconds: float) -> None:

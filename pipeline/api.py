@@ -55,15 +55,16 @@ def plan(spec_path: str | Path, cache_dir: str | Path | None = None,
 def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: str | Path = "build",
           jobs: int | None = None, targets: list[str] | None = None,
           on_done: Callable[[NodeResult], None] | None = None, on_plan: Callable[[int], None] | None = None,
-          backend: str = "loky", scheduler: str | None = None) -> Report:
+          backend: str = "loky", scheduler: str | None = None, album: Album | None = None) -> Report:
     """Render what is stale, deliver the album exports into `out_dir`, write the build report there.
 
     `scheduler` (a dask.distributed address, e.g. tcp://host:8786) renders every miss on that cluster;
     its workers must share the cache directory at the same absolute path. Raises SchedulerError
-    (one-line message) when the scheduler cannot be reached.
+    (one-line message) when the scheduler cannot be reached. `album` is the spec already loaded from
+    `spec_path` (watch mode loads it to know which files to watch); None loads it here.
     """
     started = time.perf_counter()
-    album = load(spec_path)
+    album = load(spec_path) if album is None else album
     nodes = graph(album, targets)
     if on_plan is not None:
         on_plan(len(nodes))

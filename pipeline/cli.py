@@ -137,4 +137,4 @@ def main() -> None:
         sys.exit(1)
 
 
-from . import cli_build, cli_cache  # noqa: E402,F401 - register their commands on `app`
+from . import cli_build, cli_cache, cli_watch  # noqa: E402,F401 - register their commands on `app`

@@ -58,9 +58,14 @@ def build(spec: Path = SpecArg,
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
+    typer.echo(summary_line(spec, report, out))
+
+
+def summary_line(spec: Path, report: api.Report, out: Path) -> str:
+    """`built SPEC: N node(s) rendered, M cached, K file(s) in OUT (S s)`."""
     rendered = len(report.rendered)
-    typer.echo(f"built {spec}: {rendered} node(s) rendered, {len(report.nodes) - rendered} cached, "
-               f"{len(report.outputs)} file(s) in {out} ({report.seconds:.2f} s)")
+    return (f"built {spec}: {rendered} node(s) rendered, {len(report.nodes) - rendered} cached, "
+            f"{len(report.outputs)} file(s) in {out} ({report.seconds:.2f} s)")
 
 
 @app.command()

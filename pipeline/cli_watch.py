@@ -1,0 +1,66 @@
+"""`mixbuild watch`: rebuild on every saved change, in one warm process."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from stages.registry import RenderError
+
+from . import api
+from .cli import SpecArg, app
+from .cli_build import CacheOpt, TargetOpt, summary_line
+from .spec import Album, SpecError, load
+from .watch import watch as watch_loop
+
+MAX_LISTED_NODES = 12
+
+
+def _build_once(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
+                targets: Optional[list[str]]) -> Album | None:
+    """One build with its report line; problems are printed, never raised (the watch goes on)."""
+    stamp = time.strftime("%H:%M:%S")
+    try:
+        album = load(spec)
+    except SpecError as err:
+        for problem in err.problems:
+            typer.echo(str(problem), err=True)
+        typer.echo(f"[{stamp}] not built: fix the spec and save (still watching)", err=True)
+        return None
+    try:
+        report = api.build(spec, cache_dir=cache, out_dir=out, jobs=jobs, targets=targets, album=album)
+    except SpecError as err:  # e.g. an unknown --target
+        for problem in err.problems:
+            typer.echo(str(problem), err=True)
+        return album
+    except (RenderError, api.SchedulerError) as err:
+        typer.echo(f"[{stamp}] render failed: {err} (still watching)", err=True)
+        return album
+    except OSError as err:
+        typer.echo(f"[{stamp}] build failed: {err.filename or ''}: {err.strerror or err} (still watching)", err=True)
+        return album
+    typer.echo(f"[{stamp}] {summary_line(spec, report, out)}")
+    rendered = [n.id for n in report.nodes if n.status == "rendered"]
+    if 0 < len(rendered) < len(report.nodes):
+        more = f" (+{len(rendered) - MAX_LISTED_NODES} more)" if len(rendered) > MAX_LISTED_NODES else ""
+        typer.echo(f"  rendered: {', '.join(rendered[:MAX_LISTED_NODES])}{more}")
+    return album
+
+
+@app.command()
+def watch(spec: Path = SpecArg,
+          jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Parallel jobs (default: all cores)."),
+          cache: Optional[Path] = CacheOpt,
+          out: Path = typer.Option(Path("build"), "--out", help="Output directory."),
+          target: Optional[list[str]] = TargetOpt,
+          interval_s: float = typer.Option(0.1, "--interval-s", min=0.02, max=10.0,
+                                           help="Seconds between checks of the watched files.")) -> None:
+    """Build, then rebuild what changed each time a spec or stem file is saved (Ctrl-C stops)."""
+    typer.echo(f"watching {spec} and its songs and stems; Ctrl-C stops")
+    try:
+        watch_loop(spec, lambda: _build_once(spec, jobs, cache, out, target), interval_s)
+    except KeyboardInterrupt:
+        typer.echo("stopped watching")

@@ -5,6 +5,9 @@ The signal is oversampled so that the effective rate is at least 176.4 kHz
 in blocks of 8 k frames: cost does not grow with the filter length, memory
 stays bounded, and the phase at the original sample instants is the samples
 themselves (a Nyquist filter), so the true peak is never below the sample peak.
+The FFTs run in float32: twice as fast as float64, and their relative error
+(~1e-6, i.e. 1e-5 dB) is far below the 0.01 dB the meter reports and the
+interpolator's own -80 dB images.
 """
 
 from __future__ import annotations
@@ -47,28 +50,28 @@ def _interpolator_spectra(factor: int) -> np.ndarray:
         window_t = np.i0(INTERPOLATOR_KAISER_BETA * np.sqrt(np.clip(1.0 - (t / half) ** 2, 0.0, None)))
         window_t /= np.i0(INTERPOLATOR_KAISER_BETA)
         kernels[phase - 1] = np.sinc(t) * window_t
-    spectra = np.conj(sfft.rfft(kernels, _FFT_SIZE, axis=1))
+    spectra = np.conj(sfft.rfft(kernels, _FFT_SIZE, axis=1)).astype(np.complex64)
     spectra.setflags(write=False)
     return spectra
 
 
 def _oversampled_blocks(audio: np.ndarray, sample_rate_hz: float) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Yield (start_frame, points, samples): the interpolated points (rows of (phase, channel) pairs) and the
-    samples themselves (phase 0, (channels, n)) of consecutive blocks of n frames."""
+    """Yield (start_frame, points, samples): the interpolated points (rows of (phase, channel) pairs, float32)
+    and the samples themselves (phase 0: the input's (n, channels) block, exact) of consecutive blocks."""
     factor = oversample_factor(sample_rate_hz)
     frames = audio.shape[0]
     if factor == 1:
         step = 1 << 16
         for start in range(0, frames, step):
-            block = np.asarray(audio[start : start + step], dtype=np.float64).T
-            yield start, block[:0], block
+            block = audio[start : start + step]
+            yield start, np.empty((0, block.shape[0]), dtype=np.float32), block
         return
     half = INTERPOLATOR_HALF_TAPS
     spectra = _interpolator_spectra(factor)[:, None, :]
     step = _FFT_SIZE - 2 * half
     channels = audio.shape[1]
     # channel-major segment: FFTs run along contiguous memory
-    segment = np.zeros((channels, step + 2 * half - 1))
+    segment = np.zeros((channels, step + 2 * half - 1), dtype=np.float32)
     for start in range(0, frames, step):
         stop = min(frames, start + step)
         # segment covers input frames [start - half + 1, stop + half), zero outside the signal
@@ -81,17 +84,17 @@ def _oversampled_blocks(audio: np.ndarray, sample_rate_hz: float) -> Iterator[tu
         spectrum = sfft.rfft(segment, _FFT_SIZE, axis=-1)
         interpolated = sfft.irfft(spectrum[None, :, :] * spectra, _FFT_SIZE, axis=-1)
         points = interpolated.reshape(-1, _FFT_SIZE)[:, : stop - start]  # every (phase, channel) pair
-        samples = segment[:, half - 1 : half - 1 + stop - start]  # phase 0: the samples themselves
-        yield start, points, samples
+        yield start, points, audio[start:stop]
 
 
 def _envelope_blocks(audio: np.ndarray, sample_rate_hz: float) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (start_frame, envelope) blocks: per frame, max |x| over channels and oversampled points."""
     for start, points, samples in _oversampled_blocks(audio, sample_rate_hz):
-        env = np.abs(samples).max(axis=0)
+        env = np.abs(samples).max(axis=1).astype(np.float64)
         if points.shape[0]:
             np.maximum(env, points.max(axis=0), out=env)
             np.maximum(env, -points.min(axis=0), out=env)
+            np.abs(env, out=env)  # max(0.0, -0.0) may be -0.0: the limiter divides by this
         yield start, env
 
 

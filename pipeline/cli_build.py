@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from stages.registry import RenderError
 
@@ -26,15 +26,19 @@ SchedulerOpt = typer.Option(None, "--scheduler", envvar="MIXBUILD_SCHEDULER", me
 def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
               targets: Optional[list[str]], as_json: bool, scheduler: Optional[str] = None) -> api.Report:
     """Build with a progress bar on a terminal; spec errors exit 2, render failures exit 1."""
-    show = sys.stderr.isatty() and not as_json
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        transient=True, disable=not show)
-    task = progress.add_task("rendering", total=None)
+    on_plan = on_done = None
+    progress = contextlib.nullcontext()
+    if sys.stderr.isatty() and not as_json:  # rich costs 35 ms to import: only for a terminal
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), transient=True)
+        task = progress.add_task("rendering", total=None)
+        on_plan = lambda n: progress.update(task, total=n)  # noqa: E731
+        on_done = lambda r: progress.update(task, advance=1, description=r.id)  # noqa: E731
     try:
         with progress:
             report = api.build(spec, cache_dir=cache, out_dir=out, jobs=jobs, targets=targets, scheduler=scheduler,
-                               on_plan=lambda n: progress.update(task, total=n),
-                               on_done=lambda r: progress.update(task, advance=1, description=r.id))
+                               on_plan=on_plan, on_done=on_done)
     except SpecError as err:
         report_spec_error(err, as_json)
     except RenderError as err:

@@ -59,8 +59,18 @@ def watch(spec: Path = SpecArg,
           interval_s: float = typer.Option(0.1, "--interval-s", min=0.02, max=10.0,
                                            help="Seconds between checks of the watched files.")) -> None:
     """Build, then rebuild what changed each time a spec or stem file is saved (Ctrl-C stops)."""
-    typer.echo(f"watching {spec} and its songs and stems; Ctrl-C stops")
+    builds = []
+
+    def build_once() -> Album | None:
+        album = _build_once(spec, jobs, cache, out, target)
+        if not builds:  # start the kernels while the user edits: the first tweak is then as fast as the rest
+            from stages.dsp.warmup import warm_up
+            warm_up()
+            typer.echo(f"watching {spec}, its songs and stems for changes; Ctrl-C stops")
+        builds.append(album)
+        return album
+
     try:
-        watch_loop(spec, lambda: _build_once(spec, jobs, cache, out, target), interval_s)
+        watch_loop(spec, build_once, interval_s)
     except KeyboardInterrupt:
         typer.echo("stopped watching")

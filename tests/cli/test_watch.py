@@ -108,6 +108,7 @@ def test_watch_rebuilds_one_tweak_survives_a_bad_save_and_stops_cleanly(project)
                             text=True)
     try:
         assert "0 cached" in _wait_line(proc.stdout, "] built ")  # cold: every node rendered
+        assert "Ctrl-C stops" in _wait_line(proc.stdout, "watching ")  # kernels warm, files fingerprinted
         project.spec["songs"][1]["stems"]["lead"]["gain_db"] = -1.5
         project.save()
         _wait_line(proc.stdout, "] built ")
@@ -130,3 +131,12 @@ def test_watch_rebuilds_one_tweak_survives_a_bad_save_and_stops_cleanly(project)
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+def test_warm_up_loads_the_compiled_kernels():
+    # in a fresh process, so that no other test has loaded them first
+    code = ("from stages.dsp.warmup import warm_up; warm_up(); from stages.dsp.iir import _sos_in_place; "
+            "from stages.dsp.compressor import _ballistics_and_gain as b; "
+            "print(len(_sos_in_place.signatures), len(b.signatures))")
+    counts = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert int(counts[0]) >= 1 and int(counts[1]) >= 2  # float64 and float32 audio

@@ -75,11 +75,32 @@ def cue_sheet(p: AlbumExportParams, album_file: str, starts: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def album_facts(data: bytes, album: np.ndarray, sample_rate_hz: int, spans: list[tuple[int, int]],
+                track_peaks_dbtp: list[float | None]) -> dict:
+    """file_facts of the album file from the samples just written (lossless: what it decodes to).
+
+    Its true peak follows from the tracks' own (measured on the same samples) plus the ringing at each
+    track's edges, when the gaps keep every interpolator window on one track; else it is measured.
+    """
+    from .dsp.truepeak import MIN_SEQUENCE_GAP_FRAMES, sequence_true_peak_dbtp
+
+    scale = {np.dtype(np.int16): 2.0 ** 15, np.dtype(np.int32): 2.0 ** 31}.get(album.dtype, 1.0)
+    samples = album.astype(np.float64)
+    samples /= scale  # int16 / 2^15, (int24 << 8) / 2^31: exactly soundfile's float64 decoding
+    gaps_ok = all(b[0] - a[1] >= MIN_SEQUENCE_GAP_FRAMES for a, b in zip(spans, spans[1:]))
+    peak = None
+    if gaps_ok:
+        peak = sequence_true_peak_dbtp(samples, sample_rate_hz, spans,
+                                       [-np.inf if db is None else db for db in track_peaks_dbtp])
+    return file_facts(data, samples, peak)
+
+
 @stage("album_export", "1", AlbumExportParams)
 def render_album_export(inputs, p: AlbumExportParams, ctx) -> dict:
     ext = f".{p.format}"
     files: dict[str, bytes] = {}
     pieces, starts, entries, position = [], [], [], 0
+    spans = []
     for number, (track, exported) in enumerate(zip(p.tracks, inputs), start=1):
         data = Path(exported["file"]).read_bytes()
         name = f"{number:02d} - {safe_name(track.title)}{ext}"
@@ -93,18 +114,21 @@ def render_album_export(inputs, p: AlbumExportParams, ctx) -> dict:
         if p.cue_sheet:  # every track starts on a CD frame, so INDEX times are exact
             length = -(-length // CD_FRAME_SAMPLES) * CD_FRAME_SAMPLES
         starts.append(position)
+        spans.append((position, position + audio.shape[0]))
         pieces.append(np.concatenate([audio, np.zeros((length - audio.shape[0], audio.shape[1]), audio.dtype)]))
         position += length
     album_name = f"{safe_name(p.album_title)}{ext}"
+    album = np.concatenate(pieces)
+    del pieces
     with tempfile.TemporaryDirectory(prefix="mixbuild-album-") as tmp:
         path = Path(tmp) / album_name
-        soundfile.write(str(path), np.concatenate(pieces), p.sample_rate_hz, format=p.format.upper(),
-                        subtype=info.subtype)
+        soundfile.write(str(path), album, p.sample_rate_hz, format=p.format.upper(), subtype=info.subtype)
         tag_file(path, p.format, {"album": p.album_title, "artist": p.album_artist})
         files[album_name] = path.read_bytes()
     if p.cue_sheet:
         files[f"{safe_name(p.album_title)}.cue"] = cue_sheet(p, album_name, starts).encode()
-    entries.append({"path": album_name, **file_facts(files[album_name])})
+    entries.append({"path": album_name, **album_facts(files[album_name], album, p.sample_rate_hz, spans,
+                                                      [e["true_peak_dbtp"] for e in entries])})
     manifest = {"target": p.target, "files": entries}
     files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     return {"files": {name: Blob(data, Path(name).suffix) for name, data in files.items()},

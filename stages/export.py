@@ -68,18 +68,25 @@ def tag_file(path: Path, fmt: str, tags: dict[str, str]) -> None:
     audio.save()
 
 
-def file_facts(data: bytes) -> dict:
-    """Digest, format and measured loudness (BS.1770-4, Tech 3342) of one encoded delivery file."""
+def file_facts(data: bytes, audio: np.ndarray | None = None, true_peak_dbtp: float | None = None) -> dict:
+    """Digest, format and measured loudness (BS.1770-4, Tech 3342) of one encoded delivery file.
+
+    `audio` may give the file's samples exactly as it decodes to float64 (a lossless file the caller just
+    wrote), `true_peak_dbtp` its true peak when the caller knows it exactly; otherwise they are measured.
+    """
     from .dsp.loudness import measure
 
     info = soundfile.info(io.BytesIO(data))
-    audio, rate = soundfile.read(io.BytesIO(data), dtype="float64", always_2d=True)
-    report = measure(audio, rate)
+    if audio is None:
+        audio, _ = soundfile.read(io.BytesIO(data), dtype="float64", always_2d=True)
+    rate = info.samplerate
+    report = measure(audio, rate, true_peak=true_peak_dbtp is None)
+    peak = report.true_peak_dbtp if true_peak_dbtp is None else true_peak_dbtp
     finite = lambda x: round(float(x), 2) if np.isfinite(x) else None  # noqa: E731
     return {"sha256": hashlib.sha256(data).hexdigest(), "duration_s": round(info.frames / rate, 6),
             "sample_rate": rate, "channels": info.channels, "subtype": info.subtype,
             "integrated_lufs": finite(report.integrated_lufs), "lra_lu": finite(report.lra_lu),
-            "true_peak_dbtp": finite(report.true_peak_dbtp)}
+            "true_peak_dbtp": finite(peak)}
 
 
 @stage("export", "1", ExportParams)

@@ -219,10 +219,11 @@ def _max_lufs(powers: np.ndarray) -> float:
     return float(power_to_lufs(powers.max())) if powers.size else float("-inf")
 
 
-def measure(audio: np.ndarray, sample_rate_hz: float) -> LoudnessReport:
+def measure(audio: np.ndarray, sample_rate_hz: float, true_peak: bool = True) -> LoudnessReport:
     """All EBU Mode figures in one pass of the K-weighting (BS.1770-4, Tech 3341, Tech 3342).
 
     Silence gives -inf LUFS and peaks; shorter than 400 ms gives integrated -inf; NaN/Inf raise ValueError.
+    true_peak=False skips the oversampling (true_peak_dbtp is then NaN) for a caller that knows it already.
     """
     rate = check_sample_rate(sample_rate_hz)
     cumsum = _weighted_power_cumsum(audio, rate)
@@ -235,6 +236,6 @@ def measure(audio: np.ndarray, sample_rate_hz: float) -> LoudnessReport:
         momentary_max_lufs=_max_lufs(momentary),
         short_term_max_lufs=_max_lufs(short_term),
         lra_lu=loudness_range_from_powers(lra_blocks),
-        true_peak_dbtp=true_peak_dbtp(audio, rate),
+        true_peak_dbtp=true_peak_dbtp(audio, rate) if true_peak else float("nan"),
         sample_peak_dbfs=sample_peak_dbfs(audio),
     )

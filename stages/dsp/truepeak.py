@@ -132,3 +132,34 @@ def sample_peak_dbfs(audio: np.ndarray) -> float:
 
 def _amplitude_db(amplitude: float) -> float:
     return 20.0 * float(np.log10(amplitude)) if amplitude > 0.0 else float("-inf")
+
+
+#: Frames between programmes for `sequence_true_peak_dbtp`: no interpolator window (64 frames) spans two.
+MIN_SEQUENCE_GAP_FRAMES = 2 * INTERPOLATOR_HALF_TAPS
+
+
+def sequence_true_peak_dbtp(audio: np.ndarray, sample_rate_hz: float, spans: list[tuple[int, int]],
+                            span_peaks_dbtp: list[float]) -> float:
+    """True peak of programmes sequenced with silence between them, from their own true peaks.
+
+    `audio` is zero outside `spans` ([start, stop) frames, in order, >= MIN_SEQUENCE_GAP_FRAMES apart) and
+    span i holds a programme whose true peak measured alone (zero-padded) is span_peaks_dbtp[i]. Inside a
+    span every interpolator window sees only that programme and zeros, exactly as when it was measured alone,
+    so only the frames just outside each span (its pre- and post-ringing) are evaluated here.
+    """
+    check_audio(audio)
+    half = INTERPOLATOR_HALF_TAPS
+    for (_, stop), (start, _) in zip(spans, spans[1:]):
+        if start - stop < MIN_SEQUENCE_GAP_FRAMES:
+            raise ValueError(f"spans: must be >= {MIN_SEQUENCE_GAP_FRAMES} frames apart (got {start - stop})")
+    peak = max((10.0 ** (db / 20.0) for db in span_peaks_dbtp if np.isfinite(db)), default=0.0)
+    frames = audio.shape[0]
+    for start, stop in spans:
+        # frames [start - half, start) and [stop, stop + half) see the span's first / last samples
+        for lo, hi in ((max(0, start - half), start), (stop, min(frames, stop + half))):
+            if lo >= hi:
+                continue
+            ctx_lo, ctx_hi = max(0, lo - half), min(frames, hi + half)  # each window, whole
+            env = true_peak_envelope(audio[ctx_lo:ctx_hi], sample_rate_hz)
+            peak = max(peak, float(env[lo - ctx_lo : hi - ctx_lo].max()))
+    return _amplitude_db(peak)

@@ -90,11 +90,13 @@ def _oversampled_blocks(audio: np.ndarray, sample_rate_hz: float) -> Iterator[tu
 def _envelope_blocks(audio: np.ndarray, sample_rate_hz: float) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (start_frame, envelope) blocks: per frame, max |x| over channels and oversampled points."""
     for start, points, samples in _oversampled_blocks(audio, sample_rate_hz):
-        env = np.abs(samples).max(axis=1).astype(np.float64)
-        if points.shape[0]:
-            np.maximum(env, points.max(axis=0), out=env)
-            np.maximum(env, -points.min(axis=0), out=env)
-            np.abs(env, out=env)  # max(0.0, -0.0) may be -0.0: the limiter divides by this
+        # row-wise maxima: numpy reduces a short axis (channels, phases) 5-10x slower than it compares rows
+        env = np.abs(samples[:, 0]).astype(np.float64)
+        for ch in range(1, samples.shape[1]):
+            np.maximum(env, np.abs(samples[:, ch]), out=env)
+        np.abs(points, out=points)  # a fresh array per block: ours to overwrite
+        for row in points:
+            np.maximum(env, row, out=env)
         yield start, env
 
 

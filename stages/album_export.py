@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from .export import file_facts, tag_file
+from .export import decoded, file_facts, tag_file
 from .params import SpecModel
 from .registry import Blob, stage
 
@@ -84,9 +84,7 @@ def album_facts(data: bytes, album: np.ndarray, sample_rate_hz: int, spans: list
     """
     from .dsp.truepeak import MIN_SEQUENCE_GAP_FRAMES, sequence_true_peak_dbtp
 
-    scale = {np.dtype(np.int16): 2.0 ** 15, np.dtype(np.int32): 2.0 ** 31}.get(album.dtype, 1.0)
-    samples = album.astype(np.float64)
-    samples /= scale  # int16 / 2^15, (int24 << 8) / 2^31: exactly soundfile's float64 decoding
+    samples = decoded(album)
     gaps_ok = all(b[0] - a[1] >= MIN_SEQUENCE_GAP_FRAMES for a, b in zip(spans, spans[1:]))
     peak = None
     if gaps_ok:

@@ -41,11 +41,21 @@ def pcm_frames(audio: np.ndarray, bit_depth, dither: str, seed: int) -> tuple[np
     return (ints.astype(np.int32) << 8), "PCM_24"  # soundfile maps int32 to 24 bit by its top bits
 
 
-def encode(audio: np.ndarray, p: ExportParams, seed: int, path: Path) -> None:
-    """Write `audio` to `path` in the target's format and bit depth, then tag it."""
+def encode(audio: np.ndarray, p: ExportParams, seed: int, path: Path) -> np.ndarray:
+    """Write `audio` to `path` in the target's format and bit depth, then tag it; returns the frames written."""
     frames, subtype = pcm_frames(audio, p.bit_depth, p.dither, seed)
     soundfile.write(str(path), frames, p.sample_rate_hz, format=p.format.upper(), subtype=subtype)
     tag_file(path, p.format, p.tags)
+    return frames
+
+
+def decoded(frames: np.ndarray) -> np.ndarray:
+    """The float64 samples a lossless file of these frames decodes to: int16 / 2^15, int32 / 2^31 (24-bit
+    frames are stored << 8), float32 as is: exactly what soundfile reads back."""
+    scale = {np.dtype(np.int16): 2.0 ** 15, np.dtype(np.int32): 2.0 ** 31}.get(frames.dtype, 1.0)
+    samples = frames.astype(np.float64)
+    samples /= scale
+    return samples
 
 
 def tag_file(path: Path, fmt: str, tags: dict[str, str]) -> None:
@@ -93,6 +103,6 @@ def file_facts(data: bytes, audio: np.ndarray | None = None, true_peak_dbtp: flo
 def render_export(inputs, p: ExportParams, ctx) -> dict:
     with tempfile.TemporaryDirectory(prefix="mixbuild-export-") as tmp:
         path = Path(tmp) / f"out.{p.format}"
-        encode(np.asarray(inputs[0]), p, ctx.seed, path)
+        frames = encode(np.asarray(inputs[0]), p, ctx.seed, path)
         data = path.read_bytes()
-    return {"file": Blob(data, f".{p.format}"), "facts": file_facts(data)}
+    return {"file": Blob(data, f".{p.format}"), "facts": file_facts(data, decoded(frames))}

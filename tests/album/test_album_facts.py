@@ -12,20 +12,25 @@ from stages.export import file_facts
 
 
 @pytest.mark.parametrize("gap_s", [2.0, 0.0])  # composed true peak / measured (no silence between tracks)
-def test_album_file_facts_match_a_measurement_of_the_file(project, gap_s):
+def test_manifest_facts_match_a_measurement_of_each_delivered_file(project, gap_s):
+    # facts are computed from the samples the stages just wrote; decoding the delivered bytes must agree
     for song in project.spec["songs"]:
         song["gap_s"] = gap_s
+    project.spec["targets"]["cd"] = {"preset": "cd"}  # 44.1 kHz 16-bit beside the 48 kHz 24-bit streaming
     project.save()
     project.build()
-    out = project.root / "build" / "streaming"
-    manifest = json.loads((out / "manifest.json").read_text())
-    album = manifest["files"][-1]
-    measured = file_facts((out / album["path"]).read_bytes())  # decode the delivered bytes, measure everything
-    for field in ("sha256", "duration_s", "sample_rate", "channels", "subtype", "integrated_lufs", "lra_lu"):
-        assert album[field] == measured[field], field
-    # the composed true peak and a whole-file measurement differ only by float32 FFT rounding (~1e-6 dB),
-    # so they agree to the reported 0.01 dB unless a value sits on a rounding boundary
-    assert album["true_peak_dbtp"] == pytest.approx(measured["true_peak_dbtp"], abs=0.01)
+    for target in ("streaming", "cd"):
+        out = project.root / "build" / target
+        entries = json.loads((out / "manifest.json").read_text())["files"]
+        assert len(entries) == 3  # two tracks and the album file
+        for entry in entries:
+            measured = file_facts((out / entry["path"]).read_bytes())  # decode the bytes, measure everything
+            for field in ("sha256", "duration_s", "sample_rate", "channels", "subtype", "integrated_lufs",
+                          "lra_lu"):
+                assert entry[field] == measured[field], (target, entry["path"], field)
+            # the album's composed true peak and a whole-file measurement differ only by float32 FFT
+            # rounding (~1e-6 dB): they agree to the reported 0.01 dB unless a value sits on a rounding edge
+            assert entry["true_peak_dbtp"] == pytest.approx(measured["true_peak_dbtp"], abs=0.01)
 
 
 def test_sequence_true_peak_includes_ringing_outside_the_tracks():

@@ -108,7 +108,7 @@ def bench_demo(runs: int) -> None:
     f, w = statistics.median(first_watch), statistics.median(warm_watch)
     print(f"mixbuild watch (one process; from saving the spec to the rebuild reported, polling included;"
           f" nodes rendered per tweak: {sorted(rendered_counts)}):")
-    print(f"  first tweak     {f:7.2f} s   {100 * f / c:5.1f} % of cold (imports and numba start-up paid here)")
+    print(f"  first tweak     {f:7.2f} s   {100 * f / c:5.1f} % of cold (the first after the watch said it is ready)")
     print(f"  later tweaks    {w:7.2f} s   {100 * w / c:5.1f} % of cold (median of {len(warm_watch)})")
 
 

@@ -12,20 +12,20 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def _sos_in_place(sos, x, state):  # pragma: no cover - compiled; covered through sosfilt
-    # sections innermost, per sample: 2x faster here than a pass per section (the cascade stays in registers)
+def _sos_filter(sos, x, out, state):  # pragma: no cover - compiled; covered through sosfilt
+    # frame by frame, channels and sections innermost: x is read once, in memory order, and the whole
+    # cascade stays in cache (1.2x a channel-at-a-time pass, 2x a section-at-a-time pass, here).
+    # Reading float32 or float64 x directly saves the pass that a float64 copy would cost.
     frames, channels = x.shape
-    for c in range(channels):
-        z = state[:, c, :].copy()
-        for n in range(frames):
-            v = x[n, c]
+    for n in range(frames):
+        for c in range(channels):
+            v = np.float64(x[n, c])
             for s in range(sos.shape[0]):
-                y = sos[s, 0] * v + z[s, 0]
-                z[s, 0] = sos[s, 1] * v - sos[s, 4] * y + z[s, 1]
-                z[s, 1] = sos[s, 2] * v - sos[s, 5] * y
+                y = sos[s, 0] * v + state[s, c, 0]
+                state[s, c, 0] = sos[s, 1] * v - sos[s, 4] * y + state[s, c, 1]
+                state[s, c, 1] = sos[s, 2] * v - sos[s, 5] * y
                 v = y
-            x[n, c] = v
-        state[:, c, :] = z
+            out[n, c] = v
 
 
 def initial_state(sos: np.ndarray, channels: int) -> np.ndarray:
@@ -42,14 +42,17 @@ def sosfilt(sos: np.ndarray, x: np.ndarray, state: np.ndarray | None = None) -> 
     sections = np.ascontiguousarray(sos, dtype=np.float64)
     if sections.ndim != 2 or sections.shape[1] != 6:
         raise ValueError(f"sos: must have shape (n_sections, 6) (got shape {sections.shape})")
-    samples = np.asarray(x, dtype=np.float64)
+    samples = np.asarray(x)
+    if samples.dtype not in (np.float32, np.float64):
+        samples = samples.astype(np.float64)
     if samples.ndim not in (1, 2):
         raise ValueError(f"x: must be (frames,) or (frames, channels) (got shape {samples.shape})")
-    out = np.array(samples.reshape(samples.shape[0], -1), dtype=np.float64, order="C", copy=True)
+    frames_by_channel = samples.reshape(samples.shape[0], -1)
+    out = np.empty(frames_by_channel.shape, dtype=np.float64)
     if state is None:
         state = initial_state(sections, out.shape[1])
     if state.shape != (sections.shape[0], out.shape[1], 2) or state.dtype != np.float64:
         raise ValueError(f"state: must be float64 of shape {(sections.shape[0], out.shape[1], 2)} "
                          f"(got {state.dtype} {state.shape})")
-    _sos_in_place(sections, out, state)
+    _sos_filter(sections, frames_by_channel, out, state)
     return out.reshape(samples.shape)

@@ -20,6 +20,8 @@ app = typer.Typer(
 
 SpecArg = typer.Argument(..., help="Album or song spec (.yaml, .toml or .json).", show_default=False)
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
+JobsOpt = typer.Option(None, "-j", "--jobs", min=1, help="Parallel jobs (default: all cores).")
+OutOpt = typer.Option(Path("build"), "--out", help="Output directory.")
 
 
 def fail(message: str, code: int) -> None:
@@ -68,7 +70,7 @@ def schema(kind: str = typer.Argument("album", help="album or song")) -> None:
 def demo(
     directory: Optional[Path] = typer.Option(None, "--dir", help="Demo project (default: configs/demo)."),
     stems_only: bool = typer.Option(False, "--stems-only", help="Only write the synthesised stems."),
-    jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Parallel jobs (default: all cores)."),
+    jobs: Optional[int] = JobsOpt,
     out: Path = typer.Option(Path("build"), "--out", help="Output directory."),
 ) -> None:
     """Synthesise the demo album's stems, render every target, print what was delivered."""

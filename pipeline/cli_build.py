@@ -13,7 +13,7 @@ import typer
 from stages.registry import RenderError
 
 from . import api
-from .cli import JsonOpt, SpecArg, app, fail, report_spec_error
+from .cli import JobsOpt, JsonOpt, OutOpt, SpecArg, app, fail, report_spec_error
 from .spec import SpecError, load
 
 CacheOpt = typer.Option(None, "--cache", help="Cache directory (default: $MIXBUILD_CACHE or ./cache).")
@@ -51,10 +51,7 @@ def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
 
 
 @app.command()
-def build(spec: Path = SpecArg,
-          jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Parallel jobs (default: all cores)."),
-          cache: Optional[Path] = CacheOpt,
-          out: Path = typer.Option(Path("build"), "--out", help="Output directory."),
+def build(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[Path] = CacheOpt, out: Path = OutOpt,
           target: Optional[list[str]] = TargetOpt, as_json: bool = JsonOpt,
           scheduler: Optional[str] = SchedulerOpt) -> None:
     """Render what changed and deliver every target into --out; writes build-report.json there."""

@@ -11,7 +11,7 @@ import typer
 from stages.registry import RenderError
 
 from . import api
-from .cli import SpecArg, app
+from .cli import JobsOpt, OutOpt, SpecArg, app
 from .cli_build import CacheOpt, TargetOpt, summary_line
 from .spec import Album, SpecError, load
 from .watch import watch as watch_loop
@@ -51,10 +51,7 @@ def _build_once(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Pat
 
 
 @app.command()
-def watch(spec: Path = SpecArg,
-          jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Parallel jobs (default: all cores)."),
-          cache: Optional[Path] = CacheOpt,
-          out: Path = typer.Option(Path("build"), "--out", help="Output directory."),
+def watch(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[Path] = CacheOpt, out: Path = OutOpt,
           target: Optional[list[str]] = TargetOpt,
           interval_s: float = typer.Option(0.1, "--interval-s", min=0.02, max=10.0,
                                            help="Seconds between checks of the watched files.")) -> None:

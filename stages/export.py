@@ -50,11 +50,12 @@ def encode(audio: np.ndarray, p: ExportParams, seed: int, path: Path) -> np.ndar
 
 
 def decoded(frames: np.ndarray) -> np.ndarray:
-    """The float64 samples a lossless file of these frames decodes to: int16 / 2^15, int32 / 2^31 (24-bit
-    frames are stored << 8), float32 as is: exactly what soundfile reads back."""
+    """The samples a lossless file of these frames decodes to: int16 / 2^15, int32 / 2^31 (24-bit frames
+    are stored << 8), float32 as is; exactly what soundfile reads back as float64, held in float32, which
+    represents every 16- and 24-bit value exactly at half the memory."""
     scale = {np.dtype(np.int16): 2.0 ** 15, np.dtype(np.int32): 2.0 ** 31}.get(frames.dtype, 1.0)
-    samples = frames.astype(np.float64)
-    samples /= scale
+    samples = frames.astype(np.float32)
+    samples /= np.float32(scale)
     return samples
 
 

@@ -51,9 +51,9 @@ def tweak_gain(song: Path, gain_db: float) -> None:
     song.write_text(text)
 
 
-def watch_tweaks(common: list[str], song: Path, gains: list[float]) -> list[tuple[float, int]]:
+def watch_tweaks(common: list[str], song: Path, gains: list[float | None]) -> list[tuple[float, int]]:
     """(seconds from saving each tweak to `mixbuild watch` reporting the rebuild, polling and settling
-    included; nodes rendered)."""
+    included; nodes rendered). A gain of None saves the song unchanged: a no-op rebuild."""
     proc = subprocess.Popen([*MIXBUILD, "watch", *common[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
@@ -62,7 +62,10 @@ def watch_tweaks(common: list[str], song: Path, gains: list[float]) -> list[tupl
         seconds = []
         for gain in gains:
             saved = time.perf_counter()
-            tweak_gain(song, gain)
+            if gain is None:
+                song.write_text(song.read_text())
+            else:
+                tweak_gain(song, gain)
             line = next(line for line in lines if "] built " in line)
             seconds.append((time.perf_counter() - saved, int(re.search(r"(\d+) node\(s\) rendered", line)[1])))
         return seconds
@@ -82,7 +85,7 @@ def album_seconds(spec: Path) -> float:
 def bench_demo(runs: int) -> None:
     from pipeline.demo_stems import write_demo_stems
     write_demo_stems(REPO / "configs" / "demo" / "stems")
-    cold, noop, tweak, first_watch, warm_watch, rendered_counts = [], [], [], [], [], set()
+    cold, noop, tweak, first_watch, warm_watch, noop_watch, rendered_counts = [], [], [], [], [], [], set()
     for run_index in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp) / "demo"
@@ -95,10 +98,11 @@ def bench_demo(runs: int) -> None:
             tweak_gain(song, -2.5)
             tweak.append(run(common)[0])
             # gains whose album loudness decision stays the same: each tweak re-renders one song (11 nodes)
-            watched = watch_tweaks(common, song, [-2.7, -3.2, -3.4, -3.3])
+            watched = watch_tweaks(common, song, [-2.7, -3.2, -3.4, -3.3, None, None, None])
             first_watch.append(watched[0][0])
-            warm_watch += [seconds for seconds, _ in watched[1:]]
-            rendered_counts.update(count for _, count in watched)
+            warm_watch += [seconds for seconds, _ in watched[1:4]]
+            rendered_counts.update(count for _, count in watched[:4])
+            noop_watch += [seconds for seconds, count in watched[4:] if count == 0]
     music_s = album_seconds(REPO / "configs" / "demo" / "album.yaml")
     c, n, t = statistics.median(cold), statistics.median(noop), statistics.median(tweak)
     print(f"demo album ({music_s:.0f} s of music, 2 targets), median of {runs}, -j 2, wall incl. process start:")
@@ -110,6 +114,9 @@ def bench_demo(runs: int) -> None:
           f" nodes rendered per tweak: {sorted(rendered_counts)}):")
     print(f"  first tweak     {f:7.2f} s   {100 * f / c:5.1f} % of cold (the first after the watch said it is ready)")
     print(f"  later tweaks    {w:7.2f} s   {100 * w / c:5.1f} % of cold (median of {len(warm_watch)})")
+    z = statistics.median(noop_watch)
+    print(f"  no-op rebuild   {z:7.2f} s   {100 * z / c:5.1f} % of cold (a save that changes nothing; median of "
+          f"{len(noop_watch)})")
 
 
 def bench_memory(stem_counts: tuple[int, ...], seconds: float) -> None:

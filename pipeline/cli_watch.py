@@ -53,7 +53,7 @@ def _build_once(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Pat
 @app.command()
 def watch(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[Path] = CacheOpt, out: Path = OutOpt,
           target: Optional[list[str]] = TargetOpt,
-          interval_s: float = typer.Option(0.1, "--interval-s", min=0.02, max=10.0,
+          interval_s: float = typer.Option(0.05, "--interval-s", min=0.02, max=10.0,
                                            help="Seconds between checks of the watched files.")) -> None:
     """Build, then rebuild what changed each time a spec or stem file is saved (Ctrl-C stops)."""
     builds = []

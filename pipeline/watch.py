@@ -44,7 +44,7 @@ def fingerprint(paths: Iterable[Path]) -> dict[str, tuple[int, int, int] | None]
     return {str(path): _state(path) for path in paths}
 
 
-def watch(spec_path: Path, build_once: Callable[[], Album | None], interval_s: float = 0.1,
+def watch(spec_path: Path, build_once: Callable[[], Album | None], interval_s: float = 0.05,
           max_builds: int | None = None, sleep: Callable[[float], None] = time.sleep) -> int:
     """Build now, then again after every settled change to a watched file; returns the number of builds.
 

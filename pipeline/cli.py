@@ -92,14 +92,16 @@ def demo(
 
 def delivery_table(out: Path) -> str:
     """song, target, LUFS, dBTP, file: read from each target's manifest.json."""
-    rows = [("target", "LUFS", "dBTP", "file")]
+    rows = [("song", "target", "LUFS", "dBTP", "file")]
+    figure = lambda value: "-" if value is None else f"{value:.2f}"  # noqa: E731  (None: silence)
     for manifest_path in sorted(out.glob("*/manifest.json")):
         manifest = json.loads(manifest_path.read_text())
         for entry in manifest["files"]:
-            rows.append((manifest["target"], f"{entry['integrated_lufs']}", f"{entry['true_peak_dbtp']}",
-                         f"{manifest_path.parent.name}/{entry['path']}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
+            song = entry["title"] if entry["track"] is not None else f"{entry['title']} (album)"
+            rows.append((song, manifest["target"], figure(entry["integrated_lufs"]),
+                         figure(entry["true_peak_dbtp"]), f"{manifest_path.parent.name}/{entry['path']}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
 @app.command()

@@ -1,11 +1,13 @@
 """Stage `album_export` (album/export/<target>): the deliverables of one target.
 
 Per song `NN - Title.ext`, a sequenced album file with the songs' gaps, a CUE sheet for CD
-targets, and `manifest.json` with each file's digest, format and measured loudness.
+targets, and `manifest.json` with each audio file's title, track number (null for the album file),
+digest, format and measured loudness, and the CUE sheet's digest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -103,7 +105,8 @@ def render_album_export(inputs, p: AlbumExportParams, ctx) -> dict:
         data = Path(exported["file"]).read_bytes()
         name = f"{number:02d} - {safe_name(track.title)}{ext}"
         files[name] = data
-        entries.append({"path": name, **exported["facts"]})  # measured once, by the export node
+        # measured once, by the export node
+        entries.append({"path": name, "title": track.title, "track": number, **exported["facts"]})
         info = soundfile.info(io.BytesIO(data))
         dtype = "float32" if "FLOAT" in info.subtype else "int32"
         audio, _ = soundfile.read(io.BytesIO(data), dtype=dtype, always_2d=True)
@@ -123,11 +126,14 @@ def render_album_export(inputs, p: AlbumExportParams, ctx) -> dict:
         soundfile.write(str(path), album, p.sample_rate_hz, format=p.format.upper(), subtype=info.subtype)
         tag_file(path, p.format, {"album": p.album_title, "artist": p.album_artist})
         files[album_name] = path.read_bytes()
-    if p.cue_sheet:
-        files[f"{safe_name(p.album_title)}.cue"] = cue_sheet(p, album_name, starts).encode()
-    entries.append({"path": album_name, **album_facts(files[album_name], album, p.sample_rate_hz, spans,
-                                                      [e["true_peak_dbtp"] for e in entries])})
+    entries.append({"path": album_name, "title": p.album_title, "track": None,
+                    **album_facts(files[album_name], album, p.sample_rate_hz, spans,
+                                  [e["true_peak_dbtp"] for e in entries])})
     manifest = {"target": p.target, "files": entries}
+    if p.cue_sheet:
+        cue_name = f"{safe_name(p.album_title)}.cue"
+        files[cue_name] = cue_sheet(p, album_name, starts).encode()
+        manifest["cue_sheet"] = {"path": cue_name, "sha256": hashlib.sha256(files[cue_name]).hexdigest()}
     files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     return {"files": {name: Blob(data, Path(name).suffix) for name, data in files.items()},
             "track_starts": starts}

@@ -79,11 +79,16 @@ def tag_file(path: Path, fmt: str, tags: dict[str, str]) -> None:
     audio.save()
 
 
+BIT_DEPTH_BY_SUBTYPE = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32}
+"""Stored bits per sample of the lossless subtypes we write (`FLOAT` is 32-bit float)."""
+
+
 def file_facts(data: bytes, audio: np.ndarray | None = None, true_peak_dbtp: float | None = None) -> dict:
     """Digest, format and measured loudness (BS.1770-4, Tech 3342) of one encoded delivery file.
 
-    `audio` may give the file's samples exactly as it decodes to float64 (a lossless file the caller just
-    wrote), `true_peak_dbtp` its true peak when the caller knows it exactly; otherwise they are measured.
+    `audio` may give the file's samples exactly as it decodes (a lossless file the caller just wrote),
+    `true_peak_dbtp` its true peak when the caller knows it exactly; otherwise they are measured.
+    `bit_depth` is the stored sample width (16, 24, 32; None for lossy formats, which store none).
     """
     from .dsp.loudness import measure
 
@@ -96,6 +101,7 @@ def file_facts(data: bytes, audio: np.ndarray | None = None, true_peak_dbtp: flo
     finite = lambda x: round(float(x), 2) if np.isfinite(x) else None  # noqa: E731
     return {"sha256": hashlib.sha256(data).hexdigest(), "duration_s": round(info.frames / rate, 6),
             "sample_rate": rate, "channels": info.channels, "subtype": info.subtype,
+            "bit_depth": BIT_DEPTH_BY_SUBTYPE.get(info.subtype),
             "integrated_lufs": finite(report.integrated_lufs), "lra_lu": finite(report.lra_lu),
             "true_peak_dbtp": finite(peak)}
 

@@ -76,15 +76,39 @@ def test_cd_cue_sheet_indexes_are_exact_sample_offsets(demo_build):
 
 
 def test_manifest_lists_every_file_with_measurements(demo_build):
-    root, _ = demo_build
-    manifest = json.loads((root / "build" / "streaming" / "manifest.json").read_text())
-    names = {f["path"] for f in manifest["files"]}
-    assert names == {"01 - Opening.wav", "02 - Night Drive.wav", "03 - Last Light.wav", "First Light.wav"}
     import hashlib
-    for entry in manifest["files"]:
-        data = (root / "build" / "streaming" / entry["path"]).read_bytes()
-        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
-        assert entry["sample_rate"] == 48000 and entry["true_peak_dbtp"] <= -1.0
+    root, _ = demo_build
+    for target, rate, bits in (("streaming", 48000, 24), ("cd", 44100, 16)):
+        out = root / "build" / target
+        manifest = json.loads((out / "manifest.json").read_text())
+        listed = {(f["path"], f["title"], f["track"]) for f in manifest["files"]}
+        assert listed == {("01 - Opening.wav", "Opening", 1), ("02 - Night Drive.wav", "Night Drive", 2),
+                          ("03 - Last Light.wav", "Last Light", 3), ("First Light.wav", "First Light", None)}
+        for entry in manifest["files"]:
+            data = (out / entry["path"]).read_bytes()
+            info = soundfile.info(str(out / entry["path"]))
+            assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+            assert entry["duration_s"] == pytest.approx(info.frames / info.samplerate, abs=1e-6)
+            assert (entry["sample_rate"], entry["bit_depth"]) == (rate, bits)
+            assert entry["true_peak_dbtp"] <= -1.0
+        cue = manifest.get("cue_sheet")  # the CD target's CUE sheet is a deliverable too
+        if target == "cd":
+            assert cue["sha256"] == hashlib.sha256((out / cue["path"]).read_bytes()).hexdigest()
+        else:
+            assert cue is None
+
+
+def test_demo_table_lists_song_target_loudness_and_file(demo_build):
+    from pipeline.cli import delivery_table
+    root, _ = demo_build
+    lines = delivery_table(root / "build").splitlines()
+    assert lines[0].split() == ["song", "target", "LUFS", "dBTP", "file"]
+    assert len(lines) == 1 + 8  # 3 songs and the album file, 2 targets
+    cd = json.loads((root / "build" / "cd" / "manifest.json").read_text())["files"][1]
+    row = next(line for line in lines if line.startswith("Night Drive") and " cd " in line)
+    assert row.split()[3:5] == [f"{cd['integrated_lufs']:.2f}", f"{cd['true_peak_dbtp']:.2f}"]
+    assert row.endswith("cd/02 - Night Drive.wav")
+    assert any(line.startswith("First Light (album)") for line in lines)
 
 
 def test_tags_are_written(demo_build):

@@ -22,6 +22,7 @@ from stages.analysis import AnalysisParams
 from stages.bus import BusParams, MixdownParams
 from stages.export import ExportParams
 from stages.final import FinalParams
+from stages.formats import is_lossy
 from stages.master import MasterParams
 from stages.mixing import MixInput
 from stages.params import SpecModel
@@ -76,8 +77,11 @@ def compile_album(album: Album, targets: list[str] | None = None) -> dict[str, N
             album_title=album.title, album_artist=album.artist, catalog=album.catalog,
             tracks=[TrackInfo(title=s.title, performer=s.artist or album.artist, isrc=s.isrc, gap_s=s.gap_s)
                     for s in album.songs],
-            cue_sheet=target.preset == "cd" or (album.target_rate(target) == 44100 and target.bit_depth == 16)),
-            [f"{s.id}/export/{name}" for s in album.songs])
+            ceiling_dbtp=min(min(target.ceiling_dbtp, album.master_for(s).limiter.ceiling_dbtp) for s in album.songs),
+            cue_sheet=not is_lossy(target.format) and (
+                target.preset == "cd" or (album.target_rate(target) == 44100 and target.bit_depth == 16))),
+            [f"{s.id}/export/{name}" for s in album.songs]
+            + ([f"{s.id}/final/{name}" for s in album.songs] if is_lossy(target.format) else []))
     return nodes
 
 
@@ -89,18 +93,22 @@ def _compile_delivery(album: Album, song: Song, number: int, name: str, target: 
     master = album.master_for(song)
     mode = master.album_loudness
     inputs = [f"{song.id}/master"]
+    ceiling_dbtp = min(target.ceiling_dbtp, master.limiter.ceiling_dbtp)
     if mode == "album" and target.target_lufs is not None:
         inputs.append("album/loudness")
     _add(nodes, f"{song.id}/final/{name}", "final", FinalParams(
         sample_rate_hz=album.sample_rate, target=name, target_rate_hz=album.target_rate(target),
-        target_lufs=target.target_lufs, ceiling_dbtp=min(target.ceiling_dbtp, master.limiter.ceiling_dbtp),
+        target_lufs=target.target_lufs, ceiling_dbtp=ceiling_dbtp,
         limiter=master.limiter, mono_bass_hz=target.mono_bass_hz, loudness_mode=mode), inputs)
     tags = {"title": song.title, "artist": song.artist or album.artist, "album": album.title,
             "tracknumber": f"{number}/{len(album.songs)}", **({"isrc": song.isrc} if song.isrc else {}),
             **target.tags}
-    _add(nodes, f"{song.id}/export/{name}", "export", ExportParams(
+    export_id = f"{song.id}/export/{name}"
+    _add(nodes, export_id, "export", ExportParams(
         sample_rate_hz=album.target_rate(target), format=target.format, bit_depth=target.bit_depth,
-        dither=target.dither, tags={k: v for k, v in tags.items() if v}), [f"{song.id}/final/{name}"])
+        dither=target.dither, dither_seed=stable_seed(export_id), ceiling_dbtp=ceiling_dbtp,
+        tags={k: v for k, v in tags.items() if v}),
+        [f"{song.id}/final/{name}"])
 
 
 def _compile_mix(album: Album, song: Song, nodes: dict[str, Node]) -> None:

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from .export import decoded, file_facts, tag_file
+from .export import decoded, encode_lossy, file_facts, tag_file
+from .formats import CUE_FILE_TYPES, LOSSLESS, is_lossy
 from .params import SpecModel
 from .registry import Blob, stage
 
@@ -40,6 +41,8 @@ class AlbumExportParams(SpecModel):
     catalog: str | None = None
     tracks: list[TrackInfo]
     cue_sheet: bool = False
+    ceiling_dbtp: float = 0.0
+    """Lossy album file: the true peak its decode must stay under (the lowest of the songs' ceilings)."""
 
 
 SAFE_NAME_BYTES = 120
@@ -64,10 +67,10 @@ def cue_time(frames: int, sample_rate_hz: int) -> str:
 def cue_sheet(p: AlbumExportParams, album_file: str, starts: list[int]) -> str:
     quote = lambda s: s.replace('"', "'")  # noqa: E731 - CUE has no escape for quotes
     lines = ['REM COMMENT "mixbuild"']
-    if p.catalog:
-        lines.append(f"CATALOG {p.catalog}")
+    if p.catalog:  # CUE's CATALOG is 13 digits: a 12-digit UPC-A is the EAN-13 with a leading zero
+        lines.append(f"CATALOG {p.catalog.zfill(13)}")
     lines += [f'PERFORMER "{quote(p.album_artist)}"', f'TITLE "{quote(p.album_title)}"',
-              f'FILE "{quote(album_file)}" {"WAVE" if p.format == "wav" else p.format.upper()}']
+              f'FILE "{quote(album_file)}" {CUE_FILE_TYPES[p.format]}']
     for number, (track, start) in enumerate(zip(p.tracks, starts), start=1):
         lines += [f"  TRACK {number:02d} AUDIO", f'    TITLE "{quote(track.title)}"',
                   f'    PERFORMER "{quote(track.performer or p.album_artist)}"']
@@ -97,19 +100,26 @@ def album_facts(data: bytes, album: np.ndarray, sample_rate_hz: int, spans: list
 
 @stage("album_export", "1", AlbumExportParams)
 def render_album_export(inputs, p: AlbumExportParams, ctx) -> dict:
+    """Inputs: the songs' exports; for a lossy target also their finals, which the album file is encoded
+    from (encoding decoded lossy audio again would add a second generation of codec loss)."""
     ext = f".{p.format}"
+    lossy = is_lossy(p.format)
+    exports, finals = inputs[:len(p.tracks)], inputs[len(p.tracks):]
     files: dict[str, bytes] = {}
     pieces, starts, entries, position = [], [], [], 0
     spans = []
-    for number, (track, exported) in enumerate(zip(p.tracks, inputs), start=1):
+    for number, (track, exported) in enumerate(zip(p.tracks, exports), start=1):
         data = Path(exported["file"]).read_bytes()
         name = f"{number:02d} - {safe_name(track.title)}{ext}"
         files[name] = data
         # measured once, by the export node
         entries.append({"path": name, "title": track.title, "track": number, **exported["facts"]})
-        info = soundfile.info(io.BytesIO(data))
-        dtype = "float32" if "FLOAT" in info.subtype else "int32"
-        audio, _ = soundfile.read(io.BytesIO(data), dtype=dtype, always_2d=True)
+        if lossy:
+            audio = np.asarray(finals[number - 1], dtype=np.float32)
+        else:
+            info = soundfile.info(io.BytesIO(data))
+            dtype = "float32" if "FLOAT" in info.subtype else "int32"
+            audio, _ = soundfile.read(io.BytesIO(data), dtype=dtype, always_2d=True)
         gap = int(round(track.gap_s * p.sample_rate_hz)) if number < len(p.tracks) else 0
         length = audio.shape[0] + gap
         if p.cue_sheet:  # every track starts on a CD frame, so INDEX times are exact
@@ -123,12 +133,15 @@ def render_album_export(inputs, p: AlbumExportParams, ctx) -> dict:
     del pieces
     with tempfile.TemporaryDirectory(prefix="mixbuild-album-") as tmp:
         path = Path(tmp) / album_name
-        soundfile.write(str(path), album, p.sample_rate_hz, format=p.format.upper(), subtype=info.subtype)
+        if lossy:
+            encode_lossy(album, p.sample_rate_hz, p.format, path, p.ceiling_dbtp)
+        else:
+            soundfile.write(str(path), album, p.sample_rate_hz, format=LOSSLESS[p.format], subtype=info.subtype)
         tag_file(path, p.format, {"album": p.album_title, "artist": p.album_artist})
         files[album_name] = path.read_bytes()
-    entries.append({"path": album_name, "title": p.album_title, "track": None,
-                    **album_facts(files[album_name], album, p.sample_rate_hz, spans,
-                                  [e["true_peak_dbtp"] for e in entries])})
+    facts = (file_facts(files[album_name]) if lossy else  # lossy: measured from a decode
+             album_facts(files[album_name], album, p.sample_rate_hz, spans, [e["true_peak_dbtp"] for e in entries]))
+    entries.append({"path": album_name, "title": p.album_title, "track": None, **facts})
     manifest = {"target": p.target, "files": entries}
     if p.cue_sheet:
         cue_name = f"{safe_name(p.album_title)}.cue"

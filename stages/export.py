@@ -1,4 +1,7 @@
-"""Stage `export` (<song>/export/<target>): dither, quantise, encode and tag one delivery file."""
+"""Stage `export` (<song>/export/<target>): dither, quantise, encode and tag one delivery file.
+
+Lossless formats are dithered and quantised to the target's bit depth; lossy codecs encode the float final.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +16,12 @@ import numpy as np
 import soundfile
 from mutagen.id3 import ID3, TALB, TIT2, TPE1, TRCK, TSRC, TXXX
 
+from .formats import LOSSLESS, LOSSY, fixed_ogg_serial, is_lossy
 from .params import SpecModel
-from .registry import Blob, stage
+from .registry import Blob, RenderError, stage
 
 ID3_FRAMES = {"title": TIT2, "artist": TPE1, "album": TALB, "tracknumber": TRCK, "isrc": TSRC}
-VORBIS_FORMATS = {"flac", "ogg"}
+VORBIS_FORMATS = {"flac", "ogg", "opus"}
 
 
 class ExportParams(SpecModel):
@@ -25,6 +29,10 @@ class ExportParams(SpecModel):
     format: str
     bit_depth: Literal[16, 24, "32f"]
     dither: Literal["tpdf", "none"]
+    dither_seed: int = 0
+    ceiling_dbtp: float = 0.0
+    """Lossy codecs: the true peak the decoded file must stay under (the final's limiter ceiling)."""
+    """From the node id, not its key: a tag-only change must not change the delivered samples."""
     tags: dict[str, str] = {}
 
 
@@ -41,12 +49,50 @@ def pcm_frames(audio: np.ndarray, bit_depth, dither: str, seed: int) -> tuple[np
     return (ints.astype(np.int32) << 8), "PCM_24"  # soundfile maps int32 to 24 bit by its top bits
 
 
-def encode(audio: np.ndarray, p: ExportParams, seed: int, path: Path) -> np.ndarray:
+def encode(audio: np.ndarray, p: ExportParams, path: Path) -> np.ndarray:
     """Write `audio` to `path` in the target's format and bit depth, then tag it; returns the frames written."""
-    frames, subtype = pcm_frames(audio, p.bit_depth, p.dither, seed)
-    soundfile.write(str(path), frames, p.sample_rate_hz, format=p.format.upper(), subtype=subtype)
+    frames, subtype = pcm_frames(audio, p.bit_depth, p.dither, p.dither_seed)
+    soundfile.write(str(path), frames, p.sample_rate_hz, format=LOSSLESS[p.format], subtype=subtype)
     tag_file(path, p.format, p.tags)
     return frames
+
+
+LOSSY_WRITE_FRAMES = 8192
+"""Frames per write to a lossy encoder: libvorbis allocates its whole pending input on the stack, so one
+write of a long song overflows it (libsndfile#1095, python-soundfile#396); blocks keep it small."""
+
+
+LOSSY_CEILING_PASSES = 4
+"""Encodes tried before giving up on the ceiling; one trim usually suffices, codec overshoot is ~0.1-1 dB."""
+
+
+def _write_lossy(samples: np.ndarray, sample_rate_hz: int, fmt: str, path: Path) -> None:
+    container, subtype = LOSSY[fmt]
+    with soundfile.SoundFile(str(path), "w", sample_rate_hz, samples.shape[1], subtype, format=container) as sink:
+        for start in range(0, samples.shape[0], LOSSY_WRITE_FRAMES):
+            sink.write(samples[start:start + LOSSY_WRITE_FRAMES])
+    if container == "OGG":
+        path.write_bytes(fixed_ogg_serial(path.read_bytes()))
+
+
+def encode_lossy(audio: np.ndarray, sample_rate_hz: int, fmt: str, path: Path, ceiling_dbtp: float) -> float:
+    """Encode float samples with the target's lossy codec (libsndfile defaults), reproducibly, so that the
+    decoded file's true peak stays at or under `ceiling_dbtp`: a codec overshoots the limiter's ceiling
+    (its filtering rebuilds peaks the limiter removed), so the input is trimmed by the measured excess and
+    encoded again. Returns the trim applied in dB (<= 0)."""
+    from .dsp.truepeak import true_peak_dbtp
+
+    samples = np.asarray(audio, dtype=np.float32)
+    trim_db = 0.0
+    for _ in range(LOSSY_CEILING_PASSES):
+        _write_lossy(samples * np.float32(10.0 ** (trim_db / 20.0)), sample_rate_hz, fmt, path)
+        decoded_audio, _ = soundfile.read(str(path), dtype="float32", always_2d=True)
+        excess_db = true_peak_dbtp(decoded_audio, sample_rate_hz) - ceiling_dbtp
+        if excess_db <= 0.0:
+            return trim_db
+        trim_db -= excess_db + 0.05  # a hair under: the codec's overshoot moves a little with the level
+    raise RenderError(f"{fmt}: the decoded true peak stays {excess_db:.2f} dB over the {ceiling_dbtp} dBTP "
+                      f"ceiling after {LOSSY_CEILING_PASSES} encodes; lower the target's ceiling_dbtp")
 
 
 def decoded(frames: np.ndarray) -> np.ndarray:
@@ -59,6 +105,16 @@ def decoded(frames: np.ndarray) -> np.ndarray:
     return samples
 
 
+def vorbis_comments(tags: dict[str, str]) -> dict[str, str]:
+    """Tags as Vorbis comments: upper-case keys, and `n/N` track numbers split into TRACKNUMBER and
+    TRACKTOTAL as the Vorbis convention has it (ID3's TRCK keeps `n/N`)."""
+    comments = {key.upper(): value for key, value in tags.items()}
+    number, _, total = comments.get("TRACKNUMBER", "").partition("/")
+    if total:
+        comments.update(TRACKNUMBER=number, TRACKTOTAL=total)
+    return comments
+
+
 def tag_file(path: Path, fmt: str, tags: dict[str, str]) -> None:
     """Tags with mutagen: Vorbis comments for FLAC/OGG, ID3 (TXXX for custom keys) for WAV/AIFF/MP3."""
     if not tags:
@@ -67,8 +123,8 @@ def tag_file(path: Path, fmt: str, tags: dict[str, str]) -> None:
     if audio is None:
         return
     if fmt in VORBIS_FORMATS:
-        for key, value in sorted(tags.items()):
-            audio[key.upper()] = value
+        for key, value in sorted(vorbis_comments(tags).items()):
+            audio[key] = value
     else:
         if audio.tags is None:
             audio.add_tags()
@@ -110,6 +166,11 @@ def file_facts(data: bytes, audio: np.ndarray | None = None, true_peak_dbtp: flo
 def render_export(inputs, p: ExportParams, ctx) -> dict:
     with tempfile.TemporaryDirectory(prefix="mixbuild-export-") as tmp:
         path = Path(tmp) / f"out.{p.format}"
-        frames = encode(np.asarray(inputs[0]), p, ctx.seed, path)
+        if is_lossy(p.format):
+            encode_lossy(inputs[0], p.sample_rate_hz, p.format, path, p.ceiling_dbtp)
+            tag_file(path, p.format, p.tags)
+            samples = None  # measured from a decode: the codec changes the samples
+        else:
+            samples = decoded(encode(np.asarray(inputs[0]), p, path))
         data = path.read_bytes()
-    return {"file": Blob(data, f".{p.format}"), "facts": file_facts(data, decoded(frames))}
+    return {"file": Blob(data, f".{p.format}"), "facts": file_facts(data, samples)}

@@ -30,15 +30,11 @@ class Blob:
 
 @dataclass(frozen=True)
 class Context:
-    """What a kernel may know beyond its inputs: its node id and key, and a seed derived from the key."""
+    """What a kernel may know beyond its inputs: its node id and key (seeds come from params, so a change
+    that does not touch the audio, such as a tag, cannot change the noise a kernel adds)."""
 
     node_id: str
     key: str
-
-    @property
-    def seed(self) -> int:
-        """A reproducible seed (dither, noise) taken from the node key."""
-        return int(self.key[:16], 16)
 
 
 class RenderError(Exception):

@@ -10,7 +10,8 @@ import soundfile
 
 from .documents import Document, PathKey
 from .errors import Problem
-from .master import Master
+from .master import Master, Target
+from stages.formats import LOSSY_RATES_HZ
 from stages.params import MAX_EQ_FREQ_RATIO
 from .song import Song
 
@@ -44,6 +45,18 @@ def check_song(song: Song, source: Source, sample_rate_hz: int) -> Iterator[Prob
 def check_master(master: Master, source: Source, key: PathKey, sample_rate_hz: int) -> Iterator[Problem]:
     """EQ bands of a master chain must sit below 0.45 of the render rate."""
     yield from _check_eq(master.eq, source, key + ("eq",), sample_rate_hz)
+
+
+def check_targets(targets: dict[str, Target], source: Source, sample_rate_hz: int) -> Iterator[Problem]:
+    """Opus and MP3 deliver at a few rates only: say which, rather than let the encoder fail."""
+    for name, target in targets.items():
+        rates = LOSSY_RATES_HZ.get(target.format)
+        rate = target.sample_rate or sample_rate_hz
+        if rates and rate not in rates:
+            allowed = " or ".join(str(r) for r in rates)
+            source_of_rate = "" if target.sample_rate else " (the album's rate; set the target's sample_rate)"
+            yield source.problem(("targets", name, "sample_rate" if target.sample_rate else "format"),
+                                 f"{target.format} delivers at {allowed} Hz{source_of_rate} (got {rate})")
 
 
 def _check_routing(song: Song, source: Source) -> Iterator[Problem]:

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .album import Album, AlbumSettings
-from .checks import Source, check_master, check_song
+from .checks import Source, check_master, check_song, check_targets
 from .documents import Document, read_document
 from .errors import Problem, SpecError
 from .problems import validation_problems
@@ -41,6 +41,7 @@ def load(spec_path: str | Path) -> Album:
     if settings is not None:
         album_source = Source(doc, (), path.parent)
         problems.extend(check_master(settings.master, album_source, ("master",), settings.sample_rate))
+        problems.extend(check_targets(settings.targets, album_source, settings.sample_rate))
         for song, src, _ in songs:
             if song is not None:
                 problems.extend(check_song(song, src, settings.sample_rate))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import soundfile
 from pydantic import Field, model_validator
 
 from .base import STANDARD_SAMPLE_RATES_HZ, SpecModel
+from stages.formats import LOSSLESS, LOSSY
 from stages.params import Compressor, EqBand, Limiter, TonalMatch
 
 
@@ -35,9 +35,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 """Named delivery presets; a target's own fields override them (EBU R128 for broadcast)."""
 
-FORMATS = {"wav": "WAV", "flac": "FLAC", "aiff": "AIFF"}
-FORMATS.update({name.lower(): name for name in soundfile.available_formats() if name in ("CAF", "W64", "RF64")})
-"""Lossless delivery formats by spec name: WAV, FLAC, AIFF and the PCM containers libsndfile writes here."""
+FORMATS = sorted([*LOSSLESS, *LOSSY])
+"""Delivery formats by spec name: WAV, FLAC, AIFF, and the lossy codecs (ogg, opus, mp3) libsndfile has here."""
 
 FormatName = Literal[tuple(sorted(FORMATS))]  # type: ignore[valid-type]
 SampleRate = Literal[STANDARD_SAMPLE_RATES_HZ]  # type: ignore[valid-type]
@@ -51,8 +50,8 @@ class Target(SpecModel):
     ceiling_dbtp: float = Field(default=-1.0, ge=-20, le=0)
     format: FormatName = "wav"
     sample_rate: SampleRate | None = Field(default=None, description="None: the album's rate.")
-    bit_depth: Literal[16, 24, "32f"] = 24
-    dither: Literal["tpdf", "none"] = "tpdf"
+    bit_depth: Literal[16, 24, "32f"] = Field(default=24, description="Lossless formats; lossy ones store none.")
+    dither: Literal["tpdf", "none"] = Field(default="tpdf", description="When quantising to 16 or 24 bits.")
     mono_bass_hz: float | None = Field(default=None, ge=40, le=400, description="Vinyl: mono below.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags (comment, genre, ...).")
 

@@ -1,0 +1,43 @@
+"""Delivery formats: lossless containers we write PCM into, and the lossy codecs libsndfile has here.
+
+Lossy files are encoded once from the float final (no dither, no bit depth) and measured from a decode.
+"""
+
+from __future__ import annotations
+
+import io
+
+import soundfile
+
+LOSSLESS = {"wav": "WAV", "flac": "FLAC", "aiff": "AIFF"}
+"""Spec name -> libsndfile container, for the formats we quantise, tag (mutagen) and sequence."""
+
+_LOSSY_CODECS = {"ogg": ("OGG", "VORBIS"), "opus": ("OGG", "OPUS"), "mp3": ("MP3", "MPEG_LAYER_III")}
+LOSSY = {name: codec for name, codec in _LOSSY_CODECS.items()
+         if codec[0] in soundfile.available_formats() and codec[1] in soundfile.available_subtypes(codec[0])}
+"""Spec name -> (container, subtype) of the lossy codecs this platform's libsndfile encodes."""
+
+LOSSY_RATES_HZ = {"opus": (48000,), "mp3": (32000, 44100, 48000)}
+"""Rates a lossy codec delivers at (Opus codes at 48 kHz; MPEG-1 Layer III tops out at 48 kHz)."""
+
+CUE_FILE_TYPES = {"wav": "WAVE", "flac": "WAVE", "aiff": "AIFF", "mp3": "MP3"}
+"""The CUE `FILE` type of an album file: WAVE stands for any decoded PCM stream (FLAC included)."""
+
+OGG_STREAM_SERIAL = 0x6D697862  # "mixb"
+"""libsndfile gives each Ogg stream a random serial number; we fix it so equal audio gives equal bytes."""
+
+
+def is_lossy(fmt: str) -> bool:
+    return fmt in _LOSSY_CODECS
+
+
+def fixed_ogg_serial(data: bytes) -> bytes:
+    """The same Ogg file with every page's stream serial set to OGG_STREAM_SERIAL (CRCs recomputed)."""
+    from mutagen.ogg import OggPage
+
+    source, pages = io.BytesIO(data), []
+    while source.tell() < len(data):
+        page = OggPage(source)
+        page.serial = OGG_STREAM_SERIAL
+        pages.append(page.write())
+    return b"".join(pages)

@@ -72,7 +72,8 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, history=History(cache, Path(spec_path)),
                       on_done=on_done, parallel_backend=backend, scheduler=scheduler)
     out = Path(out_dir)
-    report = Report(str(spec_path), results, deliver(results, cache, out))
+    prune = not targets or set(album.targets) <= set(targets)  # every target built: drop folders of removed ones
+    report = Report(str(spec_path), results, deliver(results, cache, out, prune_targets=prune))
     report.seconds = time.perf_counter() - started
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "build-report.json", report.as_dict())

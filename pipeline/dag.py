@@ -1,10 +1,13 @@
 """Compile a loaded album into the DAG of DESIGN.md: stable node ids, params, inputs in a fixed order.
 
-    <song>/stem/<stem> -> <song>/bus/<bus> -> <song>/mixdown -> album/analysis -> <song>/master
-      -> album/loudness -> <song>/final/<target> -> <song>/export/<target> -> album/export/<target>
+    <song>/stem/<stem> -> <song>/bus/<bus> -> <song>/mixdown -> album/analysis -> <song>/tonal
+      -> <song>/master -> album/loudness -> album/gain/<target> -> <song>/final/<target>
+      -> <song>/export/<target> -> album/export/<target>
 
 `album/analysis` takes the tonal decision from the mixdowns; `album/loudness` takes the album-gain
 decision from the masters (the gain must see the mastered signal, so it cannot precede the master).
+`<song>/tonal` and `album/gain/<target>` pick one consumer's share of those decisions, so that early
+cutoff holds per song and per target.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from stages.album_export import AlbumExportParams, TrackInfo
 from stages.album_loudness import AlbumLoudnessParams
 from stages.analysis import AnalysisParams
 from stages.bus import BusParams, MixdownParams
+from stages.decision import PickParams
 from stages.export import ExportParams
 from stages.final import FinalParams
 from stages.formats import is_lossy
@@ -60,15 +64,22 @@ def compile_album(album: Album, targets: list[str] | None = None) -> dict[str, N
         [f"{s.id}/mixdown" for s in tonal])
     for song in album.songs:
         master = album.master_for(song)
+        decision = []
+        if master.tonal_match is not None:
+            decision = [f"{song.id}/tonal"]
+            _add(nodes, decision[0], "pick", PickParams(path=["tonal", song.id]), ["album/analysis"])
         _add(nodes, f"{song.id}/master", "master", MasterParams(
             sample_rate_hz=album.sample_rate, song=song.id, eq=master.eq, compressor=master.compressor),
-            [f"{song.id}/mixdown", "album/analysis"])
+            [f"{song.id}/mixdown", *decision])
     album_mode = [s for s in album.songs if album.master_for(s).album_loudness == "album"]
     if album_mode and any(t.target_lufs is not None for t in chosen.values()):
         _add(nodes, "album/loudness", "album_loudness", AlbumLoudnessParams(
             sample_rate_hz=album.sample_rate, songs=[s.id for s in album_mode],
             target_lufs={name: t.target_lufs for name, t in chosen.items()}),
             [f"{s.id}/master" for s in album_mode])
+        for name, target in chosen.items():
+            if target.target_lufs is not None:
+                _add(nodes, f"album/gain/{name}", "pick", PickParams(path=["gain_db", name]), ["album/loudness"])
     for name, target in chosen.items():
         for number, song in enumerate(album.songs, start=1):
             _compile_delivery(album, song, number, name, target, nodes)
@@ -95,7 +106,7 @@ def _compile_delivery(album: Album, song: Song, number: int, name: str, target: 
     inputs = [f"{song.id}/master"]
     ceiling_dbtp = min(target.ceiling_dbtp, master.limiter.ceiling_dbtp)
     if mode == "album" and target.target_lufs is not None:
-        inputs.append("album/loudness")
+        inputs.append(f"album/gain/{name}")
     _add(nodes, f"{song.id}/final/{name}", "final", FinalParams(
         sample_rate_hz=album.sample_rate, target=name, target_rate_hz=album.target_rate(target),
         target_lufs=target.target_lufs, ceiling_dbtp=ceiling_dbtp,

@@ -39,7 +39,7 @@ def render_final(inputs, p: FinalParams, ctx) -> np.ndarray:
         audio = mono_bass(audio, p.target_rate_hz, p.mono_bass_hz)
     if p.target_lufs is not None:
         if p.loudness_mode == "album":
-            gain_db = inputs[1]["gain_db"][p.target]
+            gain_db = inputs[1]["value"]  # album/gain/<target>: this target's share of album/loudness
         else:
             measured = integrated_lufs(audio, p.target_rate_hz)
             gain_db = p.target_lufs - measured if np.isfinite(measured) else 0.0

@@ -21,9 +21,9 @@ class MasterParams(SpecModel):
 def render_master(inputs, p: MasterParams, ctx) -> np.ndarray:
     from .dsp.eq import apply_sos, band_sos
 
-    mixdown, decision = inputs
+    mixdown, *decision = inputs  # with tonal match, the song's own pick of album/analysis: <song>/tonal
     audio = eq_chain(np.asarray(mixdown, dtype=np.float64), p.eq, p.sample_rate_hz)
-    tonal = decision.get("tonal", {}).get(p.song)
+    tonal = decision[0]["value"] if decision else None
     if tonal:
         for kind, freq_hz, gain_db in (("low_shelf", LOW_SHELF_HZ, tonal["low_shelf_db"]),
                                        ("high_shelf", HIGH_SHELF_HZ, tonal["high_shelf_db"])):

@@ -17,7 +17,8 @@ from typing import Any, Callable
 from .params import SpecModel
 
 STAGE_MODULES = ("stages.stem", "stages.bus", "stages.analysis", "stages.master",
-                 "stages.album_loudness", "stages.final", "stages.export", "stages.album_export")
+                 "stages.album_loudness", "stages.decision", "stages.final", "stages.export",
+                 "stages.album_export")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -43,12 +44,28 @@ def test_every_deliverable_decodes_and_respects_ceiling(demo_build, ffmpeg_meter
             assert abs(lufs - -14.0) <= 0.5, (path.name, lufs)
 
 
+def test_demo_in_track_mode_puts_every_song_at_its_target(demo_stems, tmp_path, ffmpeg_meter):
+    # the demo album with album_loudness: track, measured by an independent meter (ffmpeg ebur128)
+    shutil.copytree(DEMO.parent / "songs", tmp_path / "songs")
+    (tmp_path / "stems").symlink_to(demo_stems, target_is_directory=True)
+    text = DEMO.read_text()
+    assert "album_loudness: album" in text
+    (tmp_path / "album.yaml").write_text(text.replace("album_loudness: album", "album_loudness: track"))
+    report = api.build(tmp_path / "album.yaml", cache_dir=tmp_path / "cache", out_dir=tmp_path / "build", jobs=2)
+    songs = [Path(o["path"]) for o in report.outputs if re.match(r"\d\d - .*\.wav$", Path(o["path"]).name)]
+    assert len(songs) == 6  # 3 songs x (streaming, cd)
+    for path in songs:
+        lufs, peak_dbtp = ffmpeg_meter(path)
+        assert abs(lufs - -14.0) <= 0.5, (path.parent.name, path.name, lufs)
+        assert peak_dbtp <= -1.0 + FFMPEG_TOLERANCE_DB, (path.parent.name, path.name, peak_dbtp)
+
+
 def test_album_mode_gives_every_song_the_same_gain(demo_build):
     root, report = demo_build
     cache = Cache(root / "cache")
     digests = {n.id: n.digest for n in report.nodes}
     decision = cache.load_json(digests["album/loudness"])
-    for target, rate in (("streaming", 48000),):
+    for target, rate in (("streaming", 48000), ("cd", 44100)):  # the CD's 44.1 kHz SRC keeps loudness
         moves = []
         for song in ("opening", "night-drive", "last-light"):
             before = integrated_lufs(np.asarray(cache.load_array(digests[f"{song}/master"])), 48000)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from typer.testing import CliRunner
 
 from pipeline.cache import Cache
@@ -52,7 +54,12 @@ def test_two_builds_at_once_both_succeed(project):
     assert a == b and a
 
 
-def test_jobs_and_warmth_give_identical_outputs(project, tmp_path):
+@pytest.mark.parametrize("album_cd", [False, True], ids=["track-24bit", "album-tonal-cd-16bit"])
+def test_jobs_and_warmth_give_identical_outputs(project, tmp_path, album_cd):
+    if album_cd:  # album decisions, tonal picks and the dithered 16-bit CD path with its CUE sheet
+        project.spec["master"] |= {"album_loudness": "album", "tonal_match": {"strength": 0.5, "max_db": 2.0}}
+        project.spec["targets"]["cd"] = {"preset": "cd"}
+        project.save()
     one = project.build(jobs=1)
     digests = {n.id: n.digest for n in one.nodes}
     (project.root / "cache").rename(tmp_path / "cache-j1")

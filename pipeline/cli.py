@@ -71,7 +71,7 @@ def demo(
     directory: Optional[Path] = typer.Option(None, "--dir", help="Demo project (default: configs/demo)."),
     stems_only: bool = typer.Option(False, "--stems-only", help="Only write the synthesised stems."),
     jobs: Optional[int] = JobsOpt,
-    out: Path = typer.Option(Path("build"), "--out", help="Output directory."),
+    out: Path = OutOpt,
 ) -> None:
     """Synthesise the demo album's stems, render every target, print what was delivered."""
     from .cli_build import run_build

@@ -26,15 +26,13 @@ def _build_once(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Pat
     try:
         album = load(spec)
     except SpecError as err:
-        for problem in err.problems:
-            typer.echo(str(problem), err=True)
+        _print_problems(err)
         typer.echo(f"[{stamp}] not built: fix the spec and save (still watching)", err=True)
         return None
     try:
         report = api.build(spec, cache_dir=cache, out_dir=out, jobs=jobs, targets=targets, album=album)
     except SpecError as err:  # e.g. an unknown --target
-        for problem in err.problems:
-            typer.echo(str(problem), err=True)
+        _print_problems(err)
         return album
     except (RenderError, api.SchedulerError) as err:
         typer.echo(f"[{stamp}] render failed: {err} (still watching)", err=True)
@@ -48,6 +46,11 @@ def _build_once(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Pat
         more = f" (+{len(rendered) - MAX_LISTED_NODES} more)" if len(rendered) > MAX_LISTED_NODES else ""
         typer.echo(f"  rendered: {', '.join(rendered[:MAX_LISTED_NODES])}{more}")
     return album
+
+
+def _print_problems(err: SpecError) -> None:
+    for problem in err.problems:
+        typer.echo(str(problem), err=True)
 
 
 @app.command()

@@ -81,6 +81,7 @@ def compile_album(album: Album, targets: list[str] | None = None) -> dict[str, N
             if target.target_lufs is not None:
                 _add(nodes, f"album/gain/{name}", "pick", PickParams(path=["gain_db", name]), ["album/loudness"])
     for name, target in chosen.items():
+        lossy = is_lossy(target.format)  # the album file is encoded from the finals: one generation of loss
         for number, song in enumerate(album.songs, start=1):
             _compile_delivery(album, song, number, name, target, nodes)
         _add(nodes, f"album/export/{name}", "album_export", AlbumExportParams(
@@ -88,11 +89,11 @@ def compile_album(album: Album, targets: list[str] | None = None) -> dict[str, N
             album_title=album.title, album_artist=album.artist, catalog=album.catalog,
             tracks=[TrackInfo(title=s.title, performer=s.artist or album.artist, isrc=s.isrc, gap_s=s.gap_s)
                     for s in album.songs],
-            ceiling_dbtp=min(min(target.ceiling_dbtp, album.master_for(s).limiter.ceiling_dbtp) for s in album.songs),
-            cue_sheet=not is_lossy(target.format) and (
+            ceiling_dbtp=min(_ceiling_dbtp(album, s, target) for s in album.songs),
+            cue_sheet=not lossy and (
                 target.preset == "cd" or (album.target_rate(target) == 44100 and target.bit_depth == 16))),
             [f"{s.id}/export/{name}" for s in album.songs]
-            + ([f"{s.id}/final/{name}" for s in album.songs] if is_lossy(target.format) else []))
+            + ([f"{s.id}/final/{name}" for s in album.songs] if lossy else []))
     return nodes
 
 
@@ -100,11 +101,16 @@ def _add(nodes: dict[str, Node], node_id: str, kind: str, params: SpecModel, inp
     nodes[node_id] = Node(node_id, kind, params, tuple(inputs))
 
 
+def _ceiling_dbtp(album: Album, song: Song, target: Target) -> float:
+    """The true-peak ceiling a song's delivery holds: the lower of the target's and its master limiter's."""
+    return min(target.ceiling_dbtp, album.master_for(song).limiter.ceiling_dbtp)
+
+
 def _compile_delivery(album: Album, song: Song, number: int, name: str, target: Target, nodes) -> None:
     master = album.master_for(song)
     mode = master.album_loudness
     inputs = [f"{song.id}/master"]
-    ceiling_dbtp = min(target.ceiling_dbtp, master.limiter.ceiling_dbtp)
+    ceiling_dbtp = _ceiling_dbtp(album, song, target)
     if mode == "album" and target.target_lufs is not None:
         inputs.append(f"album/gain/{name}")
     _add(nodes, f"{song.id}/final/{name}", "final", FinalParams(

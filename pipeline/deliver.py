@@ -59,21 +59,29 @@ def deliver(results: list[NodeResult], cache: Cache, out_dir: Path, prune_target
         for name, dest in dests.items():
             if out_dir.resolve() not in dest.parents:
                 raise ValueError(f"refusing to write outside {out_dir}: {name}")
+        for name, dest in dests.items():
+            if name != MANIFEST:
+                _copy_if_changed(cache, files[name]["blob"], dest)
+        if previous is not None:
+            _remove_stale(folder, previous - {d.name for d in dests.values()}, dests.values())
         # the manifest last: until it is replaced, the old one still lists what is stale
-        for name, dest in sorted(dests.items(), key=lambda item: item[1].name == MANIFEST):
-            blob = files[name]["blob"]
-            if dest.name == MANIFEST:
-                if previous is not None:
-                    _remove_stale(folder, previous - {d.name for d in dests.values()}, dests.values())
-                album_titles |= (_read_manifest(cache.blob_path(blob)) or ("", set(), set()))[1]
-            if not (dest.is_file() and digest_bytes(dest.read_bytes()) == blob):
-                with atomic_path(dest) as tmp:
-                    shutil.copyfile(cache.blob_path(blob), tmp)
+        manifest_blob = files[MANIFEST]["blob"]
+        new_manifest = _read_manifest(cache.blob_path(manifest_blob))
+        if new_manifest is not None:
+            album_titles |= new_manifest[1]
+        _copy_if_changed(cache, manifest_blob, dests[MANIFEST])
         delivered += [{"target": target, "path": str(dest), "digest": files[name]["blob"]}
                       for name, dest in dests.items()]
     if prune_targets and album_titles:
         _prune_other_targets(out_dir, delivered_targets, album_titles)
     return delivered
+
+
+def _copy_if_changed(cache: Cache, blob: str, dest: Path) -> None:
+    """Put cache object `blob` at `dest` atomically, unless `dest` already holds exactly those bytes."""
+    if not (dest.is_file() and digest_bytes(dest.read_bytes()) == blob):
+        with atomic_path(dest) as tmp:
+            shutil.copyfile(cache.blob_path(blob), tmp)
 
 
 def _read_manifest(path: Path) -> tuple[str, set[str], set[str]] | None:

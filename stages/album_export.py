@@ -134,12 +134,12 @@ def render_album_export(inputs, p: AlbumExportParams, ctx) -> dict:
     with tempfile.TemporaryDirectory(prefix="mixbuild-album-") as tmp:
         path = Path(tmp) / album_name
         if lossy:
-            encode_lossy(album, p.sample_rate_hz, p.format, path, p.ceiling_dbtp)
+            decoded_album, peak_dbtp = encode_lossy(album, p.sample_rate_hz, p.format, path, p.ceiling_dbtp)
         else:
             soundfile.write(str(path), album, p.sample_rate_hz, format=LOSSLESS[p.format], subtype=info.subtype)
         tag_file(path, p.format, {"album": p.album_title, "artist": p.album_artist})
         files[album_name] = path.read_bytes()
-    facts = (file_facts(files[album_name]) if lossy else  # lossy: measured from a decode
+    facts = (file_facts(files[album_name], decoded_album, peak_dbtp) if lossy else
              album_facts(files[album_name], album, p.sample_rate_hz, spans, [e["true_peak_dbtp"] for e in entries]))
     entries.append({"path": album_name, "title": p.album_title, "track": None, **facts})
     manifest = {"target": p.target, "files": entries}

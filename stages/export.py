@@ -30,9 +30,9 @@ class ExportParams(SpecModel):
     bit_depth: Literal[16, 24, "32f"]
     dither: Literal["tpdf", "none"]
     dither_seed: int = 0
+    """From the node id, not its key: a tag-only change must not change the delivered samples."""
     ceiling_dbtp: float = 0.0
     """Lossy codecs: the true peak the decoded file must stay under (the final's limiter ceiling)."""
-    """From the node id, not its key: a tag-only change must not change the delivered samples."""
     tags: dict[str, str] = {}
 
 
@@ -75,11 +75,12 @@ def _write_lossy(samples: np.ndarray, sample_rate_hz: int, fmt: str, path: Path)
         path.write_bytes(fixed_ogg_serial(path.read_bytes()))
 
 
-def encode_lossy(audio: np.ndarray, sample_rate_hz: int, fmt: str, path: Path, ceiling_dbtp: float) -> float:
+def encode_lossy(audio: np.ndarray, sample_rate_hz: int, fmt: str, path: Path,
+                 ceiling_dbtp: float) -> tuple[np.ndarray, float]:
     """Encode float samples with the target's lossy codec (libsndfile defaults), reproducibly, so that the
     decoded file's true peak stays at or under `ceiling_dbtp`: a codec overshoots the limiter's ceiling
     (its filtering rebuilds peaks the limiter removed), so the input is trimmed by the measured excess and
-    encoded again. Returns the trim applied in dB (<= 0)."""
+    encoded again. Returns the decoded samples and their true peak (dBTP), for the file's facts."""
     from .dsp.truepeak import true_peak_dbtp
 
     samples = np.asarray(audio, dtype=np.float32)
@@ -87,9 +88,10 @@ def encode_lossy(audio: np.ndarray, sample_rate_hz: int, fmt: str, path: Path, c
     for _ in range(LOSSY_CEILING_PASSES):
         _write_lossy(samples * np.float32(10.0 ** (trim_db / 20.0)), sample_rate_hz, fmt, path)
         decoded_audio, _ = soundfile.read(str(path), dtype="float32", always_2d=True)
-        excess_db = true_peak_dbtp(decoded_audio, sample_rate_hz) - ceiling_dbtp
+        peak_dbtp = true_peak_dbtp(decoded_audio, sample_rate_hz)
+        excess_db = peak_dbtp - ceiling_dbtp
         if excess_db <= 0.0:
-            return trim_db
+            return decoded_audio, peak_dbtp
         trim_db -= excess_db + 0.05  # a hair under: the codec's overshoot moves a little with the level
     raise RenderError(f"{fmt}: the decoded true peak stays {excess_db:.2f} dB over the {ceiling_dbtp} dBTP "
                       f"ceiling after {LOSSY_CEILING_PASSES} encodes; lower the target's ceiling_dbtp")
@@ -166,11 +168,10 @@ def file_facts(data: bytes, audio: np.ndarray | None = None, true_peak_dbtp: flo
 def render_export(inputs, p: ExportParams, ctx) -> dict:
     with tempfile.TemporaryDirectory(prefix="mixbuild-export-") as tmp:
         path = Path(tmp) / f"out.{p.format}"
-        if is_lossy(p.format):
-            encode_lossy(inputs[0], p.sample_rate_hz, p.format, path, p.ceiling_dbtp)
+        if is_lossy(p.format):  # facts from the decode the ceiling was checked on: the codec changed the samples
+            samples, peak_dbtp = encode_lossy(inputs[0], p.sample_rate_hz, p.format, path, p.ceiling_dbtp)
             tag_file(path, p.format, p.tags)
-            samples = None  # measured from a decode: the codec changes the samples
         else:
-            samples = decoded(encode(np.asarray(inputs[0]), p, path))
+            samples, peak_dbtp = decoded(encode(np.asarray(inputs[0]), p, path)), None
         data = path.read_bytes()
-    return {"file": Blob(data, f".{p.format}"), "facts": file_facts(data, samples)}
+    return {"file": Blob(data, f".{p.format}"), "facts": file_facts(data, samples, peak_dbtp)}

@@ -38,7 +38,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 FORMATS = sorted([*LOSSLESS, *LOSSY])
 """Delivery formats by spec name: WAV, FLAC, AIFF, and the lossy codecs (ogg, opus, mp3) libsndfile has here."""
 
-FormatName = Literal[tuple(sorted(FORMATS))]  # type: ignore[valid-type]
+FormatName = Literal[tuple(FORMATS)]  # type: ignore[valid-type]
 SampleRate = Literal[STANDARD_SAMPLE_RATES_HZ]  # type: ignore[valid-type]
 
 

@@ -75,7 +75,7 @@ def watch_tweaks(common: list[str], song: Path, gains: list[float | None]) -> li
 
 
 def album_seconds(spec: Path) -> float:
-    from pipeline.spec import load
+    from pipeline.specs import load
     total = 0.0
     for song in load(spec).songs:
         total += max(soundfile.info(s.file).duration + s.offset_s for s in song.stems.values())

@@ -16,7 +16,7 @@ from .deliver import deliver
 from .executor import NodeResult, SchedulerError, execute
 from .history import History
 from .plan import PlanEntry, make_plan
-from .spec import Album, load
+from .specs import Album, load
 
 __all__ = ["Report", "SchedulerError", "build", "load", "plan", "graph"]
 

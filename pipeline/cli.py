@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from .spec import AlbumFile, Song, SpecError, load
+from .specs import AlbumFile, Song, SpecError, load
 
 app = typer.Typer(
     add_completion=False,

@@ -14,7 +14,7 @@ from stages.registry import RenderError
 
 from . import api
 from .cli import JobsOpt, JsonOpt, OutOpt, SpecArg, app, fail, report_spec_error
-from .spec import SpecError, load
+from .specs import SpecError, load
 
 CacheOpt = typer.Option(None, "--cache", help="Cache directory (default: $MIXBUILD_CACHE or ./cache).")
 TargetOpt = typer.Option(None, "--target", help="Only these targets (repeatable).")

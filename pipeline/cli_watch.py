@@ -13,7 +13,7 @@ from stages.registry import RenderError
 from . import api
 from .cli import JobsOpt, OutOpt, SpecArg, app
 from .cli_build import CacheOpt, TargetOpt, summary_line
-from .spec import Album, SpecError, load
+from .specs import Album, SpecError, load
 from .watch import watch as watch_loop
 
 MAX_LISTED_NODES = 12

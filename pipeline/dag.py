@@ -1,10 +1,10 @@
 """Compile a loaded album into the DAG of DESIGN.md: stable node ids, params, inputs in a fixed order.
 
-    <song>/stem/<stem> -> <song>/bus/<bus> -> <song>/mixdown -> album/analysis -> <song>/tonal
+    <song>/stem/<stem> -> <song>/bus/<bus> -> <song>/mixdown -> album/tonal -> <song>/tonal
       -> <song>/master -> album/loudness -> album/gain/<target> -> <song>/final/<target>
       -> <song>/export/<target> -> album/export/<target>
 
-`album/analysis` takes the tonal decision from the mixdowns; `album/loudness` takes the album-gain
+`album/tonal` takes the tonal decision from the mixdowns; `album/loudness` takes the album-gain
 decision from the masters (the gain must see the mastered signal, so it cannot precede the master).
 `<song>/tonal` and `album/gain/<target>` pick one consumer's share of those decisions, so that early
 cutoff holds per song and per target.
@@ -21,9 +21,9 @@ import soundfile
 
 from stages.album_export import AlbumExportParams, TrackInfo
 from stages.album_loudness import AlbumLoudnessParams
-from stages.analysis import AnalysisParams
+from stages.album_tonal import AlbumTonalParams
 from stages.bus import BusParams, MixdownParams
-from stages.decision import PickParams
+from stages.pick import PickParams
 from stages.export import ExportParams
 from stages.final import FinalParams
 from stages.formats import is_lossy
@@ -33,8 +33,8 @@ from stages.params import SpecModel
 from stages.stem import StemParams
 from stages.tails import beats_to_ms, delay_tail_s, reverb_tail_s
 
-from .spec import Album, Song, Target
-from .spec.checks import bus_edges
+from .specs import Album, Song, Target
+from .specs.checks import bus_edges
 
 SOURCE_PREFIX = "file:"
 MIN_TAIL_S = 0.5
@@ -58,7 +58,7 @@ def compile_album(album: Album, targets: list[str] | None = None) -> dict[str, N
     for song in album.songs:
         _compile_mix(album, song, nodes)
     tonal = [s for s in album.songs if album.master_for(s).tonal_match is not None]
-    _add(nodes, "album/analysis", "analysis", AnalysisParams(
+    _add(nodes, "album/tonal", "album_tonal", AlbumTonalParams(
         sample_rate_hz=album.sample_rate, songs=[s.id for s in tonal],
         tonal_match={s.id: album.master_for(s).tonal_match for s in tonal}),
         [f"{s.id}/mixdown" for s in tonal])
@@ -67,7 +67,7 @@ def compile_album(album: Album, targets: list[str] | None = None) -> dict[str, N
         decision = []
         if master.tonal_match is not None:
             decision = [f"{song.id}/tonal"]
-            _add(nodes, decision[0], "pick", PickParams(path=["tonal", song.id]), ["album/analysis"])
+            _add(nodes, decision[0], "pick", PickParams(path=["tonal", song.id]), ["album/tonal"])
         _add(nodes, f"{song.id}/master", "master", MasterParams(
             sample_rate_hz=album.sample_rate, song=song.id, eq=master.eq, compressor=master.compressor),
             [f"{song.id}/mixdown", *decision])

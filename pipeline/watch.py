@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .spec import Album
-from .spec.documents import read_document
+from .specs import Album
+from .specs.documents import read_document
 
 
 def watched_paths(spec_path: Path, album: Album | None) -> list[Path]:

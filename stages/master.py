@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .analysis import HIGH_SHELF_HZ, LOW_SHELF_HZ
+from .album_tonal import HIGH_SHELF_HZ, LOW_SHELF_HZ
 from .mixing import compressor, eq_chain
 from .params import Compressor, EqBand, SpecModel
 from .registry import stage
@@ -21,7 +21,7 @@ class MasterParams(SpecModel):
 def render_master(inputs, p: MasterParams, ctx) -> np.ndarray:
     from .dsp.eq import apply_sos, band_sos
 
-    mixdown, *decision = inputs  # with tonal match, the song's own pick of album/analysis: <song>/tonal
+    mixdown, *decision = inputs  # with tonal match, the song's own pick of album/tonal: <song>/tonal
     audio = eq_chain(np.asarray(mixdown, dtype=np.float64), p.eq, p.sample_rate_hz)
     tonal = decision[0]["value"] if decision else None
     if tonal:

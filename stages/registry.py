@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 from .params import SpecModel
 
-STAGE_MODULES = ("stages.stem", "stages.bus", "stages.analysis", "stages.master",
-                 "stages.album_loudness", "stages.decision", "stages.final", "stages.export",
+STAGE_MODULES = ("stages.stem", "stages.bus", "stages.album_tonal", "stages.master",
+                 "stages.album_loudness", "stages.pick", "stages.final", "stages.export",
                  "stages.album_export")
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from pipeline.spec import SpecError, load
+from pipeline.specs import SpecError, load
 from stages.formats import LOSSY
 
 LOSSY_TARGETS = {"ogg": {"format": "ogg"}, "opus": {"format": "opus"},

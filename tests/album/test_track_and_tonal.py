@@ -31,7 +31,7 @@ def test_tonal_match_moves_songs_toward_the_mean_within_bounds(make_project):
     project.spec["songs"][1]["stems"]["lead"]["eq"] = [{"type": "high_shelf", "freq_hz": 3000, "gain_db": 9}]
     project.save()
     report = project.build()
-    decision = Cache(project.root / "cache").load_json({n.id: n.digest for n in report.nodes}["album/analysis"])
+    decision = Cache(project.root / "cache").load_json({n.id: n.digest for n in report.nodes}["album/tonal"])
     moves = decision["tonal"]
     assert set(moves) == {"one", "two"}
     # the brighter song is pulled down in the highs, the other up; never past max_db

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.spec import load
+from pipeline.specs import load
 from pipeline.watch import watch, watched_paths
 
 MIXBUILD = [sys.executable, "-c", "from pipeline.cli import main; main()"]

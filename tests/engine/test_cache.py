@@ -171,7 +171,7 @@ def test_json_round_trip(cache):
     assert cache.load_json(digest) == {"album_gain_db": -2, "tonal_target": [1.5, 2], "note": "ü"}
     assert cache.json_path(digest).is_file()
     key = _key(99)
-    cache.put_action(key, {"digest": digest, "kind": "json", "stage": "analysis"})
+    cache.put_action(key, {"digest": digest, "kind": "json", "stage": "album_tonal"})
     assert cache.check_action(key)[0] == "ok"
 
 

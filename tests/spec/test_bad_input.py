@@ -178,3 +178,10 @@ def test_flac_cannot_hold_float(tmp_path, tiny_wav):
                        "targets:\n  hires: {format: flac, bit_depth: 32f}\n")
     p = only(validate(album))
     assert p["field"] == "targets.hires" and "flac cannot hold 32-bit float" in p["message"]
+
+
+def test_song_id_album_is_reserved(tmp_path, tiny_wav):
+    """`album/...` node ids belong to the album: a song with id `album` would collide with album/tonal."""
+    album = song_album(tmp_path, tiny_wav, "title: S\nid: album\nstems:\n  a: {file: STEM}\n")
+    p = only(validate(album))
+    assert p["field"] == "id" and "reserved" in p["message"]

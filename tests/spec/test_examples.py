@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.spec import load
+from pipeline.specs import load
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

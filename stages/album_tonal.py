@@ -1,4 +1,4 @@
-"""Stage `analysis` (album/analysis): the album's tonal decision, taken from all mixdowns.
+"""Stage `album_tonal` (album/tonal): the album's tonal decision, taken from all mixdowns.
 
 It outputs small decisions, not measurements: per song, a low and a high shelf gain (dB, 0.1 dB
 steps) that move its long-term spectrum toward the album mean, so a tweak elsewhere that leaves the
@@ -16,7 +16,7 @@ LOW_SHELF_HZ = 250.0
 HIGH_SHELF_HZ = 4000.0
 
 
-class AnalysisParams(SpecModel):
+class AlbumTonalParams(SpecModel):
     sample_rate_hz: int
     songs: list[str] = []
     tonal_match: dict[str, TonalMatch] = {}
@@ -34,8 +34,8 @@ def tonal_corrections(spectra_db: list[np.ndarray], centers_hz: np.ndarray, sett
     return out
 
 
-@stage("analysis", "1", AnalysisParams)
-def render_analysis(inputs, p: AnalysisParams, ctx) -> dict:
+@stage("album_tonal", "1", AlbumTonalParams)
+def render_album_tonal(inputs, p: AlbumTonalParams, ctx) -> dict:
     """Inputs: the mixdowns of `p.songs` (the songs whose master asks for tonal matching), in order."""
     if len(p.songs) < 2:
         return {"tonal": {}}

@@ -119,12 +119,19 @@ def _absolute(path: Path) -> str:
         return str(path.absolute())
 
 
+ALBUM_NODE_PREFIX = "album"
+"""Album-level node ids start `album/` (album/tonal, album/export/<target>): no song may take that id."""
+
+
 def _check_unique_ids(songs: list[Song], sources: list[Source]) -> list[Problem]:
     seen: dict[str, Source] = {}
     problems = []
     for song, src in zip(songs, sources):
         if song.id in seen:
             problems.append(src.problem(("id",), f"song id {song.id!r} is used twice; give each song a unique id"))
+        elif song.id == ALBUM_NODE_PREFIX:
+            problems.append(src.problem(("id",), f"song id {song.id!r} is reserved for the album's own nodes; "
+                                                 f"give the song another id"))
         seen[song.id] = src
     return problems
 

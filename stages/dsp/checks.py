@@ -1,11 +1,21 @@
-"""Argument checks every DSP primitive shares: audio layout and finiteness, sample-rate range."""
+"""Argument checks every DSP primitive shares, and the limits the spec, the engine and the kernels agree on.
+
+Imports numpy only, so that light modules (params, stem) can take these limits without loading a kernel.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-MIN_SAMPLE_RATE_HZ = 8_000.0
-MAX_SAMPLE_RATE_HZ = 768_000.0
+#: Sample rates the kernels accept, in Hz (sources, render and delivery rates alike).
+MIN_SAMPLE_RATE_HZ = 8_000
+MAX_SAMPLE_RATE_HZ = 768_000
+#: EQ bands sit below this fraction of the render rate: above it the bilinear warp squeezes them into Nyquist.
+MAX_EQ_FREQ_RATIO = 0.45
+#: The Butterworth Q, 1/sqrt(2), written sqrt(0.5): that rounds to 0.7071067811865476, the EQ default.
+Q_BUTTERWORTH = math.sqrt(0.5)
 
 
 def check_audio(audio: np.ndarray, name: str = "audio") -> np.ndarray:

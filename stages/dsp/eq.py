@@ -8,11 +8,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from stages.dsp.checks import check_audio, check_sample_rate
+from stages.dsp.checks import MAX_EQ_FREQ_RATIO, Q_BUTTERWORTH, check_audio, check_sample_rate
 from stages.dsp.iir import sosfilt
-
-MAX_FREQ_RATIO = 0.45
-"""Bands must sit below 0.45 x the sample rate: above it the bilinear warp squeezes them into Nyquist."""
 
 KINDS = ("highpass", "lowpass", "low_shelf", "high_shelf", "peak", "notch", "bandpass")
 SLOPES_DB_PER_OCT = (12, 24)
@@ -23,10 +20,10 @@ def _check_band(kind: str, freq_hz: float, sample_rate_hz: float, gain_db: float
     if kind not in KINDS:
         raise ValueError(f"kind: must be one of {', '.join(KINDS)} (got {kind!r})")
     rate = check_sample_rate(sample_rate_hz)
-    limit = MAX_FREQ_RATIO * rate
+    limit = MAX_EQ_FREQ_RATIO * rate
     freq, gain, quality = float(freq_hz), float(gain_db), float(q)
     if not 0.0 < freq < limit:
-        raise ValueError(f"freq_hz: must be > 0 and < {MAX_FREQ_RATIO:g}*sample_rate_hz = {limit:g} (got {freq_hz!r})")
+        raise ValueError(f"freq_hz: must be > 0 and < {MAX_EQ_FREQ_RATIO:g}*sample_rate_hz = {limit:g} (got {freq_hz!r})")
     if not math.isfinite(gain):
         raise ValueError(f"gain_db: must be a finite number (got {gain_db!r})")
     if not (0.0 < quality < math.inf):
@@ -84,7 +81,7 @@ def rbj_biquad(kind: str, freq_hz: float, sample_rate_hz: float, gain_db: float,
 
 
 def band_sos(kind: str, freq_hz: float, sample_rate_hz: float, gain_db: float = 0.0,
-             q: float = 0.7071067811865476, slope_db_per_oct: int = 12) -> np.ndarray:
+             q: float = Q_BUTTERWORTH, slope_db_per_oct: int = 12) -> np.ndarray:
     """SOS array (n_sections, 6) of one EQ band (RBJ cookbook); gain_db is used by peak and shelves only.
 
     slope_db_per_oct applies to the pass filters only: 12 is one biquad (|H(freq_hz)| = q, so -3.01 dB

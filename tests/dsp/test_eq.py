@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from stages.dsp.eq import KINDS, MAX_FREQ_RATIO, apply_sos, band_sos
+from stages.dsp.checks import MAX_EQ_FREQ_RATIO, Q_BUTTERWORTH
+from stages.dsp.eq import KINDS, apply_sos, band_sos
 
 RATES = (44100, 48000, 96000)
-Q_BUTTERWORTH = 1 / np.sqrt(2)
 
 
 def _analog_prototype(kind: str, s: np.ndarray, gain_db: float, q: float) -> np.ndarray:
@@ -114,7 +114,7 @@ def test_24_db_per_octave_is_two_sections_minus_6_db_at_the_corner(kind, rate):
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_band_is_stable_up_to_0_45_fs(kind, rate):
     # All poles strictly inside the unit circle, from 10 Hz to just under the 0.45 fs limit.
-    for freq_hz in np.geomspace(10.0, MAX_FREQ_RATIO * rate * 0.9999, 25):
+    for freq_hz in np.geomspace(10.0, MAX_EQ_FREQ_RATIO * rate * 0.9999, 25):
         for q in (0.1, Q_BUTTERWORTH, 10.0):
             for gain_db in (-24.0, 0.0, 24.0):
                 sos = band_sos(kind, freq_hz, rate, gain_db=gain_db, q=q, slope_db_per_oct=24)
@@ -124,7 +124,7 @@ def test_every_band_is_stable_up_to_0_45_fs(kind, rate):
 
 @pytest.mark.parametrize("rate", RATES)
 def test_frequency_at_or_above_0_45_fs_raises_naming_the_limit(rate):
-    limit = MAX_FREQ_RATIO * rate
+    limit = MAX_EQ_FREQ_RATIO * rate
     for bad in (limit, limit + 1.0, rate / 2, 23000.0 if rate == 48000 else rate):
         with pytest.raises(ValueError, match=r"freq_hz: .*0\.45\*sample_rate_hz = .*\(got"):
             band_sos("peak", bad, rate)

@@ -1,4 +1,4 @@
-"""`mixbuild build`, `plan` and `graph`."""
+"""`mixbuild demo`, `build`, `plan` and `graph`: the commands that plan or render a spec's DAG."""
 
 from __future__ import annotations
 
@@ -12,15 +12,57 @@ import typer
 
 from stages.registry import RenderError
 
-from . import api
-from .cli import JobsOpt, JsonOpt, OutOpt, SpecArg, app, fail, report_spec_error
-from .specs import SpecError, load
+from .. import api
+from ..specs import SpecError, load
+from .common import (CacheOpt, JobsOpt, JsonOpt, OutOpt, SpecArg, TargetOpt, app, fail, report_spec_error,
+                     summary_line)
 
-CacheOpt = typer.Option(None, "--cache", help="Cache directory (default: $MIXBUILD_CACHE or ./cache).")
-TargetOpt = typer.Option(None, "--target", help="Only these targets (repeatable).")
 SchedulerOpt = typer.Option(None, "--scheduler", envvar="MIXBUILD_SCHEDULER", metavar="ADDRESS",
                             help="Render misses on this dask.distributed scheduler (e.g. tcp://host:8786); "
                                  "workers must share --cache at the same absolute path.")
+
+
+@app.command()
+def demo(
+    directory: Optional[Path] = typer.Option(None, "--dir", help="Demo project (default: configs/demo)."),
+    stems_only: bool = typer.Option(False, "--stems-only", help="Only write the synthesised stems."),
+    jobs: Optional[int] = JobsOpt,
+    out: Path = OutOpt,
+) -> None:
+    """Synthesise the demo album's stems, render every target, print what was delivered."""
+    from ..demo_stems import write_demo_stems
+
+    root = directory or _default_demo_dir()
+    written = write_demo_stems(root / "stems")
+    typer.echo(f"demo: {len(written)} stem file(s) written under {root / 'stems'}"
+               + ("" if written else " (all present already)"))
+    if stems_only:
+        return
+    report = run_build(root / "album.yaml", jobs, None, out, None, False)
+    rendered = len(report.rendered)
+    typer.echo(f"demo: {rendered} node(s) rendered, {len(report.nodes) - rendered} cached "
+               f"({report.seconds:.1f} s)" + (" - nothing changed, nothing re-rendered" if not rendered else ""))
+    typer.echo(delivery_table(out))
+
+
+def delivery_table(out: Path) -> str:
+    """song, target, LUFS, dBTP, file: read from each target's manifest.json."""
+    rows = [("song", "target", "LUFS", "dBTP", "file")]
+    figure = lambda value: "-" if value is None else f"{value:.2f}"  # noqa: E731  (None: silence)
+    for manifest_path in sorted(out.glob("*/manifest.json")):
+        manifest = json.loads(manifest_path.read_text())
+        for entry in manifest["files"]:
+            song = entry["title"] if entry["track"] is not None else f"{entry['title']} (album)"
+            rows.append((song, manifest["target"], figure(entry["integrated_lufs"]),
+                         figure(entry["true_peak_dbtp"]), f"{manifest_path.parent.name}/{entry['path']}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def _default_demo_dir() -> Path:
+    """configs/demo in the current directory, else beside the installed package."""
+    here = Path("configs/demo")
+    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "configs" / "demo"
 
 
 def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
@@ -60,13 +102,6 @@ def build(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[P
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
     typer.echo(summary_line(spec, report, out))
-
-
-def summary_line(spec: Path, report: api.Report, out: Path) -> str:
-    """`built SPEC: N node(s) rendered, M cached, K file(s) in OUT (S s)`."""
-    rendered = len(report.rendered)
-    return (f"built {spec}: {rendered} node(s) rendered, {len(report.nodes) - rendered} cached, "
-            f"{len(report.outputs)} file(s) in {out} ({report.seconds:.2f} s)")
 
 
 @app.command()

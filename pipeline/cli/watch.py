@@ -10,11 +10,10 @@ import typer
 
 from stages.registry import RenderError
 
-from . import api
-from .cli import JobsOpt, OutOpt, SpecArg, app
-from .cli_build import CacheOpt, TargetOpt, summary_line
-from .specs import Album, SpecError, load
-from .watch import watch as watch_loop
+from .. import api
+from ..specs import Album, SpecError, load
+from ..watch import watch as watch_loop
+from .common import CacheOpt, JobsOpt, OutOpt, SpecArg, TargetOpt, app, summary_line
 
 MAX_LISTED_NODES = 12
 

@@ -1,4 +1,4 @@
-"""`mixbuild cache stats|verify|prune`."""
+"""`mixbuild cache stats|verify|prune`: a sub-app of its own, added to `app` under `cache`."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from typing import Optional
 
 import typer
 
-from .cache import Cache, resolve_cache_dir
-from .cli import JsonOpt, app
+from ..cache import Cache, resolve_cache_dir
+from .common import CacheOpt, JsonOpt, app
 
 cache_app = typer.Typer(no_args_is_help=True, help="Inspect, verify and bound the cache.")
 app.add_typer(cache_app, name="cache")
-CacheOpt = typer.Option(None, "--cache", help="Cache directory (default: $MIXBUILD_CACHE or ./cache).")
 
 
 def _open(cache: Optional[Path]) -> Cache:

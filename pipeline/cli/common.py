@@ -1,0 +1,51 @@
+"""The typer `app`, the options and helpers every command shares; imports no command module (no circle)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from ..specs import SpecError
+
+if TYPE_CHECKING:
+    from .. import api
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="mixbuild: records built like software. Specs in, cached reproducible renders out.",
+)
+
+SpecArg = typer.Argument(..., help="Album or song spec (.yaml, .toml or .json).", show_default=False)
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
+JobsOpt = typer.Option(None, "-j", "--jobs", min=1, help="Parallel jobs (default: all cores).")
+OutOpt = typer.Option(Path("build"), "--out", help="Output directory.")
+CacheOpt = typer.Option(None, "--cache", help="Cache directory (default: $MIXBUILD_CACHE or ./cache).")
+TargetOpt = typer.Option(None, "--target", help="Only these targets (repeatable).")
+
+
+def fail(message: str, code: int) -> None:
+    """Print one line to stderr and exit with `code` (2 spec error, 1 render failure)."""
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def report_spec_error(err: SpecError, as_json: bool) -> None:
+    """Print every spec problem (one a line, or as JSON) and exit 2."""
+    if as_json:
+        typer.echo(json.dumps({"valid": False, "problems": [p.as_dict() for p in err.problems]}, indent=2))
+    else:
+        for problem in err.problems:
+            typer.echo(str(problem), err=True)
+    raise typer.Exit(SpecError.exit_code)
+
+
+def summary_line(spec: Path, report: api.Report, out: Path) -> str:
+    """`built SPEC: N node(s) rendered, M cached, K file(s) in OUT (S s)`: build's and watch's report line."""
+    rendered = len(report.rendered)
+    return (f"built {spec}: {rendered} node(s) rendered, {len(report.nodes) - rendered} cached, "
+            f"{len(report.outputs)} file(s) in {out} ({report.seconds:.2f} s)")

@@ -48,19 +48,6 @@ def time_coefficient(time_ms: float, sample_rate_hz: float) -> float:
     return math.exp(-1.0 / (time_ms * 1e-3 * sample_rate_hz))
 
 
-def static_gain_db(level_db, threshold_db: float, ratio: float, knee_db: float):
-    """Static gain in dB (<= 0) of the compressor curve at input level_db (Giannoulis et al. 2012, eq. 4).
-
-    Below the knee 0; inside it (1/ratio - 1)(over + knee/2)^2 / (2 knee); above it (1/ratio - 1) over,
-    with over = level_db - threshold_db. knee_db = 0 is the hard knee; ratio = inf a limiter curve.
-    """
-    threshold = _number("threshold_db", threshold_db)
-    slope = 1.0 / _number("ratio", ratio, low=1.0, allow_inf=True) - 1.0
-    knee = _number("knee_db", knee_db, low=0.0)
-    over = np.asarray(level_db, dtype=np.float64) - threshold
-    return slope * _knee_curve(over, knee, np.empty_like(over), np.empty_like(over))
-
-
 def _knee_curve(over: np.ndarray, knee_db: float, out: np.ndarray, scratch: np.ndarray) -> np.ndarray:
     """Eq. 4 divided by its slope, branch-free: u^2/(2W) + max(over - W/2, 0), u = clip(over + W/2, 0, W).
 

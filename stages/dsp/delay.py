@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 
-from stages import tails
 from stages.dsp.reverb import fft_convolve
 from stages.dsp.checks import check_audio, check_sample_rate
 from stages.dsp.iir import initial_state, sosfilt
@@ -49,28 +48,6 @@ def _echo_count(feedback: float, floor_db: float) -> int:
     if feedback == 0.0:
         return 1
     return 1 + math.floor(floor_db / (20.0 * math.log10(feedback)))
-
-
-def beats_to_ms(beats: float, tempo_bpm: float) -> float:
-    """Delay time in ms of `beats` beats at tempo_bpm beats per minute (60000 * beats / tempo_bpm)."""
-    count = _number("beats", beats)
-    if count <= 0.0:
-        raise ValueError(f"beats: must be > 0 (got {beats!r})")
-    if tempo_bpm is not None:
-        _number("tempo_bpm", tempo_bpm)
-    return tails.beats_to_ms(count, tempo_bpm)
-
-
-def delay_tail_s(time_ms: float, feedback: float) -> float:
-    """Seconds after the input stops until the echoes have fallen 60 dB below the first one.
-
-    The engine's own sizing (stages.tails): the first echo under -60 dB arrives at k*time_ms,
-    k = 1 + ceil(60 / (20 log10(1/feedback))); the loop low-pass only shortens that. time_ms at feedback 0.
-    """
-    step_ms = _number("time_ms", time_ms)
-    if step_ms <= 0.0:
-        raise ValueError(f"time_ms: must be > 0 (got {time_ms!r})")
-    return tails.delay_tail_s(step_ms, _check_feedback(feedback))
 
 
 def _loop(sample_rate_hz: float, time_ms: float, feedback: float, highcut_hz: float | None):
@@ -146,7 +123,7 @@ def apply_delay(audio: np.ndarray, sample_rate_hz: float, time_ms: float, feedba
 
     Returns the wet echoes alone when wet_only (a send/return bus), else dry + mix * wet (mix in [0, 1]).
     The first echo is at round(time_ms*fs/1000) samples with gain 1; the engine pads the input with
-    the song's tail (delay_tail_s), so nothing is lost by keeping the input's length.
+    the song's tail (stages.tails.delay_tail_s), so nothing is lost by keeping the input's length.
     """
     check_audio(audio)
     wet_level = _number("mix", mix)

@@ -1,13 +1,12 @@
 """Word-length reduction with TPDF dither (for 16-bit delivery, e.g. CD at 44.1 kHz / 16 bit).
 
 Values are returned as float64 on the integer grid k / 2**(bit_depth-1), so the
-encoder writes them exactly. Randomness comes from numpy's default_rng(seed),
-seeded from the node key (seed_from_key): same key, same bytes.
+encoder writes them exactly. Randomness comes from numpy's default_rng(seed); the export
+stage passes its params' `dither_seed`, which the engine derives from the export node's id:
+same node, same bytes.
 """
 
 from __future__ import annotations
-
-import hashlib
 
 import numpy as np
 
@@ -16,13 +15,6 @@ from stages.dsp.checks import check_audio
 DITHER_KINDS = ("tpdf", "none")
 MIN_BIT_DEPTH = 2
 MAX_BIT_DEPTH = 32
-
-
-def seed_from_key(key: str) -> int:
-    """A 64-bit seed from a string key (first 8 bytes of its SHA-256, little-endian)."""
-    if not isinstance(key, str):
-        raise ValueError(f"key: must be a str (got {type(key).__name__})")
-    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "little")
 
 
 def quantize(audio: np.ndarray, bit_depth: int, dither: str = "tpdf", seed: int = 0) -> np.ndarray:

@@ -10,8 +10,6 @@ running maximum in the log domain.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
@@ -137,17 +135,3 @@ def true_peak_limit(
         out *= ceiling / peak * (1.0 - 1e-9)
     return out
 
-
-def gain_reduction_db(audio: np.ndarray, limited: np.ndarray) -> float:
-    """Largest gain reduction in dB between an input and its limited output (0.0 when identical)."""
-    check_audio(audio)
-    check_audio(limited, "limited")
-    if audio.shape != limited.shape:
-        raise ValueError(f"limited: must have the shape of audio {audio.shape} (got {limited.shape})")
-    a = np.abs(np.asarray(audio, dtype=np.float64)).max(axis=1)
-    b = np.abs(limited).max(axis=1)
-    mask = a > 0
-    if not mask.any():
-        return 0.0
-    ratio = float((b[mask] / a[mask]).min())
-    return 0.0 if ratio >= 1.0 else -20.0 * math.log10(ratio)

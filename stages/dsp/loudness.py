@@ -28,7 +28,14 @@ LRA_RELATIVE_GATE_LU = -20.0
 #: EBU Tech 3342 §3: percentiles of the gated short-term distribution.
 LRA_LOW_PERCENTILE = 10.0
 LRA_HIGH_PERCENTILE = 95.0
-#: Grid of the momentary/short-term series: 10 ms (a 100 ms grid fails Tech 3341 case 13).
+#: BS.1770-4 §2.8 gating block and Tech 3341 momentary window: 400 ms.
+MOMENTARY_S = 0.4
+#: Tech 3341 §2.1 short-term window, also the Tech 3342 block: 3 s.
+SHORT_TERM_S = 3.0
+#: Step of the gating blocks (75 % overlap, BS.1770-4 §2.8) and of the LRA blocks (Tech 3342: 10 Hz).
+GATING_STEP_S = 0.1
+#: Grid of the momentary/short-term series whose maxima measure() reports: 10 ms (a 100 ms grid fails
+#: Tech 3341 case 13).
 SERIES_STEP_S = 0.01
 
 # Analog prototype of the K-weighting (BS.1770-4 Annex 1), in the parametrisation of
@@ -132,7 +139,8 @@ def _powers_from_cumsum(cumsum: np.ndarray, block: int, step: int) -> np.ndarray
     return powers
 
 
-def block_powers(audio: np.ndarray, sample_rate_hz: float, block_s: float = 0.4, step_s: float = 0.1) -> np.ndarray:
+def block_powers(audio: np.ndarray, sample_rate_hz: float, block_s: float = MOMENTARY_S,
+                 step_s: float = GATING_STEP_S) -> np.ndarray:
     """Channel-weighted mean square of K-weighted audio per block (BS.1770-4 eq. 1-2), shape (blocks,).
 
     Blocks are round(block_s*fs) samples starting every round(step_s*fs); a partial final block is dropped.
@@ -167,17 +175,7 @@ def gated_loudness_lufs(powers: np.ndarray) -> float:
 
 def integrated_lufs(audio: np.ndarray, sample_rate_hz: float) -> float:
     """Integrated (programme) loudness in LUFS (BS.1770-4 §2.8; 400 ms blocks, 75 % overlap); -inf for silence."""
-    return gated_loudness_lufs(block_powers(audio, sample_rate_hz, 0.4, 0.1))
-
-
-def momentary_lufs(audio: np.ndarray, sample_rate_hz: float) -> np.ndarray:
-    """Momentary loudness (400 ms window, Tech 3341 §2.1) of each window ending on a 10 ms grid, in LUFS."""
-    return power_to_lufs(block_powers(audio, sample_rate_hz, 0.4, SERIES_STEP_S))
-
-
-def short_term_lufs(audio: np.ndarray, sample_rate_hz: float) -> np.ndarray:
-    """Short-term loudness (3 s window, Tech 3341 §2.1) of each window ending on a 10 ms grid, in LUFS."""
-    return power_to_lufs(block_powers(audio, sample_rate_hz, 3.0, SERIES_STEP_S))
+    return gated_loudness_lufs(block_powers(audio, sample_rate_hz, MOMENTARY_S, GATING_STEP_S))
 
 
 def loudness_range_from_powers(short_term_powers: np.ndarray) -> float:
@@ -196,11 +194,6 @@ def loudness_range_from_powers(short_term_powers: np.ndarray) -> float:
         return 0.0
     low, high = np.percentile(gated, [LRA_LOW_PERCENTILE, LRA_HIGH_PERCENTILE])
     return float(high - low)
-
-
-def loudness_range_lu(audio: np.ndarray, sample_rate_hz: float) -> float:
-    """Loudness range in LU per EBU Tech 3342 (3 s short-term blocks every 100 ms, i.e. 10 Hz); 0.0 if undefined."""
-    return loudness_range_from_powers(block_powers(audio, sample_rate_hz, 3.0, 0.1))
 
 
 @dataclass(frozen=True)
@@ -227,10 +220,10 @@ def measure(audio: np.ndarray, sample_rate_hz: float, true_peak: bool = True) ->
     """
     rate = check_sample_rate(sample_rate_hz)
     cumsum = _weighted_power_cumsum(audio, rate)
-    momentary = _powers_from_cumsum(cumsum, *_block_lengths(rate, 0.4, SERIES_STEP_S))
-    short_term = _powers_from_cumsum(cumsum, *_block_lengths(rate, 3.0, SERIES_STEP_S))
-    gating_blocks = _powers_from_cumsum(cumsum, *_block_lengths(rate, 0.4, 0.1))
-    lra_blocks = _powers_from_cumsum(cumsum, *_block_lengths(rate, 3.0, 0.1))
+    momentary = _powers_from_cumsum(cumsum, *_block_lengths(rate, MOMENTARY_S, SERIES_STEP_S))
+    short_term = _powers_from_cumsum(cumsum, *_block_lengths(rate, SHORT_TERM_S, SERIES_STEP_S))
+    gating_blocks = _powers_from_cumsum(cumsum, *_block_lengths(rate, MOMENTARY_S, GATING_STEP_S))
+    lra_blocks = _powers_from_cumsum(cumsum, *_block_lengths(rate, SHORT_TERM_S, GATING_STEP_S))
     return LoudnessReport(
         integrated_lufs=gated_loudness_lufs(gating_blocks),
         momentary_max_lufs=_max_lufs(momentary),

@@ -14,7 +14,6 @@ import math
 import numpy as np
 from scipy import fft as sfft
 
-from stages import tails
 from stages.dsp.checks import check_audio, check_sample_rate
 
 #: Band edges of the damping model in Hz (white noise split by FFT masks: exactly complementary).
@@ -35,18 +34,6 @@ def _number(name: str, value, low: float, high: float) -> float:
     return number
 
 
-def _check_decay(decay_s: float) -> float:
-    return _number("decay_s", decay_s, 0.01, 60.0)
-
-
-def reverb_tail_s(decay_s: float, predelay_ms: float = 0.0) -> float:
-    """Seconds the reverb rings after its input stops: predelay + decay_s (the IR ends at -60 dB).
-
-    The engine's own sizing (stages.tails), with the arguments checked.
-    """
-    return tails.reverb_tail_s(_check_decay(decay_s), _number("predelay_ms", predelay_ms, 0.0, 10000.0))
-
-
 def reverb_ir(sample_rate_hz: float, decay_s: float, predelay_ms: float = 0.0, damping: float = 0.5,
               width: float = 1.0, seed: int = 0) -> np.ndarray:
     """Stereo reverb impulse response (n, 2), float64, seeded by seed: same arguments, same IR.
@@ -57,7 +44,7 @@ def reverb_ir(sample_rate_hz: float, decay_s: float, predelay_ms: float = 0.0, d
     width in [0, 1]: L/R correlation cos(width*pi/2), 0 = identical channels. Energy: mean 1 per channel.
     """
     rate = check_sample_rate(sample_rate_hz)
-    decay = _check_decay(decay_s)
+    decay = _number("decay_s", decay_s, 0.01, 60.0)
     delay_frames = int(round(_number("predelay_ms", predelay_ms, 0.0, 10000.0) * rate / 1000.0))
     damp = _number("damping", damping, 0.0, 1.0)
     spread = _number("width", width, 0.0, 1.0)
@@ -104,7 +91,7 @@ def apply_reverb(audio: np.ndarray, ir: np.ndarray) -> np.ndarray:
     """Wet reverb (frames, 2): the channel mean of audio convolved with each IR channel, in float64.
 
     The mono feed makes the IR alone set the stereo image (width 0 = mono tail). Same frames as the
-    input: the engine pads it with reverb_tail_s, so the tail is inside.
+    input: the engine pads it with stages.tails.reverb_tail_s, so the tail is inside.
     """
     check_audio(audio)
     response = np.asarray(ir, dtype=np.float64)

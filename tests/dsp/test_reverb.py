@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from stages.dsp.reverb import apply_reverb, reverb_ir, reverb_tail_s
+from stages.dsp.reverb import apply_reverb, reverb_ir
+from stages.tails import reverb_tail_s
 
 FS = 48000
 
@@ -58,7 +59,7 @@ def test_predelay_is_exactly_round_ms_times_fs_zero_samples(rate, predelay_ms):
     assert np.all(ir[:lead] == 0.0) and np.all(ir[lead] != 0.0)
     assert ir.shape[0] == lead + int(np.ceil(0.3 * rate))
     assert reverb_tail_s(0.3, predelay_ms) == pytest.approx(0.3 + predelay_ms / 1000)
-    assert ir.shape[0] <= round(reverb_tail_s(0.3, predelay_ms) * rate) + 1  # the tail holds the whole IR
+    assert ir.shape[0] <= round(reverb_tail_s(0.3, predelay_ms) * rate) + 1  # the engine's tail holds the IR
 
 
 def test_same_seed_same_ir_and_unit_energy():

@@ -7,7 +7,7 @@ import pyloudnorm
 import pytest
 import soundfile
 
-from stages.dsp.loudness import integrated_lufs, loudness_range_lu, measure
+from stages.dsp.loudness import integrated_lufs, measure
 from stages.dsp.truepeak import true_peak_dbtp
 
 from .signals import ffmpeg_ebur128, music_like
@@ -46,7 +46,7 @@ def test_ffmpeg_loudness_range_within_1_lu(tmp_path):
     x[: x.shape[0] // 2] *= 0.3
     path = tmp_path / "steps.wav"
     soundfile.write(str(path), x.astype(np.float32), 48000, subtype="FLOAT")
-    assert loudness_range_lu(x, 48000) == pytest.approx(ffmpeg_ebur128(path)["LRA"], abs=1.0)
+    assert measure(x, 48000, true_peak=False).lra_lu == pytest.approx(ffmpeg_ebur128(path)["LRA"], abs=1.0)
 
 
 def test_ffmpeg_true_peak_of_a_hot_master(tmp_path):

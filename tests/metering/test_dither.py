@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from stages.dsp.dither import quantize, seed_from_key
+from stages.dsp.dither import quantize
 
 from .signals import music_like, sine
 
@@ -95,14 +95,6 @@ def test_input_untouched():
     before = x.copy()
     quantize(x, 16)
     np.testing.assert_array_equal(x, before)
-
-
-def test_seed_from_key():
-    a = seed_from_key("song/export/cd")
-    assert a == seed_from_key("song/export/cd")
-    assert a != seed_from_key("song/export/streaming")
-    assert 0 <= a < 2**64
-    quantize(sine(-20.0, 0.01), 16, seed=a)  # usable as a seed
 
 
 @pytest.mark.parametrize(

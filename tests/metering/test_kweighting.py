@@ -8,6 +8,8 @@ from scipy import signal
 
 from stages.dsp.loudness import block_powers, channel_weights, gated_loudness_lufs, k_weighting_sos
 
+from .signals import sine
+
 # BS.1770-4 Annex 1, tables 1 and 2 (48 kHz), printed to 14 decimals.
 ITU_SHELF = [1.53512485958697, -2.69169618940638, 1.19839281085285, 1.0, -1.69065929318241, 0.73248077421585]
 ITU_HIGHPASS = [1.0, -2.0, 1.0, 1.0, -1.99004745483398, 0.99007225036621]
@@ -69,6 +71,14 @@ def test_gates_are_strict():
     at_gate = 10 ** ((-70.0 + 0.691) / 10)
     assert gated_loudness_lufs(np.array([at_gate] * 10)) == float("-inf")
     assert gated_loudness_lufs(np.array([at_gate * 1.001] * 10)) == pytest.approx(-70.0, abs=0.01)
+
+
+def test_pooled_blocks_gate_an_album_together():
+    """The album's loudness (album_loudness pools every song's blocks): a song 17 LU under a loud one
+    falls under the pooled -10 LU relative gate, so the album reads as loud as the loud song alone."""
+    loud, quiet = block_powers(sine(-18.0, 10.0), 48000), block_powers(sine(-35.0, 10.0), 48000)
+    assert gated_loudness_lufs(np.concatenate([loud, quiet])) == pytest.approx(-18.0, abs=0.01)
+    assert gated_loudness_lufs(quiet) == pytest.approx(-35.0, abs=0.01)
 
 
 def test_block_powers_does_not_write_its_input():

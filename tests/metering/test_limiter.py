@@ -8,7 +8,7 @@ import soundfile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.dsp.limiter import gain_reduction_db, true_peak_limit
+from stages.dsp.limiter import true_peak_limit
 from stages.dsp.truepeak import sample_peak_dbfs, true_peak_dbtp
 
 from .signals import ffmpeg_ebur128, music_like, sine, with_fades
@@ -71,7 +71,6 @@ def test_other_rates(rate):
 def test_signal_under_the_ceiling_passes_bit_identical():
     x = music_like(5.0) * 10 ** (-3 / 20)  # peak 0.35, true peak about -9 dBTP
     y = true_peak_limit(x, FS, ceiling_dbtp=-1.0)
-    assert gain_reduction_db(x, y) == 0.0
     assert y.dtype == np.float64
     np.testing.assert_array_equal(y, x)
     assert y is not x

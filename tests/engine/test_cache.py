@@ -16,8 +16,10 @@ import pytest
 
 from pipeline import atomic
 from pipeline.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_json, atomic_write_text
-from pipeline.cache import TEMP_GRACE_S, Cache, clear_verified_memo, resolve_cache_dir
-from pipeline.hashing import digest_array, digest_bytes, node_key
+from pipeline.cache import Cache, clear_verified_memo, pruning, resolve_cache_dir
+from pipeline.cache.pruning import TEMP_GRACE_S
+from pipeline.digest import digest_array, digest_bytes
+from pipeline.key import node_key
 
 
 def _temps(directory: Path) -> list[Path]:
@@ -33,8 +35,12 @@ def _set_mtime(path: Path, seconds_ago: float) -> None:
     os.utime(path, ns=(t, t))
 
 
+def _preimage(i: int) -> dict:
+    return {"kind": "test", "code": "v1", "params": {"i": i}, "inputs": {}, "libs": {}}
+
+
 def _key(i: int) -> str:
-    return node_key("test", "v1", {"i": i}, [], {})
+    return node_key(_preimage(i))
 
 
 @pytest.fixture()
@@ -47,7 +53,7 @@ def _store(cache: Cache, arr: np.ndarray, i: int = 0) -> tuple[str, str]:
     digest = cache.put_array(arr)
     key = _key(i)
     cache.put_action(key, {"digest": digest, "kind": "array", "stage": "test", "node_id": f"song/stem/{i}",
-                           "seconds": 0.01, "params": {"i": i}})
+                           "seconds": 0.01, "preimage": _preimage(i), "refs": {}})
     return key, digest
 
 
@@ -188,18 +194,47 @@ def test_bad_digests_and_keys_are_refused(cache):
 
 def test_action_round_trip(cache):
     key, digest = _store(cache, _audio(3), 3)
-    record = cache.get_action(key)
-    assert record["digest"] == digest and record["kind"] == "array" and record["key"] == key
-    assert record["node_id"] == "song/stem/3" and record["params"] == {"i": 3} and record["seconds"] == 0.01
+    status, record = cache.check_action(key)
+    assert status == "ok" and record["digest"] == digest and record["kind"] == "array" and record["key"] == key
+    assert record["node_id"] == "song/stem/3" and record["seconds"] == 0.01
     assert abs(record["created"] - time.time()) < 60
-    assert set(record) == {"key", "digest", "kind", "stage", "node_id", "seconds", "params", "created"}
+    assert set(record) == {"key", "digest", "kind", "stage", "node_id", "seconds", "preimage", "refs", "created"}
     assert cache.action_path(key) == cache.root / "actions" / key[:2] / f"{key}.json"
+    assert cache.read_action(key) == record
+
+
+def test_action_keeps_its_preimage_and_refs(cache):
+    preimage = {"kind": "eq", "code": "c0de", "params": {"gain_db": 1.5, "bands": [[100, -2]]},
+                "inputs": {"audio": digest_bytes(b"kick"), "sidechain": [digest_bytes(b"snare")]},
+                "libs": {"numpy": "2.0"}}
+    refs = {"audio": "stems/kick.wav", "sidechain": ["song/stem/snare"]}
+    key = node_key(preimage)
+    digest = cache.put_array(_audio(31))
+    stored = cache.put_action(key, {"digest": digest, "kind": "array", "preimage": preimage, "refs": refs})
+    assert stored["preimage"] == preimage and stored["refs"] == refs
+    record = cache.read_action(key)
+    assert record == stored and record["preimage"] == preimage and record["refs"] == refs
+    assert node_key(record["preimage"]) == key  # the stored preimage explains the key
     assert cache.check_action(key) == ("ok", record)
+
+
+def test_optional_record_fields_default_to_none(cache):
+    digest = cache.put_array(_audio(32))
+    record = cache.put_action(_key(32), {"digest": digest, "kind": "array"})
+    assert all(record[field] is None for field in ("stage", "node_id", "seconds", "preimage", "refs"))
+    assert cache.read_action(_key(32)) == record
+
+
+def test_read_action_outlives_its_object(cache):
+    key, digest = _store(cache, _audio(33), 33)
+    cache.array_path(digest).unlink()  # as a prune would
+    assert cache.check_action(key)[0] == "missing"
+    assert cache.read_action(key)["preimage"] == _preimage(33)  # plan/explain can still say what it was
 
 
 def test_missing_action(cache):
     assert cache.check_action(_key(1)) == ("missing", None)
-    assert cache.get_action(_key(1)) is None
+    assert cache.read_action(_key(1)) is None
 
 
 def test_action_needs_its_object(cache):
@@ -223,7 +258,6 @@ def test_flipped_byte_is_corrupt(cache):
     clear_verified_memo()  # as in the next build's process
     status, record = cache.check_action(key)
     assert status == "corrupt" and record["digest"] == digest
-    assert cache.get_action(key) is None
     problems = cache.verify()
     paths = {p["path"]: p for p in problems}
     assert str(cache.array_path(digest)) in paths
@@ -259,7 +293,6 @@ def test_deleted_object_is_missing(cache):
     cache.array_path(digest).unlink()
     status, record = cache.check_action(key)
     assert status == "missing" and record["digest"] == digest
-    assert cache.get_action(key) is None
     assert any("missing" in p["reason"] for p in cache.verify())
 
 
@@ -289,7 +322,7 @@ def test_corrupt_object_is_rewritten_by_put(cache):
 def test_garbage_action_is_none_without_exception(cache, garbage):
     key, digest = _store(cache, _audio(9))
     cache.action_path(key).write_bytes(garbage.replace(b"KEY", key.encode()).replace(b"DIGEST", digest.encode()))
-    assert cache.get_action(key) is None
+    assert cache.read_action(key) is None
     assert cache.check_action(key) == ("corrupt", None)
     assert [p["what"] for p in cache.verify()] == ["action"]
 
@@ -300,7 +333,7 @@ def test_verify_repair(cache):
     _flip_byte(cache.array_path(bad))
     assert len(cache.verify(repair=True)) == 2
     assert cache.verify() == []
-    assert cache.get_action(good_key) is not None
+    assert cache.check_action(good_key)[0] == "ok"
     assert cache.check_action(bad_key) == ("missing", None)
 
 
@@ -339,8 +372,8 @@ def test_concurrent_writers_leave_valid_entries(cache):
     clear_verified_memo()
     assert cache.verify() == []
     for i in range(3):
-        record = cache.get_action(_key(i))
-        assert record is not None
+        status, record = cache.check_action(_key(i))
+        assert status == "ok"
         np.testing.assert_array_equal(cache.load_array(record["digest"]), _audio(100 + i, frames=48000))
     assert cache.stats()["objects"] == 4 and cache.stats()["actions"] == 3
     assert _temps(cache.root) == []
@@ -448,19 +481,20 @@ def test_file_digest_memo_lives_in_the_cache(cache, tmp_path):
     memo = cache.file_digest_memo()
     digest = memo.digest(stem)
     assert memo.memo_path.is_relative_to(cache.root) and memo.memo_path.is_file()
-    assert cache.file_digest_memo().lookup(stem) == digest
+    assert digest in memo.memo_path.read_text()  # kept for the next process
+    assert cache.file_digest_memo().digest(stem) == digest
 
 
 def test_prune_keeps_an_object_touched_during_its_scan(cache, monkeypatch):
     stored = _aged_objects(cache, [1000, 1000])
-    scan = cache._objects
+    scan = pruning.scan_objects
 
-    def scan_then_a_build_hits_one():
-        items = list(scan())
+    def scan_then_a_build_hits_one(layout):
+        items = list(scan(layout))
         os.utime(cache.array_path(stored[0][1]))  # a build without a lease uses it mid-prune
         return iter(items)
 
-    monkeypatch.setattr(cache, "_objects", scan_then_a_build_hits_one)
+    monkeypatch.setattr(pruning, "scan_objects", scan_then_a_build_hits_one)
     assert cache.prune(max_size_bytes=0)["removed_objects"] == 1
     assert [cache.check_action(k)[0] for k, _ in stored] == ["ok", "missing"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.dsp.checks import check_sample_rate
+from stages.dsp.checks import check_number, check_sample_rate
 
 
 def envelope(breakpoints, n_frames: int, sample_rate_hz: float) -> np.ndarray:
@@ -17,8 +17,7 @@ def envelope(breakpoints, n_frames: int, sample_rate_hz: float) -> np.ndarray:
     breakpoint times are exact. Equal times make a step: the later breakpoint holds from that time on.
     """
     rate = check_sample_rate(sample_rate_hz)
-    if isinstance(n_frames, bool) or int(n_frames) != n_frames or n_frames < 0:
-        raise ValueError(f"n_frames: must be an integer >= 0 (got {n_frames!r})")
+    frames = check_number(n_frames, "n_frames", ge=0, integer=True)
     try:
         points = np.asarray(breakpoints, dtype=np.float64)
     except (TypeError, ValueError):
@@ -31,7 +30,7 @@ def envelope(breakpoints, n_frames: int, sample_rate_hz: float) -> np.ndarray:
     if np.any(np.diff(times) < 0):
         raise ValueError(f"breakpoints: times must not decrease (got {times.tolist()})")
 
-    t = np.arange(int(n_frames), dtype=np.float64) / rate
+    t = np.arange(frames, dtype=np.float64) / rate
     if times.shape[0] == 1:
         return np.full(t.shape, values[0])
     # Segment i spans [times[i], times[i+1]); side="right" makes the later of equal times win.

@@ -37,14 +37,53 @@ def check_audio(audio: np.ndarray, name: str = "audio") -> np.ndarray:
     return audio
 
 
-def check_sample_rate(sample_rate_hz: float) -> float:
-    """Validate a sample rate in Hz; return it as float."""
+def check_sample_rate(sample_rate_hz: float, name: str = "sample_rate_hz") -> float:
+    """A sample rate in Hz within [MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ], as float."""
+    return check_number(sample_rate_hz, name, ge=MIN_SAMPLE_RATE_HZ, le=MAX_SAMPLE_RATE_HZ)
+
+
+def check_number(value, name: str, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+                 lt: float | None = None, integer: bool = False, finite: bool = True) -> float:
+    """`value` as a float (an int when integer) within the given bounds, or ValueError naming the parameter:
+    "{name}: must be in [lo, hi) (got value)", "... must be > 0 and finite ...", "... must be a number ...".
+
+    NaN is always refused, infinities unless finite=False; integer takes Python and numpy ints, never bool.
+    At most one lower (ge, gt) and one upper (le, lt) bound.
+    """
+    number = _as_number(value, name, integer)
+    if number is None or not _within(number, ge, gt, le, lt, finite and not integer):
+        raise ValueError(f"{name}: must be {_requirement(ge, gt, le, lt, integer, finite)} (got {value!r})")
+    return number
+
+
+def _as_number(value, name: str, integer: bool) -> float | None:
+    """float(value), or for integer the int itself (None if value is no int); "must be a number" if float() fails."""
+    if integer:
+        return int(value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else None
     try:
-        rate = float(sample_rate_hz)
+        return float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"sample_rate_hz: must be a number (got {sample_rate_hz!r})") from None
-    if not (MIN_SAMPLE_RATE_HZ <= rate <= MAX_SAMPLE_RATE_HZ):
-        raise ValueError(
-            f"sample_rate_hz: must be in [{MIN_SAMPLE_RATE_HZ:g}, {MAX_SAMPLE_RATE_HZ:g}] (got {sample_rate_hz!r})"
-        )
-    return rate
+        raise ValueError(f"{name}: must be a number (got {value!r})") from None
+
+
+def _within(number: float, ge, gt, le, lt, finite: bool) -> bool:
+    """Whether number is not NaN, finite if asked, and inside every given bound."""
+    if number != number or (finite and math.isinf(number)):
+        return False
+    return ((ge is None or number >= ge) and (gt is None or number > gt)
+            and (le is None or number <= le) and (lt is None or number < lt))
+
+
+def _requirement(ge, gt, le, lt, integer: bool, finite: bool) -> str:
+    """What a valid value is, in words: "in [0, 1)", "> 0 and finite", "an integer >= 0", "a finite number"."""
+    lower = (f"[{ge:g}", f">= {ge:g}") if ge is not None else (f"({gt:g}", f"> {gt:g}") if gt is not None else None
+    upper = (f"{le:g}]", f"<= {le:g}") if le is not None else (f"{lt:g})", f"< {lt:g}") if lt is not None else None
+    if lower and upper:
+        bounds = f"in {lower[0]}, {upper[0]}"
+    else:
+        bounds = (lower or upper or ("", ""))[1]
+    if integer:
+        return f"an integer {bounds}".rstrip()
+    if not bounds:
+        return "a finite number" if finite else "a number"
+    return f"{bounds} and finite" if finite and not (lower and upper) else bounds

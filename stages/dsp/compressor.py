@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 from stages.dsp.eq import band_sos
-from stages.dsp.checks import check_audio, check_sample_rate
+from stages.dsp.checks import check_audio, check_number, check_sample_rate
 from stages.dsp.iir import initial_state, sosfilt
 
 #: Detector floor: silence reads -200 dB (never -inf), far below any threshold.
@@ -28,19 +28,6 @@ _DB_PER_NEPER = 20.0 / math.log(10.0)
 _NEPER_PER_DB = math.log(10.0) / 20.0
 #: Frames per block: buffers stay in cache, Python overhead stays under 5 % of the time.
 BLOCK_FRAMES = 1 << 15
-
-
-def _number(name: str, value, low: float = -math.inf, low_open: bool = False, allow_inf: bool = False) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: must be a number (got {value!r})") from None
-    below = number <= low if low_open else number < low
-    if math.isnan(number) or below or (math.isinf(number) and not allow_inf):
-        bound = f"> {low:g}" if low_open else f">= {low:g}"
-        allowed = "a finite number" if low == -math.inf else bound + ("" if allow_inf else " and finite")
-        raise ValueError(f"{name}: must be {allowed} (got {value!r})")
-    return number
 
 
 def time_coefficient(time_ms: float, sample_rate_hz: float) -> float:
@@ -97,12 +84,12 @@ def compress(audio: np.ndarray, sample_rate_hz: float, threshold_db: float, rati
     """
     check_audio(audio)
     rate = check_sample_rate(sample_rate_hz)
-    threshold = _number("threshold_db", threshold_db)
-    slope = 1.0 / _number("ratio", ratio, low=1.0, allow_inf=True) - 1.0
-    knee = _number("knee_db", knee_db, low=0.0)
-    attack = time_coefficient(_number("attack_ms", attack_ms, low=0.0, low_open=True), rate)
-    release = time_coefficient(_number("release_ms", release_ms, low=0.0, low_open=True), rate)
-    makeup = _number("makeup_db", makeup_db)
+    threshold = check_number(threshold_db, "threshold_db")
+    slope = 1.0 / check_number(ratio, "ratio", ge=1.0, finite=False) - 1.0  # ratio inf: a limiter curve
+    knee = check_number(knee_db, "knee_db", ge=0.0)
+    attack = time_coefficient(check_number(attack_ms, "attack_ms", gt=0.0), rate)
+    release = time_coefficient(check_number(release_ms, "release_ms", gt=0.0), rate)
+    makeup = check_number(makeup_db, "makeup_db")
     frames, channels = audio.shape
     sidechain = None
     if sidechain_highpass_hz is not None:

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from stages.dsp.reverb import fft_convolve
-from stages.dsp.checks import check_audio, check_sample_rate
+from stages.dsp.checks import check_audio, check_number, check_sample_rate
 from stages.dsp.iir import initial_state, sosfilt
 
 #: Echoes below this (relative to the first) are dropped from the impulse response.
@@ -24,23 +24,6 @@ _ECHO_EPSILON = 1e-12
 #: From this delay in frames (5.3 ms at 48 kHz) the loop runs block by block instead of by convolution:
 #: measured faster from here on (per-block overhead vs FFTs of a response up to 205 delays long).
 RECURSION_MIN_FRAMES = 256
-
-
-def _number(name: str, value) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: must be a number (got {value!r})") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{name}: must be a finite number (got {value!r})")
-    return number
-
-
-def _check_feedback(feedback: float) -> float:
-    fb = _number("feedback", feedback)
-    if not 0.0 <= fb < 1.0:
-        raise ValueError(f"feedback: must be in [0, 1) (got {feedback!r})")
-    return fb
 
 
 def _echo_count(feedback: float, floor_db: float) -> int:
@@ -53,17 +36,13 @@ def _echo_count(feedback: float, floor_db: float) -> int:
 def _loop(sample_rate_hz: float, time_ms: float, feedback: float, highcut_hz: float | None):
     """Validated loop parameters: delay in frames, feedback, one-pole coefficient (None: no low-pass)."""
     rate = check_sample_rate(sample_rate_hz)
-    step_ms = _number("time_ms", time_ms)
-    step = int(round(step_ms * rate / 1000.0))
+    step = int(round(check_number(time_ms, "time_ms") * rate / 1000.0))
     if step < 1:
         raise ValueError(f"time_ms: must be >= one sample = {1000.0 / rate:g} ms (got {time_ms!r})")
-    fb = _check_feedback(feedback)
+    fb = check_number(feedback, "feedback", ge=0.0, lt=1.0)
     pole = None
     if highcut_hz is not None:
-        cutoff = _number("highcut_hz", highcut_hz)
-        if cutoff <= 0.0:
-            raise ValueError(f"highcut_hz: must be > 0 (got {highcut_hz!r})")
-        pole = math.exp(-2.0 * math.pi * cutoff / rate)
+        pole = math.exp(-2.0 * math.pi * check_number(highcut_hz, "highcut_hz", gt=0.0) / rate)
     return step, fb, pole
 
 
@@ -126,9 +105,7 @@ def apply_delay(audio: np.ndarray, sample_rate_hz: float, time_ms: float, feedba
     the song's tail (stages.tails.delay_tail_s), so nothing is lost by keeping the input's length.
     """
     check_audio(audio)
-    wet_level = _number("mix", mix)
-    if not 0.0 <= wet_level <= 1.0:
-        raise ValueError(f"mix: must be in [0, 1] (got {mix!r})")
+    wet_level = check_number(mix, "mix", ge=0.0, le=1.0)
     step, fb, pole = _loop(sample_rate_hz, time_ms, feedback, highcut_hz)
     frames = audio.shape[0]
     if step >= RECURSION_MIN_FRAMES:

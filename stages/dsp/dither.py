@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.dsp.checks import check_audio
+from stages.dsp.checks import check_audio, check_number
 
 DITHER_KINDS = ("tpdf", "none")
 MIN_BIT_DEPTH = 2
@@ -24,18 +24,14 @@ def quantize(audio: np.ndarray, bit_depth: int, dither: str = "tpdf", seed: int 
     RMS = LSB/2, independent of the signal); "none" rounds to nearest. Deterministic for a seed.
     """
     check_audio(audio)
-    if isinstance(bit_depth, bool) or not isinstance(bit_depth, (int, np.integer)):
-        raise ValueError(f"bit_depth: must be an int in [{MIN_BIT_DEPTH}, {MAX_BIT_DEPTH}] (got {bit_depth!r})")
-    if not (MIN_BIT_DEPTH <= bit_depth <= MAX_BIT_DEPTH):
-        raise ValueError(f"bit_depth: must be in [{MIN_BIT_DEPTH}, {MAX_BIT_DEPTH}] (got {bit_depth})")
+    depth = check_number(bit_depth, "bit_depth", ge=MIN_BIT_DEPTH, le=MAX_BIT_DEPTH, integer=True)
     if dither not in DITHER_KINDS:
         raise ValueError(f"dither: must be one of {', '.join(DITHER_KINDS)} (got {dither!r})")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: must be an int >= 0 (got {seed!r})")
-    scale = float(2 ** (int(bit_depth) - 1))
+    seed = check_number(seed, "seed", ge=0, integer=True)
+    scale = float(2 ** (depth - 1))
     scaled = np.multiply(audio, scale, dtype=np.float64)
     if dither == "tpdf":
-        rng = np.random.default_rng(int(seed))
+        rng = np.random.default_rng(seed)
         scaled += rng.uniform(-0.5, 0.5, size=scaled.shape)
         scaled += rng.uniform(-0.5, 0.5, size=scaled.shape)
     np.rint(scaled, out=scaled)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from stages.dsp.checks import MAX_EQ_FREQ_RATIO, Q_BUTTERWORTH, check_audio, check_sample_rate
+from stages.dsp.checks import MAX_EQ_FREQ_RATIO, Q_BUTTERWORTH, check_audio, check_number, check_sample_rate
 from stages.dsp.iir import sosfilt
 
 KINDS = ("highpass", "lowpass", "low_shelf", "high_shelf", "peak", "notch", "bandpass")
@@ -20,14 +20,9 @@ def _check_band(kind: str, freq_hz: float, sample_rate_hz: float, gain_db: float
     if kind not in KINDS:
         raise ValueError(f"kind: must be one of {', '.join(KINDS)} (got {kind!r})")
     rate = check_sample_rate(sample_rate_hz)
-    limit = MAX_EQ_FREQ_RATIO * rate
-    freq, gain, quality = float(freq_hz), float(gain_db), float(q)
-    if not 0.0 < freq < limit:
-        raise ValueError(f"freq_hz: must be > 0 and < {MAX_EQ_FREQ_RATIO:g}*sample_rate_hz = {limit:g} (got {freq_hz!r})")
-    if not math.isfinite(gain):
-        raise ValueError(f"gain_db: must be a finite number (got {gain_db!r})")
-    if not (0.0 < quality < math.inf):
-        raise ValueError(f"q: must be > 0 and finite (got {q!r})")
+    freq = check_number(freq_hz, "freq_hz", gt=0.0, lt=MAX_EQ_FREQ_RATIO * rate)
+    gain = check_number(gain_db, "gain_db")
+    quality = check_number(q, "q", gt=0.0)
     if slope_db_per_oct not in SLOPES_DB_PER_OCT:
         raise ValueError(f"slope_db_per_oct: must be 12 or 24 (got {slope_db_per_oct!r})")
     return freq, rate, gain, quality

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-from stages.dsp.checks import check_audio, check_sample_rate
+from stages.dsp.checks import check_audio, check_number, check_sample_rate
 from stages.dsp.truepeak import INTERPOLATOR_HALF_TAPS, true_peak_envelope
 
 #: The gain aims this far under the ceiling: a time-varying gain lets the reconstructed
@@ -25,16 +25,6 @@ _LOG_RELEASE_FLOOR = float(np.log(RELEASE_FLOOR_NEPER))
 _CHUNK_FRAMES = 1 << 15
 #: Measure -> re-limit passes at most; each further pass doubles the margin.
 MAX_PASSES = 4
-
-
-def _check_range(name: str, value: float, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: must be a number (got {value!r})") from None
-    if not (low <= number <= high):
-        raise ValueError(f"{name}: must be in [{low:g}, {high:g}] (got {value!r})")
-    return number
 
 
 def limiter_gain(
@@ -111,9 +101,9 @@ def true_peak_limit(
     """
     check_audio(audio)
     rate = check_sample_rate(sample_rate_hz)
-    ceiling_dbtp = _check_range("ceiling_dbtp", ceiling_dbtp, -60.0, 0.0)
-    release_ms = _check_range("release_ms", release_ms, 1.0, 10_000.0)
-    lookahead_ms = _check_range("lookahead_ms", lookahead_ms, 0.5, 50.0)
+    ceiling_dbtp = check_number(ceiling_dbtp, "ceiling_dbtp", ge=-60.0, le=0.0)
+    release_ms = check_number(release_ms, "release_ms", ge=1.0, le=10_000.0)
+    lookahead_ms = check_number(lookahead_ms, "lookahead_ms", ge=0.5, le=50.0)
     out = np.array(audio, dtype=np.float64, copy=True)
     if out.shape[0] == 0:
         return out

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from stages.dsp.checks import check_audio, check_sample_rate
+from stages.dsp.checks import check_audio, check_number, check_sample_rate
 from stages.dsp.iir import initial_state, sosfilt
 from stages.dsp.truepeak import sample_peak_dbfs, true_peak_dbtp
 
@@ -85,8 +85,7 @@ def _highpass_a0(sample_rate_hz: float) -> float:
 
 def channel_weights(channels: int) -> np.ndarray:
     """BS.1770-4 table 3 weights G_i: 1.0 for L, R, C; 1.41 for Ls, Rs; 0 for LFE (5.1 order L R C LFE Ls Rs)."""
-    if channels < 1:
-        raise ValueError(f"channels: must be >= 1 (got {channels})")
+    check_number(channels, "channels", ge=1, integer=True)
     if channels == 5:  # 5.0: L R C Ls Rs
         return np.array([1.0, 1.0, 1.0, 1.41, 1.41])
     if channels == 6:  # 5.1: L R C LFE Ls Rs
@@ -117,10 +116,8 @@ def _weighted_power_cumsum(audio: np.ndarray, sample_rate_hz: float) -> np.ndarr
 
 
 def _block_lengths(sample_rate_hz: float, block_s: float, step_s: float) -> tuple[int, int]:
-    if not (block_s > 0 and math.isfinite(block_s)):
-        raise ValueError(f"block_s: must be > 0 (got {block_s!r})")
-    if not (step_s > 0 and math.isfinite(step_s)):
-        raise ValueError(f"step_s: must be > 0 (got {step_s!r})")
+    block_s = check_number(block_s, "block_s", gt=0.0)
+    step_s = check_number(step_s, "step_s", gt=0.0)
     rate = check_sample_rate(sample_rate_hz)
     block = int(round(block_s * rate))
     step = int(round(step_s * rate))

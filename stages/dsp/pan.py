@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from stages.dsp.checks import check_audio
+from stages.dsp.checks import check_audio, check_number
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -75,12 +75,7 @@ def stereo_width(audio: np.ndarray, width: float) -> np.ndarray:
     returned unchanged (it has no side). A new float64 array.
     """
     channels = _check_channels(audio, (1, 2))
-    try:
-        w = float(width)
-    except (TypeError, ValueError):
-        raise ValueError(f"width: must be a number (got {width!r})") from None
-    if not 0.0 <= w <= 2.0:
-        raise ValueError(f"width: must be in [0, 2] (got {width!r})")
+    w = check_number(width, "width", ge=0.0, le=2.0)
     if channels == 1 or w == 1.0:
         return np.array(audio, dtype=np.float64, copy=True)
     same, cross = 0.5 * (1.0 + w), 0.5 * (1.0 - w)

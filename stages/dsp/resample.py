@@ -9,21 +9,14 @@ import soxr
 from stages.dsp.checks import check_audio, check_sample_rate
 
 
-def _rate(name: str, value: float) -> float:
-    try:
-        return check_sample_rate(value)
-    except ValueError as err:
-        raise ValueError(str(err).replace("sample_rate_hz", name, 1)) from None
-
-
 def resample(audio: np.ndarray, from_hz: float, to_hz: float) -> np.ndarray:
     """(frames, channels) audio from from_hz to to_hz, about round(frames*to/from) frames; new float64 array.
 
     Identity (a float64 copy) when the rates are equal. Computed in float64 so VHQ keeps its precision.
     """
     check_audio(audio)
-    source = _rate("from_hz", from_hz)
-    target = _rate("to_hz", to_hz)
+    source = check_sample_rate(from_hz, "from_hz")
+    target = check_sample_rate(to_hz, "to_hz")
     x = np.ascontiguousarray(audio, dtype=np.float64)
     if source == target:
         return np.array(x, copy=True) if x is audio else x

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from scipy import fft as sfft
 
-from stages.dsp.checks import check_audio, check_sample_rate
+from stages.dsp.checks import check_audio, check_number, check_sample_rate
 
 #: Band edges of the damping model in Hz (white noise split by FFT masks: exactly complementary).
 BAND_EDGES_HZ = (0.0, 1000.0, 3000.0, 8000.0)
@@ -22,16 +22,6 @@ BAND_EDGES_HZ = (0.0, 1000.0, 3000.0, 8000.0)
 BAND_DAMPING = (0.0, 1.0, 2.0, 4.0)
 #: Decay of the amplitude envelope per second of decay_s: 60 dB = ln(1000) nepers.
 _NEPERS_60_DB = math.log(1000.0)
-
-
-def _number(name: str, value, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: must be a number (got {value!r})") from None
-    if not low <= number <= high:
-        raise ValueError(f"{name}: must be in [{low:g}, {high:g}] (got {value!r})")
-    return number
 
 
 def reverb_ir(sample_rate_hz: float, decay_s: float, predelay_ms: float = 0.0, damping: float = 0.5,
@@ -44,16 +34,15 @@ def reverb_ir(sample_rate_hz: float, decay_s: float, predelay_ms: float = 0.0, d
     width in [0, 1]: L/R correlation cos(width*pi/2), 0 = identical channels. Energy: mean 1 per channel.
     """
     rate = check_sample_rate(sample_rate_hz)
-    decay = _number("decay_s", decay_s, 0.01, 60.0)
-    delay_frames = int(round(_number("predelay_ms", predelay_ms, 0.0, 10000.0) * rate / 1000.0))
-    damp = _number("damping", damping, 0.0, 1.0)
-    spread = _number("width", width, 0.0, 1.0)
-    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-        raise ValueError(f"seed: must be an integer >= 0 (got {seed!r})")
+    decay = check_number(decay_s, "decay_s", ge=0.01, le=60.0)
+    delay_frames = int(round(check_number(predelay_ms, "predelay_ms", ge=0.0, le=10000.0) * rate / 1000.0))
+    damp = check_number(damping, "damping", ge=0.0, le=1.0)
+    spread = check_number(width, "width", ge=0.0, le=1.0)
+    seed = check_number(seed, "seed", ge=0, integer=True)
 
     n = int(math.ceil(decay * rate))
     t = np.arange(n, dtype=np.float64) / rate
-    rng = np.random.default_rng(int(seed))
+    rng = np.random.default_rng(seed)
     mid_side = rng.standard_normal((n, 2))
     # Mid/side mix: correlation c^2 - s^2 = cos(width*pi/2); width 0 -> both channels exactly the mid noise.
     c, s = math.cos(spread * math.pi / 4.0), math.sin(spread * math.pi / 4.0)

@@ -126,7 +126,7 @@ def test_every_band_is_stable_up_to_0_45_fs(kind, rate):
 def test_frequency_at_or_above_0_45_fs_raises_naming_the_limit(rate):
     limit = MAX_EQ_FREQ_RATIO * rate
     for bad in (limit, limit + 1.0, rate / 2, 23000.0 if rate == 48000 else rate):
-        with pytest.raises(ValueError, match=r"freq_hz: .*0\.45\*sample_rate_hz = .*\(got"):
+        with pytest.raises(ValueError, match=rf"^freq_hz: must be in \(0, {limit:g}\) \(got"):
             band_sos("peak", bad, rate)
 
 

@@ -1,8 +1,7 @@
-"""The Python API the CLI uses: load a spec, plan it, build it, read the report."""
+"""The Python API the CLI uses: load a spec, plan it, explain a node, build it."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -14,11 +13,10 @@ from .cache import Cache, resolve_cache_dir
 from .dag import Node, compile_album
 from .deliver import deliver
 from .executor import NodeResult, SchedulerError, execute
-from .history import History
-from .plan import PlanEntry, make_plan
+from .plan import PlanEntry, explain, last_build_keys, make_plan
 from .specs import Album, load
 
-__all__ = ["Report", "SchedulerError", "build", "load", "plan", "graph"]
+__all__ = ["Report", "SchedulerError", "build", "explain_node", "graph", "load", "plan"]
 
 
 @dataclass
@@ -45,11 +43,20 @@ def graph(album: Album, targets: list[str] | None = None) -> dict[str, Node]:
     return compile_album(album, targets)
 
 
-def plan(spec_path: str | Path, cache_dir: str | Path | None = None,
-         targets: list[str] | None = None) -> list[PlanEntry]:
-    """Which nodes would render, and why, without rendering."""
+def plan(spec_path: str | Path, cache_dir: str | Path | None = None, targets: list[str] | None = None,
+         out_dir: str | Path = "build") -> list[PlanEntry]:
+    """Which nodes would render, and why (against the last build delivered into `out_dir`), without rendering."""
     cache = Cache(resolve_cache_dir(cache_dir))
-    return make_plan(graph(load(spec_path), targets), cache, History(cache, Path(spec_path)))
+    return make_plan(graph(load(spec_path), targets), cache, last_build_keys(Path(out_dir)))
+
+
+def explain_node(spec_path: str | Path, node_id: str, cache_dir: str | Path | None = None,
+                 targets: list[str] | None = None, out_dir: str | Path = "build") -> dict:
+    """A node's preimage stored by its last build (into `out_dir`), its preimage now, and what differs.
+    Raises KeyError when the spec has no such node."""
+    cache = Cache(resolve_cache_dir(cache_dir))
+    entries = {e.id: e for e in make_plan(graph(load(spec_path), targets), cache, last_build_keys(Path(out_dir)))}
+    return explain(entries[node_id], cache)
 
 
 def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: str | Path = "build",
@@ -69,8 +76,7 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     if on_plan is not None:
         on_plan(len(nodes))
     cache = Cache(resolve_cache_dir(cache_dir))
-    results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, history=History(cache, Path(spec_path)),
-                      on_done=on_done, parallel_backend=backend, scheduler=scheduler)
+    results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, on_done=on_done, parallel_backend=backend, scheduler=scheduler)
     out = Path(out_dir)
     prune = not targets or set(album.targets) <= set(targets)  # every target built: drop folders of removed ones
     report = Report(str(spec_path), results, deliver(results, cache, out, prune_targets=prune))
@@ -79,7 +85,3 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     atomic_write_json(out / "build-report.json", report.as_dict())
     return report
 
-
-def read_report(out_dir: str | Path) -> dict:
-    """The last build report written into `out_dir`."""
-    return json.loads((Path(out_dir) / "build-report.json").read_text())

@@ -1,4 +1,4 @@
-"""Compile a loaded album into the DAG of DESIGN.md: stable node ids, params, inputs in a fixed order.
+"""Compile a loaded album into its DAG: stable node ids, each node's params and named inputs.
 
     <song>/stem/<stem> -> <song>/bus/<bus> -> <song>/mixdown -> album/tonal -> <song>/tonal
       -> <song>/master -> album/loudness -> album/gain/<target> -> <song>/final/<target>
@@ -7,48 +7,56 @@
 `album/tonal` takes the tonal decision from the mixdowns; `album/loudness` takes the album-gain
 decision from the masters (the gain must see the mastered signal, so it cannot precede the master).
 `<song>/tonal` and `album/gain/<target>` pick one consumer's share of those decisions, so that early
-cutoff holds per song and per target.
+cutoff holds per song and per target. A spec's strip reaches its stage's params through `fields_of`:
+the spec model and the params model inherit the same strip, so no field is copied by hand.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
-from collections import defaultdict
 from dataclasses import dataclass
-
-import soundfile
+from typing import Union
 
 from stages.album_export import AlbumExportParams, TrackInfo
 from stages.album_loudness import AlbumLoudnessParams
 from stages.album_tonal import AlbumTonalParams
 from stages.bus import BusParams, MixdownParams
-from stages.pick import PickParams
+from stages.delivery import Encoding, LoudnessTarget
 from stages.export import ExportParams
 from stages.final import FinalParams
 from stages.formats import is_lossy
 from stages.master import MasterParams
-from stages.mixing import MixInput
-from stages.params import SpecModel
+from stages.params import BusStrip, MasterStrip, SpecModel, StemStrip, fields_of
+from stages.pick import PickParams
+from stages.registry import load_kinds
 from stages.stem import StemParams
-from stages.tails import beats_to_ms, delay_tail_s, reverb_tail_s
 
+from .routing import Routing, song_frames
 from .specs import Album, Song, Target
-from .specs.checks import bus_edges
 
 SOURCE_PREFIX = "file:"
-MIN_TAIL_S = 0.5
-"""Default tail when a song has no reverb or delay: room for compressor release and limiter look-ahead."""
+"""An input naming a source file rather than a node: `file:/abs/path.wav`."""
+
+Wire = Union[str, tuple[str, ...]]
+"""One named input: a node id (or `file:` source), or a list of them for a list input."""
 
 
 @dataclass(frozen=True)
 class Node:
-    """One unit of work: its stable id, stage kind, own params, and inputs (node ids or `file:` sources)."""
+    """One unit of work: its stable id, stage kind, own params, and named inputs."""
 
     id: str
     kind: str
     params: SpecModel
-    inputs: tuple[str, ...]
+    inputs: dict[str, Wire]
+
+    def upstream(self) -> list[str]:
+        """Every node id or `file:` source this node reads, in input order."""
+        return [ref for wire in self.inputs.values() for ref in ((wire,) if isinstance(wire, str) else wire)]
+
+
+class CompileError(TypeError):
+    """A node that does not match its stage kind's declaration: a bug in compile, caught before any render."""
 
 
 def compile_album(album: Album, targets: list[str] | None = None) -> dict[str, Node]:
@@ -57,48 +65,80 @@ def compile_album(album: Album, targets: list[str] | None = None) -> dict[str, N
     chosen = {name: t for name, t in album.targets.items() if not targets or name in targets}
     for song in album.songs:
         _compile_mix(album, song, nodes)
+    _compile_masters(album, nodes)
+    _compile_album_gain(album, chosen, nodes)
+    for name, target in chosen.items():
+        for number, song in enumerate(album.songs, start=1):
+            _compile_delivery(album, song, number, name, target, nodes)
+        _compile_album_export(album, name, target, nodes)
+    return nodes
+
+
+def _add(nodes: dict[str, Node], node_id: str, kind: str, params: SpecModel, **inputs: Wire) -> None:
+    """Add a node, checked against its kind's declared params model and named inputs."""
+    declared = load_kinds()[kind]
+    if type(params) is not declared.params:
+        raise CompileError(f"{node_id}: kind {kind} takes {declared.params.__name__}, not {type(params).__name__}")
+    wired = {name for name, wire in inputs.items() if wire is not None}
+    if not set(declared.required_inputs()) <= wired <= set(declared.input_names()):
+        raise CompileError(f"{node_id}: kind {kind} takes inputs {declared.input_names()} "
+                           f"(required {declared.required_inputs()}), got {sorted(wired)}")
+    nodes[node_id] = Node(node_id, kind, params, {name: inputs[name] for name in declared.input_names()
+                                                  if inputs.get(name) is not None})
+
+
+def _compile_mix(album: Album, song: Song, nodes: dict[str, Node]) -> None:
+    """Stem, bus and mixdown nodes of one song; muted, un-soloed and unreachable parts are left out."""
+    sr = album.sample_rate
+    routing = Routing.of(song)
+    frames = song_frames(song, routing, sr)
+    for name, stem in routing.stems.items():
+        _add(nodes, f"{song.id}/stem/{name}", "stem",
+             StemParams(sample_rate_hz=sr, frames=frames, prefader_tap=name in routing.prefader,
+                        **fields_of(stem, StemStrip)),
+             source=SOURCE_PREFIX + stem.file)
+    for name in routing.live_buses:
+        node_id = f"{song.id}/bus/{name}"
+        sources, taps = routing.feeds_of(name)
+        _add(nodes, node_id, "bus",
+             BusParams(sample_rate_hz=sr, frames=frames, taps=taps, tempo_bpm=song.tempo_bpm,
+                       reverb_seed=stable_seed(node_id), **fields_of(song.buses[name], BusStrip)),
+             sources=sources)
+    sources, taps = routing.feeds_of(None)
+    _add(nodes, f"{song.id}/mixdown", "mixdown", MixdownParams(sample_rate_hz=sr, frames=frames, taps=taps),
+         sources=sources)
+
+
+def _compile_masters(album: Album, nodes: dict[str, Node]) -> None:
+    """album/tonal from the mixdowns of the songs that ask for it; each song's pick and master."""
     tonal = [s for s in album.songs if album.master_for(s).tonal_match is not None]
     _add(nodes, "album/tonal", "album_tonal", AlbumTonalParams(
         sample_rate_hz=album.sample_rate, songs=[s.id for s in tonal],
         tonal_match={s.id: album.master_for(s).tonal_match for s in tonal}),
-        [f"{s.id}/mixdown" for s in tonal])
+        mixdowns=tuple(f"{s.id}/mixdown" for s in tonal))
     for song in album.songs:
         master = album.master_for(song)
-        decision = []
+        pick = None
         if master.tonal_match is not None:
-            decision = [f"{song.id}/tonal"]
-            _add(nodes, decision[0], "pick", PickParams(path=["tonal", song.id]), ["album/tonal"])
-        _add(nodes, f"{song.id}/master", "master", MasterParams(
-            sample_rate_hz=album.sample_rate, song=song.id, eq=master.eq, compressor=master.compressor),
-            [f"{song.id}/mixdown", *decision])
+            pick = f"{song.id}/tonal"
+            _add(nodes, pick, "pick", PickParams(path=["tonal", song.id]), decision="album/tonal")
+        _add(nodes, f"{song.id}/master", "master",
+             MasterParams(sample_rate_hz=album.sample_rate, **fields_of(master, MasterStrip)),
+             mixdown=f"{song.id}/mixdown", tonal=pick)
+
+
+def _compile_album_gain(album: Album, chosen: dict[str, Target], nodes: dict[str, Node]) -> None:
+    """album/loudness over the album-mode masters, and each target's pick of it."""
     album_mode = [s for s in album.songs if album.master_for(s).album_loudness == "album"]
-    if album_mode and any(t.target_lufs is not None for t in chosen.values()):
-        _add(nodes, "album/loudness", "album_loudness", AlbumLoudnessParams(
-            sample_rate_hz=album.sample_rate, songs=[s.id for s in album_mode],
-            target_lufs={name: t.target_lufs for name, t in chosen.items()}),
-            [f"{s.id}/master" for s in album_mode])
-        for name, target in chosen.items():
-            if target.target_lufs is not None:
-                _add(nodes, f"album/gain/{name}", "pick", PickParams(path=["gain_db", name]), ["album/loudness"])
+    if not album_mode or all(t.target_lufs is None for t in chosen.values()):
+        return
+    _add(nodes, "album/loudness", "album_loudness", AlbumLoudnessParams(
+        sample_rate_hz=album.sample_rate, songs=[s.id for s in album_mode],
+        target_lufs={name: t.target_lufs for name, t in chosen.items()}),
+        masters=tuple(f"{s.id}/master" for s in album_mode))
     for name, target in chosen.items():
-        lossy = is_lossy(target.format)  # the album file is encoded from the finals: one generation of loss
-        for number, song in enumerate(album.songs, start=1):
-            _compile_delivery(album, song, number, name, target, nodes)
-        _add(nodes, f"album/export/{name}", "album_export", AlbumExportParams(
-            target=name, format=target.format, sample_rate_hz=album.target_rate(target),
-            album_title=album.title, album_artist=album.artist, catalog=album.catalog,
-            tracks=[TrackInfo(title=s.title, performer=s.artist or album.artist, isrc=s.isrc, gap_s=s.gap_s)
-                    for s in album.songs],
-            ceiling_dbtp=min(_ceiling_dbtp(album, s, target) for s in album.songs),
-            cue_sheet=not lossy and (
-                target.preset == "cd" or (album.target_rate(target) == 44100 and target.bit_depth == 16))),
-            [f"{s.id}/export/{name}" for s in album.songs]
-            + ([f"{s.id}/final/{name}" for s in album.songs] if lossy else []))
-    return nodes
-
-
-def _add(nodes: dict[str, Node], node_id: str, kind: str, params: SpecModel, inputs) -> None:
-    nodes[node_id] = Node(node_id, kind, params, tuple(inputs))
+        if target.target_lufs is not None:
+            _add(nodes, f"album/gain/{name}", "pick", PickParams(path=["gain_db", name]), decision="album/loudness")
 
 
 def _ceiling_dbtp(album: Album, song: Song, target: Target) -> float:
@@ -106,118 +146,41 @@ def _ceiling_dbtp(album: Album, song: Song, target: Target) -> float:
     return min(target.ceiling_dbtp, album.master_for(song).limiter.ceiling_dbtp)
 
 
-def _compile_delivery(album: Album, song: Song, number: int, name: str, target: Target, nodes) -> None:
+def _compile_delivery(album: Album, song: Song, number: int, name: str, target: Target,
+                      nodes: dict[str, Node]) -> None:
+    """A song's final (rate, loudness, limiter) and export (encoding, tags) for one target."""
     master = album.master_for(song)
     mode = master.album_loudness
-    inputs = [f"{song.id}/master"]
     ceiling_dbtp = _ceiling_dbtp(album, song, target)
-    if mode == "album" and target.target_lufs is not None:
-        inputs.append(f"album/gain/{name}")
+    gain = f"album/gain/{name}" if mode == "album" and target.target_lufs is not None else None
     _add(nodes, f"{song.id}/final/{name}", "final", FinalParams(
-        sample_rate_hz=album.sample_rate, target=name, target_rate_hz=album.target_rate(target),
-        target_lufs=target.target_lufs, ceiling_dbtp=ceiling_dbtp,
-        limiter=master.limiter, mono_bass_hz=target.mono_bass_hz, loudness_mode=mode), inputs)
+        sample_rate_hz=album.sample_rate, target_rate_hz=album.target_rate(target),
+        **{**fields_of(target, LoudnessTarget), "ceiling_dbtp": ceiling_dbtp},
+        limiter=master.limiter, loudness_mode=mode),
+        master=f"{song.id}/master", album_gain=gain)
     tags = {"title": song.title, "artist": song.artist or album.artist, "album": album.title,
             "tracknumber": f"{number}/{len(album.songs)}", **({"isrc": song.isrc} if song.isrc else {}),
             **target.tags}
     export_id = f"{song.id}/export/{name}"
     _add(nodes, export_id, "export", ExportParams(
-        sample_rate_hz=album.target_rate(target), format=target.format, bit_depth=target.bit_depth,
-        dither=target.dither, dither_seed=stable_seed(export_id), ceiling_dbtp=ceiling_dbtp,
-        tags={k: v for k, v in tags.items() if v}),
-        [f"{song.id}/final/{name}"])
+        sample_rate_hz=album.target_rate(target), **fields_of(target, Encoding),
+        dither_seed=stable_seed(export_id), ceiling_dbtp=ceiling_dbtp, tags={k: v for k, v in tags.items() if v}),
+        final=f"{song.id}/final/{name}")
 
 
-def _compile_mix(album: Album, song: Song, nodes: dict[str, Node]) -> None:
-    """Stem, bus and mixdown nodes of one song; muted, un-soloed and unreachable parts are left out."""
-    sr = album.sample_rate
-    soloed = any(s.solo for s in song.stems.values())
-    stems = {n: s for n, s in song.stems.items() if not s.mute and (s.solo or not soloed)}
-    buses = {n: b for n, b in song.buses.items() if not b.mute}
-    feeds: dict[str | None, list[tuple[str, MixInput]]] = defaultdict(list)
-    prefader: set[str] = set()
-    for kind, channels in (("stem", stems), ("bus", buses)):
-        for name, ch in channels.items():
-            node_id = f"{song.id}/{kind}/{name}"
-            if ch.output is None or ch.output in buses:
-                feeds[ch.output].append((node_id, MixInput()))
-            for bus, send in sorted(ch.sends.items()):
-                if bus in buses:
-                    tap = "pre" if kind == "stem" and send.pre_fader else "post"
-                    feeds[bus].append((node_id, MixInput(tap=tap, level_db=send.level_db)))
-                    if tap == "pre":
-                        prefader.add(name)
-    live_buses = _live_buses(song, buses, feeds)
-    frames = song_frames(song, stems, live_buses, sr)
-    for name, stem in stems.items():
-        _add(nodes, f"{song.id}/stem/{name}", "stem", StemParams(
-            sample_rate_hz=sr, frames=frames, offset_s=stem.offset_s, gain_db=stem.gain_db, pan=stem.pan,
-            width=stem.width, polarity_invert=stem.polarity_invert, eq=stem.eq, compressor=stem.compressor,
-            automation=stem.automation, prefader_tap=name in prefader), [SOURCE_PREFIX + stem.file])
-    live = set(nodes) | {f"{song.id}/bus/{b}" for b in live_buses}
-    for name in live_buses:
-        bus = buses[name]
-        node_id = f"{song.id}/bus/{name}"
-        ins = sorted((i for i in feeds[name] if i[0] in live), key=lambda item: item[0])
-        _add(nodes, node_id, "bus", BusParams(
-            sample_rate_hz=sr, frames=frames, inputs=[m for _, m in ins], gain_db=bus.gain_db, pan=bus.pan,
-            width=bus.width, eq=bus.eq, compressor=bus.compressor, delay=bus.delay, reverb=bus.reverb,
-            tempo_bpm=song.tempo_bpm, reverb_seed=stable_seed(node_id)), [i for i, _ in ins])
-    ins = sorted((i for i in feeds[None] if i[0] in live), key=lambda item: item[0])
-    _add(nodes, f"{song.id}/mixdown", "mixdown",
-         MixdownParams(sample_rate_hz=sr, frames=frames, inputs=[m for _, m in ins]), [i for i, _ in ins])
-
-
-def _live_buses(song: Song, buses: dict, feeds) -> list[str]:
-    """Buses that receive something, in topological order (sources before the buses they feed)."""
-    edges = {n: [t for t in ts if t in buses] for n, ts in bus_edges(song).items() if n in buses}
-    fed = {name for name in buses if any("/stem/" in src for src, _ in feeds[name])}
-    changed = True
-    while changed:  # a bus is live when a stem or a live bus feeds it
-        changed = False
-        for name, targets in edges.items():
-            if name in fed:
-                for t in targets:
-                    if t not in fed:
-                        fed.add(t)
-                        changed = True
-    order: list[str] = []
-    visiting: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in order or name in visiting:
-            return
-        visiting.add(name)
-        for src, targets in edges.items():
-            if name in targets:
-                visit(src)
-        order.append(name)
-
-    for name in sorted(fed):
-        visit(name)
-    return [n for n in order if n in fed]
-
-
-def song_frames(song: Song, stems: dict, buses: list[str], sample_rate_hz: int) -> int:
-    """Song length in frames: the last stem's end plus the tail (`tail_s`, else the longest effect tail)."""
-    end_s = max((st.offset_s + _duration_s(st.file) for st in stems.values()), default=0.0)
-    tail_s = song.tail_s
-    if tail_s is None:
-        tails = [MIN_TAIL_S]
-        for name in buses:
-            bus = song.buses[name]
-            if bus.reverb:
-                tails.append(reverb_tail_s(bus.reverb.decay_s, bus.reverb.predelay_ms))
-            if bus.delay:
-                time_ms = bus.delay.time_ms or beats_to_ms(bus.delay.beats, song.tempo_bpm)
-                tails.append(delay_tail_s(time_ms, bus.delay.feedback))
-        tail_s = max(tails)
-    return max(1, math.ceil((end_s + tail_s) * sample_rate_hz))
-
-
-def _duration_s(path: str) -> float:
-    info = soundfile.info(path)
-    return info.frames / info.samplerate
+def _compile_album_export(album: Album, name: str, target: Target, nodes: dict[str, Node]) -> None:
+    """One target's deliverables: the songs' files, the sequenced album file, CUE sheet and manifest."""
+    lossy = is_lossy(target.format)  # the album file is encoded from the finals: one generation of loss
+    rate = album.target_rate(target)
+    _add(nodes, f"album/export/{name}", "album_export", AlbumExportParams(
+        target=name, format=target.format, sample_rate_hz=rate,
+        album_title=album.title, album_artist=album.artist, catalog=album.catalog,
+        tracks=[TrackInfo(title=s.title, performer=s.artist or album.artist, isrc=s.isrc, gap_s=s.gap_s)
+                for s in album.songs],
+        ceiling_dbtp=min(_ceiling_dbtp(album, s, target) for s in album.songs),
+        cue_sheet=not lossy and (target.preset == "cd" or (rate == 44100 and target.bit_depth == 16))),
+        exports=tuple(f"{s.id}/export/{name}" for s in album.songs),
+        finals=tuple(f"{s.id}/final/{name}" for s in album.songs) if lossy else None)
 
 
 def stable_seed(text: str) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .atomic import atomic_path, sweep_stale_temps
 from .cache import Cache
-from .hashing import digest_bytes
+from .digest import digest_bytes
 from .executor import NodeResult
 
 ALBUM_EXPORT_PREFIX = "album/export/"

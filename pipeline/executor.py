@@ -17,14 +17,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from stages.registry import Blob, Context, RenderError, load_kinds
+from stages.registry import Blob, RenderError, StageKind, load_kinds
 
 from .cache import Cache
-from .dag import SOURCE_PREFIX, Node
-from .hashing import FileDigestMemo
-from .history import History
-from .plan import node_state
-from .keys import key_of, kind_code_version, load_code_versions, params_of
+from .codeversion import kind_code_version, load_code_versions
+from .dag import Node
+from .inputs import Resolved, digests, resolve, sources
+from .key import node_key, preimage
 
 
 IN_PROCESS_MAX_TASKS = 2
@@ -71,27 +70,41 @@ class NodeResult:
     seconds: float
     digest: str
     output: str  # "array" | "json"
-    inputs: list[list[str]] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    """Input name -> [output, source, digest], or a list of those for a list input."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def input_refs(node: Node, memo: FileDigestMemo, done: dict[str, NodeResult]) -> list[list[str]] | None:
-    """[kind, ref, digest] per input in order, or None while an upstream node is unresolved."""
-    refs = []
-    for source in node.inputs:
-        if source.startswith(SOURCE_PREFIX):
-            path = source[len(SOURCE_PREFIX):]
-            refs.append(["file", path, memo.digest(path)])
-        elif source in done:
-            refs.append([done[source].output, source, done[source].digest])
-        else:
-            return None
-    return refs
+@dataclass(frozen=True)
+class Task:
+    """A cache miss to render: everything a worker needs, as JSON-able values (no arrays)."""
+
+    node_id: str
+    kind: str
+    key: str
+    params: dict[str, Any]
+    inputs: dict[str, Any]
+    """Input name -> [output, source, digest], or a list of those."""
+    preimage: dict[str, Any]
+    refs: dict[str, Any]
 
 
-def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1, history: History | None = None,
+def wire_refs(resolved: Resolved) -> dict[str, Any]:
+    """Resolved inputs as JSON-able lists, for a task and the build report."""
+    return {name: [r.as_list() for r in ref] if isinstance(ref, list) else ref.as_list()
+            for name, ref in resolved.items()}
+
+
+def task_for(node: Node, kind: StageKind, resolved: Resolved) -> Task:
+    """The node's preimage and key from its resolved inputs."""
+    params = node.params.model_dump(mode="json")
+    image = preimage(node.kind, kind_code_version(kind), params, digests(node, resolved))
+    return Task(node.id, node.kind, node_key(image), params, wire_refs(resolved), image, sources(node))
+
+
+def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
             on_done: Callable[[NodeResult], None] | None = None, parallel_backend: str = "loky",
             scheduler: str | None = None) -> list[NodeResult]:
     """Resolve every node (cache hit or render); results in topological order.
@@ -122,22 +135,24 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1, history: Histor
                     pool = stack.enter_context(Parallel(n_jobs=jobs, backend=parallel_backend))
             return pool
 
+        known: dict[str, tuple[str, str]] = {}  # node id -> (output kind, digest), as nodes finish
         while pending:
             tasks = []
             for node_id in pending:
                 node = nodes[node_id]
-                refs = input_refs(node, memo, done)
-                if refs is None:
+                resolved, unknown = resolve(node, memo, known)
+                if unknown:
                     continue
-                key = key_of(node, kinds[node.kind], [r[2] for r in refs])
-                status, record = cache.check_action(key)
-                if status == "ok":
-                    _finish(node, NodeResult(node_id, node.kind, key, "cached", 0.0, record["digest"], record["kind"],
-                                             refs), done, history, on_done)
+                task = task_for(node, kinds[node.kind], resolved)
+                status, record = cache.check_action(task.key)
+                if status == "ok" and record is not None:
+                    _finish(NodeResult(node_id, node.kind, task.key, "cached", 0.0, record["digest"], record["kind"],
+                                       task.inputs), done, on_done)
+                    known[node_id] = (record["kind"], record["digest"])
                 else:
-                    tasks.append((node, key, refs))
+                    tasks.append(task)
             if tasks:
-                calls = [(cache_root, node.kind, params_of(node), refs, key, node.id) for node, key, refs in tasks]
+                calls = [(cache_root, task) for task in tasks]
                 # a wave no larger than the job count (the usual shape of a tweak) runs in this process,
                 # on threads (kernels release the GIL): starting workers (~1 s of imports each) costs
                 # more than the overlap saves. With a scheduler every miss goes to the cluster.
@@ -153,9 +168,10 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1, history: Histor
                 else:
                     from joblib import delayed
                     outputs = parallel()(delayed(run_task)(*c) for c in calls)
-                for (node, key, refs), (digest, output, seconds) in zip(tasks, outputs):
-                    _finish(node, NodeResult(node.id, node.kind, key, "rendered", seconds, digest, output, refs),
-                            done, history, on_done)
+                for task, (digest, output, seconds) in zip(tasks, outputs):
+                    _finish(NodeResult(task.node_id, task.kind, task.key, "rendered", seconds, digest, output,
+                                       task.inputs), done, on_done)
+                    known[task.node_id] = (output, digest)
             remaining = [n for n in pending if n not in done]
             if len(remaining) == len(pending):
                 raise RuntimeError(f"DAG cannot progress at {remaining[:3]}")  # compile guarantees acyclic
@@ -171,24 +187,21 @@ def run_on_threads(calls: list[tuple]) -> list[tuple[str, str, float]]:
         return list(threads.map(lambda call: run_task(*call), calls))
 
 
-def _finish(node: Node, result: NodeResult, done, history: History | None, on_done) -> None:
+def _finish(result: NodeResult, done: dict[str, NodeResult], on_done: Callable[[NodeResult], None] | None) -> None:
     done[result.id] = result
-    if history is not None:
-        code = kind_code_version(load_kinds()[node.kind])
-        history.record(node.id, node_state(node, code, [(ref, digest) for _, ref, digest in result.inputs]))
     if on_done is not None:
         on_done(result)
 
 
-def run_task(cache_root: str, kind_name: str, params: dict, refs: list[list[str]], key: str,
-             node_id: str) -> tuple[str, str, float]:
+def run_task(cache_root: str, task: Task) -> tuple[str, str, float]:
     """Render one node in any process: load inputs from the cache, run the kernel, store the output."""
-    kind = load_kinds()[kind_name]
+    kind = load_kinds()[task.kind]
     cache = Cache(cache_root)
-    values = [_load_input(cache, output, ref, digest) for output, ref, digest in refs]
+    values = {name: _load_wire(cache, wire) for name, wire in task.inputs.items()}
     started = time.perf_counter()
+    node_id = task.node_id
     try:
-        out = kind.render(values, kind.params.model_validate(params), Context(node_id, key))
+        out = kind.render(kind.inputs(**values), kind.params.model_validate(task.params))
     except (ValueError, MemoryError) as err:  # a kernel refusing its input is a render failure, not a crash
         raise RenderError(f"{node_id}: {type(err).__name__}: {err}") from None
     seconds = time.perf_counter() - started
@@ -198,14 +211,22 @@ def run_task(cache_root: str, kind_name: str, params: dict, refs: list[list[str]
         digest, output = cache.put_array(np.ascontiguousarray(out, dtype=np.float32)), "array"
     else:
         digest, output = cache.put_json(_store_blobs(cache, out)), "json"
-    cache.put_action(key, {"digest": digest, "kind": output, "stage": kind_name, "node_id": node_id,
-                           "seconds": round(seconds, 6), "params": params})
+    cache.put_action(task.key, {"digest": digest, "kind": output, "stage": task.kind, "node_id": node_id,
+                                "seconds": round(seconds, 6), "preimage": task.preimage, "refs": task.refs})
     return digest, output, seconds
 
 
-def _load_input(cache: Cache, output: str, ref: str, digest: str):
+def _load_wire(cache: Cache, wire: list[Any]) -> Any:
+    """One named input's value: a single [output, source, digest], or a list of them."""
+    if wire and isinstance(wire[0], str):
+        return _load_input(cache, *wire)
+    return [_load_input(cache, *ref) for ref in wire]
+
+
+def _load_input(cache: Cache, output: str, source: str, digest: str) -> Any:
+    """An input's value for a kernel: a source file's path, an array (memory-mapped), or a decision."""
     if output == "file":
-        return Path(ref)
+        return Path(source)
     if output == "array":
         return cache.load_array(digest)
     return _resolve_blobs(cache, cache.load_json(digest))

@@ -12,13 +12,16 @@ import io
 import json
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile
 
 from .export import decoded, encode_lossy, file_facts, tag_file
 from .formats import CUE_FILE_TYPES, LOSSLESS, is_lossy
+from .delivery import FormatName
 from .params import SpecModel
 from .registry import Blob, stage
 
@@ -33,8 +36,10 @@ class TrackInfo(SpecModel):
 
 
 class AlbumExportParams(SpecModel):
+    """What the target's deliverables are named, tagged and sequenced with."""
+
     target: str
-    format: str
+    format: FormatName
     sample_rate_hz: int
     album_title: str
     album_artist: str = ""
@@ -98,13 +103,20 @@ def album_facts(data: bytes, album: np.ndarray, sample_rate_hz: int, spans: list
     return file_facts(data, samples, peak)
 
 
-@stage("album_export", "1", AlbumExportParams)
-def render_album_export(inputs, p: AlbumExportParams, ctx) -> dict:
-    """Inputs: the songs' exports; for a lossy target also their finals, which the album file is encoded
-    from (encoding decoded lossy audio again would add a second generation of codec loss)."""
+@dataclass(frozen=True)
+class AlbumExportInputs:
+    exports: list[dict[str, Any]]
+    """Per track, in order: the export node's file and facts."""
+    finals: list[np.ndarray] | None = None
+    """Lossy targets: the finals the album file is encoded from (encoding the decoded lossy files again
+    would add a second generation of codec loss)."""
+
+
+@stage("album_export", "1")
+def render_album_export(inputs: AlbumExportInputs, p: AlbumExportParams) -> dict:
     ext = f".{p.format}"
     lossy = is_lossy(p.format)
-    exports, finals = inputs[:len(p.tracks)], inputs[len(p.tracks):]
+    exports, finals = inputs.exports, inputs.finals or []
     files: dict[str, bytes] = {}
     pieces, starts, entries, position = [], [], [], 0
     spans = []

@@ -7,25 +7,33 @@ loudness targets are written to) so that a tweak that does not move it re-render
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .params import SpecModel
+from .params import RenderParams
 from .registry import stage
 
 GAIN_STEP_DB = 0.1
 
 
-class AlbumLoudnessParams(SpecModel):
-    sample_rate_hz: int
+class AlbumLoudnessParams(RenderParams):
+    """The songs mastered in album mode (in the order of the `masters` input) and each target's loudness."""
+
     songs: list[str]
     target_lufs: dict[str, float | None]
 
 
-@stage("album_loudness", "1", AlbumLoudnessParams)
-def render_album_loudness(inputs, p: AlbumLoudnessParams, ctx) -> dict:
+@dataclass(frozen=True)
+class AlbumLoudnessInputs:
+    masters: list[np.ndarray]
+
+
+@stage("album_loudness", "1")
+def render_album_loudness(inputs: AlbumLoudnessInputs, p: AlbumLoudnessParams) -> dict:
     from .dsp.loudness import block_powers, gated_loudness_lufs
 
-    powers = np.concatenate([block_powers(np.asarray(a), p.sample_rate_hz) for a in inputs])
+    powers = np.concatenate([block_powers(np.asarray(a), p.sample_rate_hz) for a in inputs.masters])
     album_lufs = gated_loudness_lufs(powers)
     gains = {}
     for target, lufs in p.target_lufs.items():

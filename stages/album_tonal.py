@@ -7,19 +7,27 @@ decision unchanged re-masters nothing (early cutoff).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .params import SpecModel, TonalMatch
+from .params import RenderParams, TonalMatch
 from .registry import stage
 
 LOW_SHELF_HZ = 250.0
 HIGH_SHELF_HZ = 4000.0
 
 
-class AlbumTonalParams(SpecModel):
-    sample_rate_hz: int
+class AlbumTonalParams(RenderParams):
+    """The songs whose master asks for tonal matching (in the order of the `mixdowns` input), and how much."""
+
     songs: list[str] = []
     tonal_match: dict[str, TonalMatch] = {}
+
+
+@dataclass(frozen=True)
+class AlbumTonalInputs:
+    mixdowns: list[np.ndarray]
 
 
 def tonal_corrections(spectra_db: list[np.ndarray], centers_hz: np.ndarray, settings: list[TonalMatch]):
@@ -34,15 +42,15 @@ def tonal_corrections(spectra_db: list[np.ndarray], centers_hz: np.ndarray, sett
     return out
 
 
-@stage("album_tonal", "1", AlbumTonalParams)
-def render_album_tonal(inputs, p: AlbumTonalParams, ctx) -> dict:
-    """Inputs: the mixdowns of `p.songs` (the songs whose master asks for tonal matching), in order."""
+@stage("album_tonal", "1")
+def render_album_tonal(inputs: AlbumTonalInputs, p: AlbumTonalParams) -> dict:
+    """Per song of `p.songs`, the shelf moves toward the album mean (none for fewer than two songs)."""
     if len(p.songs) < 2:
         return {"tonal": {}}
     from .dsp.spectrum import third_octave_levels_db
 
     spectra = []
-    for audio in inputs:
+    for audio in inputs.mixdowns:
         centers, levels = third_octave_levels_db(np.asarray(audio), p.sample_rate_hz)
         spectra.append(np.maximum(levels, -120.0))
     moves = tonal_corrections(spectra, centers, [p.tonal_match[s] for s in p.songs])

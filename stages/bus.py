@@ -5,39 +5,43 @@ A bus with a delay or reverb is an effect return: it outputs the wet signal only
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from pydantic import Field
 
 from .mixing import MixInput, compressor, eq_chain, sum_inputs
-from .params import Compressor, Delay, EqBand, Reverb, SpecModel
+from .params import BusStrip, RenderParams
 from .registry import stage
 from .tails import beats_to_ms
 
 
-class MixdownParams(SpecModel):
-    sample_rate_hz: int
-    frames: int
-    inputs: list[MixInput]
+class MixdownParams(RenderParams):
+    """A fixed-order sum: the song's length and one tap per source, in the order of the `sources` input."""
+
+    frames: int = Field(gt=0, description="Song length in frames, tail included.")
+    taps: list[MixInput] = Field(description="Per source, in order: which half of it and at what level.")
 
 
-class BusParams(MixdownParams):
-    gain_db: float = 0.0
-    pan: float = 0.0
-    width: float = 1.0
-    eq: list[EqBand] = []
-    compressor: Compressor | None = None
-    delay: Delay | None = None
-    reverb: Reverb | None = None
+@dataclass(frozen=True)
+class MixInputs:
+    sources: list[np.ndarray]
+
+
+class BusParams(BusStrip, MixdownParams):
+    """The bus's strip from the spec, plus the song's tempo (delays in beats) and the reverb's seed."""
+
     tempo_bpm: float | None = None
-    reverb_seed: int = 0
+    reverb_seed: int = Field(default=0, description="From the node id: the same room on every render.")
 
 
-@stage("bus", "1", BusParams)
-def render_bus(inputs, p: BusParams, ctx) -> np.ndarray:
+@stage("bus", "1")
+def render_bus(inputs: MixInputs, p: BusParams) -> np.ndarray:
     from .dsp.delay import apply_delay
     from .dsp.pan import pan_to_stereo, stereo_width
     from .dsp.reverb import apply_reverb, reverb_ir
 
-    audio = sum_inputs(inputs, p.inputs, p.frames)
+    audio = sum_inputs(inputs.sources, p.taps, p.frames)
     audio = compressor(eq_chain(audio, p.eq, p.sample_rate_hz), p.compressor, p.sample_rate_hz)
     if p.delay is not None:
         time_ms = p.delay.time_ms if p.delay.time_ms is not None else beats_to_ms(p.delay.beats, p.tempo_bpm)
@@ -51,6 +55,6 @@ def render_bus(inputs, p: BusParams, ctx) -> np.ndarray:
     return stereo_width(pan_to_stereo(audio, p.pan), p.width)
 
 
-@stage("mixdown", "1", MixdownParams)
-def render_mixdown(inputs, p: MixdownParams, ctx) -> np.ndarray:
-    return sum_inputs(inputs, p.inputs, p.frames)
+@stage("mixdown", "1")
+def render_mixdown(inputs: MixInputs, p: MixdownParams) -> np.ndarray:
+    return sum_inputs(inputs.sources, p.taps, p.frames)

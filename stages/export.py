@@ -8,8 +8,8 @@ from __future__ import annotations
 import hashlib
 import io
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import mutagen
 import numpy as np
@@ -17,18 +17,17 @@ import soundfile
 from mutagen.id3 import ID3, TALB, TIT2, TPE1, TRCK, TSRC, TXXX
 
 from .formats import LOSSLESS, LOSSY, fixed_ogg_serial, is_lossy
-from .params import SpecModel
+from .delivery import Encoding
+from .params import RenderParams
 from .registry import Blob, RenderError, stage
 
 ID3_FRAMES = {"title": TIT2, "artist": TPE1, "album": TALB, "tracknumber": TRCK, "isrc": TSRC}
 VORBIS_FORMATS = {"flac", "ogg", "opus"}
 
 
-class ExportParams(SpecModel):
-    sample_rate_hz: int
-    format: str
-    bit_depth: Literal[16, 24, "32f"]
-    dither: Literal["tpdf", "none"]
+class ExportParams(Encoding, RenderParams):
+    """The target's encoding, at its delivery rate, with the file's tags."""
+
     dither_seed: int = 0
     """From the node id, not its key: a tag-only change must not change the delivered samples."""
     ceiling_dbtp: float = 0.0
@@ -164,14 +163,19 @@ def file_facts(data: bytes, audio: np.ndarray | None = None, true_peak_dbtp: flo
             "true_peak_dbtp": finite(peak)}
 
 
-@stage("export", "1", ExportParams)
-def render_export(inputs, p: ExportParams, ctx) -> dict:
+@dataclass(frozen=True)
+class ExportInputs:
+    final: np.ndarray
+
+
+@stage("export", "1")
+def render_export(inputs: ExportInputs, p: ExportParams) -> dict:
     with tempfile.TemporaryDirectory(prefix="mixbuild-export-") as tmp:
         path = Path(tmp) / f"out.{p.format}"
         if is_lossy(p.format):  # facts from the decode the ceiling was checked on: the codec changed the samples
-            samples, peak_dbtp = encode_lossy(inputs[0], p.sample_rate_hz, p.format, path, p.ceiling_dbtp)
+            samples, peak_dbtp = encode_lossy(inputs.final, p.sample_rate_hz, p.format, path, p.ceiling_dbtp)
             tag_file(path, p.format, p.tags)
         else:
-            samples, peak_dbtp = decoded(encode(np.asarray(inputs[0]), p, path)), None
+            samples, peak_dbtp = decoded(encode(np.asarray(inputs.final), p, path)), None
         data = path.read_bytes()
     return {"file": Blob(data, f".{p.format}"), "facts": file_facts(data, samples, peak_dbtp)}

@@ -6,40 +6,50 @@ rate), then vinyl mono-bass, then the loudness gain (album or track mode), then 
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
-from .params import Limiter, SpecModel
-from .registry import stage
+from .delivery import LoudnessTarget
+from .params import Limiter, RenderParams
+from .registry import RenderError, stage
 
 
-class FinalParams(SpecModel):
-    sample_rate_hz: int
-    target: str
-    target_rate_hz: int
-    target_lufs: float | None
-    ceiling_dbtp: float
+class FinalParams(LoudnessTarget, RenderParams):
+    """The target's loudness and ceiling (the lower of the target's and the limiter's), its rate, the
+    master's limiter, and whether the gain is the album's (an input) or measured here (track mode)."""
+
+    target_rate_hz: int = Field(description="Delivery rate in Hz.")
     limiter: Limiter
-    mono_bass_hz: float | None = None
     loudness_mode: Literal["album", "track"] = "album"
 
 
-@stage("final", "1", FinalParams)
-def render_final(inputs, p: FinalParams, ctx) -> np.ndarray:
+@dataclass(frozen=True)
+class FinalInputs:
+    master: np.ndarray
+    album_gain: dict[str, Any] | None = None
+    """Album mode: this target's share of album/loudness (album/gain/<target>)."""
+
+
+@stage("final", "1")
+def render_final(inputs: FinalInputs, p: FinalParams) -> np.ndarray:
     from .dsp.crossover import mono_bass
     from .dsp.limiter import true_peak_limit
     from .dsp.loudness import integrated_lufs
     from .dsp.resample import resample
 
-    audio = np.asarray(inputs[0], dtype=np.float64)
+    audio = np.asarray(inputs.master, dtype=np.float64)
     if p.target_rate_hz != p.sample_rate_hz:
         audio = resample(audio, p.sample_rate_hz, p.target_rate_hz)
     if p.mono_bass_hz is not None:
         audio = mono_bass(audio, p.target_rate_hz, p.mono_bass_hz)
     if p.target_lufs is not None:
         if p.loudness_mode == "album":
-            gain_db = inputs[1]["value"]  # album/gain/<target>: this target's share of album/loudness
+            if inputs.album_gain is None:
+                raise RenderError("final: album loudness mode needs the album_gain input")
+            gain_db = inputs.album_gain["value"]
         else:
             measured = integrated_lufs(audio, p.target_rate_hz)
             gain_db = p.target_lufs - measured if np.isfinite(measured) else 0.0

@@ -17,6 +17,9 @@ LOSSY = {name: codec for name, codec in _LOSSY_CODECS.items()
          if codec[0] in soundfile.available_formats() and codec[1] in soundfile.available_subtypes(codec[0])}
 """Spec name -> (container, subtype) of the lossy codecs this platform's libsndfile encodes."""
 
+FORMATS = sorted([*LOSSLESS, *LOSSY])
+"""Delivery formats by spec name: the lossless ones and the lossy codecs libsndfile has here."""
+
 LOSSY_RATES_HZ = {"opus": (48000,), "mp3": (32000, 44100, 48000)}
 """Rates a lossy codec delivers at (Opus codes at 48 kHz; MPEG-1 Layer III tops out at 48 kHz)."""
 

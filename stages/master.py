@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from .album_tonal import HIGH_SHELF_HZ, LOW_SHELF_HZ
 from .mixing import compressor, eq_chain
-from .params import Compressor, EqBand, SpecModel
+from .params import MasterStrip, RenderParams
 from .registry import stage
 
 
-class MasterParams(SpecModel):
-    sample_rate_hz: int
-    song: str
-    eq: list[EqBand] = []
-    compressor: Compressor | None = None
+class MasterParams(MasterStrip, RenderParams):
+    """The song's mastering strip from the spec."""
 
 
-@stage("master", "1", MasterParams)
-def render_master(inputs, p: MasterParams, ctx) -> np.ndarray:
+@dataclass(frozen=True)
+class MasterInputs:
+    mixdown: np.ndarray
+    tonal: dict[str, Any] | None = None
+    """With tonal matching: the song's own pick of album/tonal (<song>/tonal)."""
+
+
+@stage("master", "1")
+def render_master(inputs: MasterInputs, p: MasterParams) -> np.ndarray:
     from .dsp.eq import apply_sos, band_sos
 
-    mixdown, *decision = inputs  # with tonal match, the song's own pick of album/tonal: <song>/tonal
-    audio = eq_chain(np.asarray(mixdown, dtype=np.float64), p.eq, p.sample_rate_hz)
-    tonal = decision[0]["value"] if decision else None
+    audio = eq_chain(np.asarray(inputs.mixdown, dtype=np.float64), p.eq, p.sample_rate_hz)
+    tonal = inputs.tonal["value"] if inputs.tonal else None
     if tonal:
         for kind, freq_hz, gain_db in (("low_shelf", LOW_SHELF_HZ, tonal["low_shelf_db"]),
                                        ("high_shelf", HIGH_SHELF_HZ, tonal["high_shelf_db"])):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import mmap
 
+from typing import Literal
+
 import numpy as np
 
 from .params import Compressor, SpecModel
@@ -12,8 +14,9 @@ from .params import Compressor, SpecModel
 class MixInput(SpecModel):
     """One input of a sum: which half of a stem's output to take (post/pre fader) and its level."""
 
-    tap: str = "post"
+    tap: Literal["post", "pre"] = "post"
     level_db: float = 0.0
+    """The send's level (a Send, bounded there), or 0 for a channel's own output."""
 
 
 def eq_chain(audio: np.ndarray, bands, sample_rate_hz: int) -> np.ndarray:

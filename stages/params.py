@@ -1,13 +1,19 @@
-"""Processing parameters shared by specs and stage kernels: EQ bands, dynamics, space, automation.
+"""Processing parameters, declared once for the spec and the stage: EQ bands, dynamics, space,
+automation, and the channel strips of stems, buses and masters built from them.
 
-They live in `stages` so kernels can declare their params models without importing the engine.
+A spec model (pipeline.specs) inherits a strip and adds routing; a stage's params model inherits the same
+strip and adds what the engine decides (render rate, song length). Bounds, units and descriptions are
+written here only. They live in `stages` so kernels declare their params without importing the engine.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
+import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .dsp.checks import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ, Q_BUTTERWORTH
 
 
 class SpecModel(BaseModel):
@@ -16,7 +22,24 @@ class SpecModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False, strict=True)
 
 
-Q_BUTTERWORTH = 0.7071067811865476
+def fields_of(source: BaseModel, block: type[SpecModel]) -> dict[str, Any]:
+    """The values of `block`'s fields on `source` (a spec model that inherits `block`): how the DAG
+    compiler hands a spec's strip to a stage's params without copying it field by field."""
+    return {name: getattr(source, name) for name in block.model_fields}
+
+
+def field_range(model: type[BaseModel], name: str) -> tuple[float, float]:
+    """The [ge, le] bounds declared on a numeric field: automation reuses its parameter's own range."""
+    metadata = model.model_fields[name].metadata
+    low = next(m.ge for m in metadata if isinstance(m, annotated_types.Ge))
+    high = next(m.le for m in metadata if isinstance(m, annotated_types.Le))
+    return float(low), float(high)
+
+
+class RenderParams(SpecModel):
+    """What every audio stage is told by the engine: the rate of the audio it processes."""
+
+    sample_rate_hz: int = Field(ge=MIN_SAMPLE_RATE_HZ, le=MAX_SAMPLE_RATE_HZ, description="Sample rate in Hz.")
 
 
 class _Band(SpecModel):
@@ -27,7 +50,7 @@ class PassBand(_Band):
     """A high- or low-pass filter: 12 dB/oct is one RBJ biquad, 24 dB/oct two in cascade."""
 
     type: Literal["highpass", "lowpass"]
-    q: float = Field(default=Q_BUTTERWORTH, gt=0, le=20)
+    q: float = Field(default=Q_BUTTERWORTH, gt=0, le=20, description="Quality factor: higher is narrower.")
     slope_db_per_oct: Literal[12, 24] = 12
 
 
@@ -36,7 +59,7 @@ class ShelfBand(_Band):
 
     type: Literal["low_shelf", "high_shelf"]
     gain_db: float = Field(default=0.0, ge=-24, le=24)
-    q: float = Field(default=Q_BUTTERWORTH, gt=0, le=20)
+    q: float = Field(default=Q_BUTTERWORTH, gt=0, le=20, description="Quality factor: higher is narrower.")
 
 
 class PeakBand(_Band):
@@ -44,21 +67,21 @@ class PeakBand(_Band):
 
     type: Literal["peak"]
     gain_db: float = Field(default=0.0, ge=-24, le=24)
-    q: float = Field(default=1.0, gt=0, le=40)
+    q: float = Field(default=1.0, gt=0, le=40, description="Quality factor: higher is narrower.")
 
 
 class NotchBand(_Band):
     """An RBJ notch: infinite attenuation at `freq_hz`."""
 
     type: Literal["notch"]
-    q: float = Field(default=8.0, gt=0, le=100)
+    q: float = Field(default=8.0, gt=0, le=100, description="Quality factor: higher is narrower.")
 
 
 class BandpassBand(_Band):
     """An RBJ band-pass with 0 dB peak gain."""
 
     type: Literal["bandpass"]
-    q: float = Field(default=Q_BUTTERWORTH, gt=0, le=40)
+    q: float = Field(default=Q_BUTTERWORTH, gt=0, le=40, description="Quality factor: higher is narrower.")
 
 
 EqBand = Annotated[
@@ -70,20 +93,21 @@ EqBand = Annotated[
 class Compressor(SpecModel):
     """Feed-forward, stereo-linked compressor with a quadratic soft knee."""
 
-    threshold_db: float = Field(default=-18.0, ge=-80, le=0)
-    ratio: float = Field(default=2.0, ge=1, le=100)
-    knee_db: float = Field(default=6.0, ge=0, le=24)
-    attack_ms: float = Field(default=10.0, ge=0.01, le=1000)
-    release_ms: float = Field(default=100.0, ge=1, le=5000)
-    makeup_db: float = Field(default=0.0, ge=-24, le=24)
-    sidechain_highpass_hz: float | None = Field(default=None, ge=10, le=1000)
+    threshold_db: float = Field(default=-18.0, ge=-80, le=0, description="Level in dBFS above which gain is reduced.")
+    ratio: float = Field(default=2.0, ge=1, le=100, description="Input dB over threshold per output dB.")
+    knee_db: float = Field(default=6.0, ge=0, le=24, description="Width of the soft knee in dB; 0 is a hard knee.")
+    attack_ms: float = Field(default=10.0, ge=0.01, le=1000, description="Time constant of gain reduction.")
+    release_ms: float = Field(default=100.0, ge=1, le=5000, description="Time constant of recovery.")
+    makeup_db: float = Field(default=0.0, ge=-24, le=24, description="Gain added after compression.")
+    sidechain_highpass_hz: float | None = Field(default=None, ge=10, le=1000,
+                                                description="High-pass on the detector, so bass pumps less.")
 
 
 class Reverb(SpecModel):
     """Algorithmic reverb; a bus with a reverb returns the wet signal only."""
 
     decay_s: float = Field(default=1.5, ge=0.1, le=20, description="RT60 in seconds.")
-    predelay_ms: float = Field(default=0.0, ge=0, le=500)
+    predelay_ms: float = Field(default=0.0, ge=0, le=500, description="Silence before the tail starts.")
     damping: float = Field(default=0.5, ge=0, le=1, description="0 bright, 1 dark tail.")
     width: float = Field(default=1.0, ge=0, le=1, description="0 mono tail, 1 decorrelated.")
 
@@ -91,10 +115,10 @@ class Reverb(SpecModel):
 class Delay(SpecModel):
     """Feedback delay, in milliseconds or in beats of the song's `tempo_bpm`."""
 
-    time_ms: float | None = Field(default=None, gt=0, le=5000)
-    beats: float | None = Field(default=None, gt=0, le=16)
-    feedback: float = Field(default=0.3, ge=0, le=0.95)
-    highcut_hz: float | None = Field(default=6000.0, ge=200, le=40000)
+    time_ms: float | None = Field(default=None, gt=0, le=5000, description="Echo spacing in milliseconds.")
+    beats: float | None = Field(default=None, gt=0, le=16, description="Echo spacing in beats of tempo_bpm.")
+    feedback: float = Field(default=0.3, ge=0, le=0.95, description="Level of each echo relative to the last.")
+    highcut_hz: float | None = Field(default=6000.0, ge=200, le=40000, description="Low-pass in the feedback path.")
 
     @model_validator(mode="after")
     def _one_time(self) -> "Delay":
@@ -106,29 +130,35 @@ class Delay(SpecModel):
 class Send(SpecModel):
     """A send to a bus: level in dB, taken before or after the stem's fader and pan."""
 
-    level_db: float = Field(default=0.0, ge=-120, le=12)
-    pre_fader: bool = False
+    level_db: float = Field(default=0.0, ge=-120, le=12, description="Send level in dB.")
+    pre_fader: bool = Field(default=False, description="Tap before the fader and pan (a cue or monitor send).")
 
 
 Breakpoints = list[Annotated[list[float], Field(min_length=2, max_length=2)]]
 """`[[time_s, value], ...]`: a list of pairs (YAML and JSON have no tuples)."""
 
 
-class Automation(SpecModel):
-    """Piecewise-linear breakpoints `[[time_s, value], ...]`, held before the first and after the last."""
+MAX_AUTOMATION_TIME_S = 36000
+"""Breakpoint times reach up to 10 hours: longer than any song we render."""
 
-    gain_db: Breakpoints | None = Field(default=None, min_length=1)
-    pan: Breakpoints | None = Field(default=None, min_length=1)
+
+class Automation(SpecModel):
+    """Piecewise-linear breakpoints `[[time_s, value], ...]` of a strip parameter, held before the first
+    and after the last; values stay within the parameter's own bounds."""
+
+    gain_db: Breakpoints | None = Field(default=None, min_length=1, description="Fader level over time, dB.")
+    pan: Breakpoints | None = Field(default=None, min_length=1, description="Pan position over time.")
 
     @model_validator(mode="after")
     def _check(self) -> "Automation":
-        for name, limits in (("gain_db", (-120.0, 24.0)), ("pan", (-1.0, 1.0))):
+        for name in type(self).model_fields:
+            limits = field_range(Fader, name)
             points = getattr(self, name)
             if points is None:
                 continue
             times = [t for t, _ in points]
-            if any(not 0 <= t <= 36000 for t in times):
-                raise ValueError(f"{name}: breakpoint times must be in [0, 36000] s (got {times})")
+            if any(not 0 <= t <= MAX_AUTOMATION_TIME_S for t in times):
+                raise ValueError(f"{name}: breakpoint times must be in [0, {MAX_AUTOMATION_TIME_S}] s (got {times})")
             if any(b < a for a, b in zip(times, times[1:])):
                 raise ValueError(f"{name}: breakpoint times must not decrease (got {times})")
             bad = [v for _, v in points if not limits[0] <= v <= limits[1]]
@@ -140,16 +170,45 @@ class Automation(SpecModel):
 class Limiter(SpecModel):
     """Look-ahead true-peak limiter settings."""
 
-    ceiling_dbtp: float = Field(default=-1.0, ge=-20, le=0)
-    release_ms: float = Field(default=100.0, ge=1, le=2000)
-    lookahead_ms: float = Field(default=5.0, ge=0.5, le=20)
+    ceiling_dbtp: float = Field(default=-1.0, ge=-20, le=0, description="Highest true peak let through, dBTP.")
+    release_ms: float = Field(default=100.0, ge=1, le=2000, description="Time constant of recovery.")
+    lookahead_ms: float = Field(default=5.0, ge=0.5, le=20, description="How early gain reduction starts.")
 
 
 class TonalMatch(SpecModel):
     """Nudge each song's long-term spectrum toward the album mean, bounded by `max_db`."""
 
-    strength: float = Field(default=0.5, ge=0, le=1)
-    max_db: float = Field(default=2.0, ge=0, le=6)
+    strength: float = Field(default=0.5, ge=0, le=1, description="Fraction of the distance to the mean moved.")
+    max_db: float = Field(default=2.0, ge=0, le=6, description="Largest shelf move in dB.")
 
-MAX_EQ_FREQ_RATIO = 0.45
-"""EQ bands above 0.45 x the render rate are refused: the bilinear warp makes them meaningless."""
+
+class Fader(SpecModel):
+    """What every mixer channel has: fader, pan, width, EQ and a compressor."""
+
+    gain_db: float = Field(default=0.0, ge=-120, le=24, description="Fader level in dB.")
+    pan: float = Field(default=0.0, ge=-1, le=1, description="-1 left, 0 centre, +1 right.")
+    width: float = Field(default=1.0, ge=0, le=2, description="Mid/side width: 0 mono, 1 as is.")
+    eq: list[EqBand] = Field(default_factory=list, max_length=32, description="EQ bands, applied in order.")
+    compressor: Compressor | None = None
+
+
+class StemStrip(Fader):
+    """A stem's channel strip: where it starts, polarity, and automation on top of the fader."""
+
+    offset_s: float = Field(default=0.0, ge=0, le=36000, description="Start time in the song.")
+    polarity_invert: bool = Field(default=False, description="Flip the polarity (a phase-reversed mic).")
+    automation: Automation | None = None
+
+
+class BusStrip(Fader):
+    """A bus's channel strip; with a reverb or delay the bus returns the wet signal only."""
+
+    reverb: Reverb | None = None
+    delay: Delay | None = None
+
+
+class MasterStrip(SpecModel):
+    """A song's mastering moves before delivery: broad EQ and glue compression."""
+
+    eq: list[EqBand] = Field(default_factory=list, max_length=16, description="EQ bands, applied in order.")
+    compressor: Compressor | None = None

@@ -7,6 +7,9 @@ are unchanged), instead of re-mastering every song or re-finishing every target.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from .params import SpecModel
 from .registry import stage
 
@@ -16,9 +19,14 @@ class PickParams(SpecModel):
     """Keys from the decision's root to the value picked; a missing key picks an empty decision ({})."""
 
 
-@stage("pick", "1", PickParams)
-def render_pick(inputs, p: PickParams, ctx) -> dict:
-    value = inputs[0]
+@dataclass(frozen=True)
+class PickInputs:
+    decision: dict[str, Any]
+
+
+@stage("pick", "1")
+def render_pick(inputs: PickInputs, p: PickParams) -> dict:
+    value: Any = inputs.decision
     for key in p.path:
         value = value.get(key, {}) if isinstance(value, dict) else {}
     return {"value": value}

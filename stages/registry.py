@@ -1,8 +1,10 @@
-"""The stage registry: each stage kind is declared once, with its version, params model and kernel.
+"""The stage registry: a stage kind is one file whose kernel is declared with `@stage(name, version)`.
 
-The engine finds kinds here; a kernel is a pure function `render(inputs, params, ctx)` returning
-an audio array `(frames, channels)`, or a small JSON-able dict (decisions, manifests) in which
-`Blob` values stand for files the engine stores as cache objects.
+A kernel is a pure function `render(inputs: XInputs, p: XParams) -> array | dict`. Its typed signature is
+the declaration: `XParams` (a SpecModel) says which parameters the kind takes, `XInputs` (a frozen dataclass)
+names its inputs: a field per input, typed `np.ndarray` (an upstream node's audio), `Path` (a source file),
+`dict` (an upstream decision or manifest), a `list[...]` of one of those, or `... | None` when optional.
+It returns audio `(frames, channels)` or a small JSON-able dict in which `Blob` values stand for files.
 
 Stage modules import their DSP (numba, scipy.fft: ~0.7 s) inside `render`, so that compiling, planning
 and a no-op build never pay for it; the code-version digest follows those imports all the same.
@@ -10,15 +12,17 @@ and a no-op build never pay for it; the code-version digest follows those import
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
+import inspect
+import pkgutil
+import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from .params import SpecModel
-
-STAGE_MODULES = ("stages.stem", "stages.bus", "stages.album_tonal", "stages.master",
-                 "stages.album_loudness", "stages.pick", "stages.final", "stages.export",
-                 "stages.album_export")
 
 
 @dataclass(frozen=True)
@@ -29,43 +33,61 @@ class Blob:
     suffix: str
 
 
-@dataclass(frozen=True)
-class Context:
-    """What a kernel may know beyond its inputs: its node id and key (seeds come from params, so a change
-    that does not touch the audio, such as a tag, cannot change the noise a kernel adds)."""
-
-    node_id: str
-    key: str
-
-
 class RenderError(Exception):
     """A kernel cannot render its input (not finite, undecodable): a clear message, no traceback."""
 
 
 @dataclass(frozen=True)
 class StageKind:
+    """A registered kind: its name, declared version, params model, named inputs and kernel."""
+
     name: str
     version: str
     params: type[SpecModel]
-    render: Callable[[list[Any], Any, Context], Any]
+    inputs: type
+    render: Callable[[Any, Any], Any]
     module: str
+
+    def input_names(self) -> tuple[str, ...]:
+        """The kind's input names, in declaration order."""
+        return tuple(f.name for f in dataclasses.fields(self.inputs))
+
+    def required_inputs(self) -> tuple[str, ...]:
+        """Inputs a node of this kind must wire (the others default to None: optional)."""
+        return tuple(f.name for f in dataclasses.fields(self.inputs)
+                     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
 
 
 KINDS: dict[str, StageKind] = {}
 
 
-def stage(name: str, version: str, params: type[SpecModel]):
-    """Register a kernel as stage kind `name`; bump `version` when its output meaning changes."""
+def stage(name: str, version: str) -> Callable[[Callable], Callable]:
+    """Register a kernel as stage kind `name`; bump `version` when its output meaning changes.
 
-    def register(render):
-        KINDS[name] = StageKind(name, version, params, render, render.__module__)
+    The params model and the inputs dataclass are read from the kernel's annotations: declared once."""
+
+    def register(render: Callable) -> Callable:
+        hints = typing.get_type_hints(render)
+        first, second = list(inspect.signature(render).parameters)[:2]
+        inputs, params = hints[first], hints[second]
+        if not dataclasses.is_dataclass(inputs) or not (isinstance(params, type) and issubclass(params, SpecModel)):
+            raise TypeError(f"stage {name}: render(inputs: <dataclass>, p: <SpecModel>) (got {inputs}, {params})")
+        KINDS[name] = StageKind(name, version, params, inputs, render, render.__module__)
         return render
 
     return register
 
 
 def load_kinds() -> dict[str, StageKind]:
-    """Import every stage module (registering its kind) and return the registry."""
-    for module in STAGE_MODULES:
-        importlib.import_module(module)
+    """Import every module of the `stages` package (those with `@stage` register a kind); the registry.
+
+    A new kind is one new file: nothing lists the modules. Their imports are light (DSP loads in `render`)."""
+    _import_stage_modules()
     return KINDS
+
+
+@functools.cache
+def _import_stage_modules() -> None:
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if not module.ispkg:
+            importlib.import_module(f"{__package__}.{module.name}")

@@ -6,32 +6,33 @@ signal in channels 2-3 when a pre-fader send taps this stem.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import soundfile
 from pydantic import Field
 
+from .dsp.checks import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
 from .mixing import compressor, eq_chain
-from .params import Automation, Compressor, EqBand, SpecModel
+from .params import RenderParams, StemStrip
 from .registry import RenderError, stage
 
 
 MAX_SOURCE_PEAK = 16.0
 """+24 dBFS: float sources may exceed full scale, but not by enough to overflow the chain."""
-MIN_SOURCE_RATE_HZ, MAX_SOURCE_RATE_HZ = 8000, 768000
 
 
-class StemParams(SpecModel):
-    sample_rate_hz: int
+class StemParams(StemStrip, RenderParams):
+    """The stem's strip from the spec, plus what the engine decides: song length and a pre-fader tap."""
+
     frames: int = Field(gt=0, description="Song length in frames, tail included.")
-    offset_s: float = 0.0
-    gain_db: float = 0.0
-    pan: float = 0.0
-    width: float = 1.0
-    polarity_invert: bool = False
-    eq: list[EqBand] = []
-    compressor: Compressor | None = None
-    automation: Automation | None = None
-    prefader_tap: bool = False
+    prefader_tap: bool = Field(default=False, description="Also output the pre-fader signal (a pre-fader send).")
+
+
+@dataclass(frozen=True)
+class StemInputs:
+    source: Path
 
 
 def read_source(path: str, sample_rate_hz: int) -> np.ndarray:
@@ -50,17 +51,18 @@ def read_source(path: str, sample_rate_hz: int) -> np.ndarray:
     if peak > MAX_SOURCE_PEAK:
         raise RenderError(f"{path}: samples reach {peak:.3g}, over +{20 * np.log10(MAX_SOURCE_PEAK):.0f} dBFS "
                           f"(a float file with unscaled values?)")
-    if not MIN_SOURCE_RATE_HZ <= rate <= MAX_SOURCE_RATE_HZ:
-        raise RenderError(f"{path}: sample rate must be {MIN_SOURCE_RATE_HZ}..{MAX_SOURCE_RATE_HZ} Hz (got {rate} Hz)")
+    if not MIN_SAMPLE_RATE_HZ <= rate <= MAX_SAMPLE_RATE_HZ:
+        raise RenderError(f"{path}: sample rate must be {MIN_SAMPLE_RATE_HZ:g}..{MAX_SAMPLE_RATE_HZ:g} Hz "
+                          f"(got {rate} Hz)")
     return resample(audio, rate, sample_rate_hz) if rate != sample_rate_hz else audio
 
 
-@stage("stem", "1", StemParams)
-def render_stem(inputs, p: StemParams, ctx) -> np.ndarray:
+@stage("stem", "1")
+def render_stem(inputs: StemInputs, p: StemParams) -> np.ndarray:
     from .dsp.automation import envelope
     from .dsp.pan import invert_polarity, pan_to_stereo, stereo_width
 
-    audio = read_source(str(inputs[0]), p.sample_rate_hz)
+    audio = read_source(str(inputs.source), p.sample_rate_hz)
     if p.polarity_invert:
         audio = invert_polarity(audio)
     audio = compressor(eq_chain(audio, p.eq, p.sample_rate_hz), p.compressor, p.sample_rate_hz)

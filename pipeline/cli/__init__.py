@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from . import spec, build, watch, cache  # noqa: F401 - registration, in the order `--help` lists the commands
+from . import spec, build, explain, watch, cache  # noqa: F401 - registration, in the order `--help` lists the commands
 from .build import delivery_table
 from .common import app, fail
 

@@ -105,11 +105,12 @@ def build(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[P
 
 
 @app.command()
-def plan(spec: Path = SpecArg, cache: Optional[Path] = CacheOpt, target: Optional[list[str]] = TargetOpt,
-         as_json: bool = JsonOpt) -> None:
-    """Each node that would render, and why; cached nodes are listed as such."""
+def plan(spec: Path = SpecArg, cache: Optional[Path] = CacheOpt, out: Path = OutOpt,
+         target: Optional[list[str]] = TargetOpt, as_json: bool = JsonOpt) -> None:
+    """Each node that would render, and why (against the last build into --out); cached nodes are listed as such.
+    --json gives each node's changed params and inputs as data."""
     try:
-        entries = api.plan(spec, cache_dir=cache, targets=target)
+        entries = api.plan(spec, cache_dir=cache, targets=target, out_dir=out)
     except SpecError as err:
         report_spec_error(err, as_json)
     if as_json:
@@ -124,7 +125,7 @@ def plan(spec: Path = SpecArg, cache: Optional[Path] = CacheOpt, target: Optiona
 @app.command()
 def graph(spec: Path = SpecArg, fmt: str = typer.Option("dot", "--format", help="dot or json"),
           target: Optional[list[str]] = TargetOpt) -> None:
-    """The DAG, as Graphviz dot or JSON (nodes with stage and inputs)."""
+    """The DAG, as Graphviz dot or JSON (nodes with stage and named inputs)."""
     if fmt not in ("dot", "json"):
         fail(f"graph: --format must be dot or json (got {fmt!r})", 2)
     try:
@@ -132,11 +133,13 @@ def graph(spec: Path = SpecArg, fmt: str = typer.Option("dot", "--format", help=
     except SpecError as err:
         report_spec_error(err, False)
     if fmt == "json":
-        typer.echo(json.dumps([{"id": n.id, "stage": n.kind, "inputs": list(n.inputs)} for n in nodes.values()],
-                              indent=2))
+        typer.echo(json.dumps([{"id": n.id, "stage": n.kind, "inputs": n.inputs} for n in nodes.values()], indent=2))
         return
     lines = ["digraph mixbuild {", "  rankdir=LR;"]
     for node in nodes.values():
         lines.append(f'  "{node.id}" [label="{node.id}\\n({node.kind})"];')
-        lines += [f'  "{Path(src).name if src.startswith("file:") else src}" -> "{node.id}";' for src in node.inputs]
+        for name, wire in node.inputs.items():
+            for src in (wire,) if isinstance(wire, str) else wire:
+                source = Path(src).name if src.startswith("file:") else src
+                lines.append(f'  "{source}" -> "{node.id}" [label="{name}"];')
     typer.echo("\n".join(lines + ["}"]))

@@ -3,7 +3,8 @@
 from .album import Album, AlbumFile, AlbumSettings
 from .errors import Problem, SpecError
 from .load import load
-from .master import FORMATS, PRESETS, Master, Target
+from .master import PRESETS, Master, Target
+from stages.formats import FORMATS
 from stages.params import Automation, Compressor, Delay, Limiter, Reverb, Send, TonalMatch
 from .song import Bus, Song, Stem
 

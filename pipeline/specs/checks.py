@@ -12,12 +12,10 @@ from .documents import Document, PathKey
 from .errors import Problem
 from .master import Master, Target
 from stages.formats import LOSSY_RATES_HZ
-from stages.params import MAX_EQ_FREQ_RATIO
+from stages.dsp.checks import MAX_EQ_FREQ_RATIO, MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
 from .song import Song
 
 MAX_STEM_CHANNELS = 2
-STEM_RATE_RANGE_HZ = (8000, 768000)
-"""Stem sample rates the resampler accepts."""
 MAX_SONG_S = 3600.0
 """Longest song (last stem's end): longer renders would not fit in memory."""
 
@@ -164,7 +162,7 @@ def _check_stem_files(song: Song, source: Source) -> Iterator[Problem]:
             yield source.problem(key, f"has no audio frames: {path}")
         if info.channels > MAX_STEM_CHANNELS:
             yield source.problem(key, f"must be mono or stereo (got {info.channels} channels): {path}")
-        low, high = STEM_RATE_RANGE_HZ
+        low, high = MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ
         if not low <= info.samplerate <= high:
             yield source.problem(key, f"sample rate must be {low}..{high} Hz (got {info.samplerate} Hz): {path}")
         elif info.frames > 0 and stem.offset_s + info.frames / info.samplerate > MAX_SONG_S:

@@ -8,7 +8,7 @@ from pydantic import BeforeValidator, Field, StringConstraints
 
 from .base import NAME_PATTERN, SpecModel
 from .master import Master
-from stages.params import Automation, Compressor, Delay, EqBand, Reverb, Send
+from stages.params import BusStrip, Send, StemStrip
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 
@@ -23,34 +23,23 @@ def _send_from_level(value: object) -> object:
 SendValue = Annotated[Send, BeforeValidator(_send_from_level)]
 
 
-class _Channel(SpecModel):
-    """What stems and buses share: fader, pan, width, processing, sends and routing."""
+class _Routing(SpecModel):
+    """Where a channel's signal goes: sends, its output bus, mute. The strip itself is a stage's params."""
 
-    gain_db: float = Field(default=0.0, ge=-120, le=24)
-    pan: float = Field(default=0.0, ge=-1, le=1, description="-1 left, 0 centre, +1 right.")
-    width: float = Field(default=1.0, ge=0, le=2, description="Mid/side width: 0 mono, 1 as is.")
-    eq: list[EqBand] = Field(default_factory=list, max_length=32)
-    compressor: Compressor | None = None
-    sends: dict[Name, SendValue] = Field(default_factory=dict)
+    sends: dict[Name, SendValue] = Field(default_factory=dict, description="Bus name -> send (or its level in dB).")
     output: Name | None = Field(default=None, description="Bus to feed; none feeds the mixdown.")
-    mute: bool = False
+    mute: bool = Field(default=False, description="Leave this channel out of the mix.")
 
 
-class Stem(_Channel):
+class Stem(StemStrip, _Routing):
     """One source file with its channel strip."""
 
     file: str = Field(min_length=1, description="Audio file, relative to the file that lists it.")
-    offset_s: float = Field(default=0.0, ge=0, le=36000, description="Start time in the song.")
-    solo: bool = False
-    polarity_invert: bool = False
-    automation: Automation | None = None
+    solo: bool = Field(default=False, description="When any stem is soloed, only soloed stems play.")
 
 
-class Bus(_Channel):
+class Bus(BusStrip, _Routing):
     """A group or effect return; with a reverb or delay it returns the wet signal only."""
-
-    reverb: Reverb | None = None
-    delay: Delay | None = None
 
 
 class Song(SpecModel):

@@ -29,10 +29,11 @@ def test_build_plan_graph_and_cache_commands(project):
     assert all(e["status"] == "cached" for e in json.loads(again.stdout))
 
     dot = run("graph", str(project.path))
-    assert dot.exit_code == 0 and '"one/mixdown" -> "one/master"' in dot.output
+    assert dot.exit_code == 0 and '"one/mixdown" -> "one/master" [label="mixdown"]' in dot.output
     nodes = json.loads(run("graph", str(project.path), "--format", "json").stdout)
     assert {"id": "album/export/streaming", "stage": "album_export",
-            "inputs": ["one/export/streaming", "two/export/streaming"]} in nodes
+            "inputs": {"exports": ["one/export/streaming", "two/export/streaming"]}} in nodes
+    assert {"id": "one/final/streaming", "stage": "final", "inputs": {"master": "one/master"}} in nodes
 
     stats = json.loads(run("cache", "stats", "--cache", cache, "--json").stdout)
     assert stats["actions"] == len(report["nodes"])
@@ -46,3 +47,47 @@ def test_build_with_a_bad_spec_exits_2_with_one_line(project):
     project.save()
     result = run("build", str(project.path), "--cache", str(project.root / "cache"))
     assert result.exit_code == 2 and "stems.kick.gain_db: must be a number" in result.stderr
+
+
+def test_plan_json_gives_changed_fields_and_inputs_as_data(project):
+    cache, out = str(project.root / "cache"), str(project.root / "out")
+    assert run("build", str(project.path), "--cache", cache, "--out", out, "-j", "1").exit_code == 0
+    project.spec["songs"][0]["stems"]["bass"]["compressor"]["ratio"] = 3.0
+    project.save()
+    stem = project.root / "stems" / "two-lead.wav"
+    data = bytearray(stem.read_bytes())
+    data[-3] ^= 0x01
+    stem.write_bytes(bytes(data))
+    entries = {e["id"]: e for e in json.loads(run("plan", str(project.path), "--cache", cache, "--out", out,
+                                                   "--json").stdout)}
+    bass = entries["one/stem/bass"]
+    assert bass["changes"]["params"] == ["compressor.ratio"] and bass["changes"]["inputs"] == []
+    assert bass["key"] != bass["last_key"] and not bass["changes"]["code"]
+    lead = entries["two/stem/lead"]["changes"]
+    assert lead["params"] == [] and [(c["input"], c["ref"]) for c in lead["inputs"]] == [("source", str(stem.resolve()))]
+    assert lead["inputs"][0]["was"] != lead["inputs"][0]["now"]
+    assert entries["one/mixdown"]["upstream"] == ["one/stem/bass"] and entries["one/mixdown"]["key"] is None
+    assert entries["two/stem/kick"]["status"] == "cached"
+
+
+def test_explain_shows_the_stored_preimage_and_what_differs_now(project):
+    cache, out = str(project.root / "cache"), str(project.root / "out")
+    assert run("build", str(project.path), "--cache", cache, "--out", out, "-j", "1").exit_code == 0
+    before = json.loads(run("explain", str(project.path), "one/stem/kick", "--cache", cache, "--out", out,
+                            "--json").stdout)
+    assert before["status"] == "cached" and before["key_now"] == before["last_build"]["key"]
+    assert before["last_build"]["preimage"]["params"]["gain_db"] == -3.0
+    assert before["last_build"]["refs"] == {"source": str((project.root / "stems" / "one-kick.wav").resolve())}
+
+    project.spec["songs"][0]["stems"]["kick"]["gain_db"] = -6.0
+    project.save()
+    text = run("explain", str(project.path), "one/stem/kick", "--cache", cache, "--out", out)
+    assert text.exit_code == 0
+    assert "render: params changed: gain_db" in text.output and "param    gain_db = -3.0  -> -6.0" in text.output
+    bus = json.loads(run("explain", str(project.path), "one/bus/drums", "--cache", cache, "--out", out,
+                         "--json").stdout)
+    assert bus["upstream"] == ["one/stem/kick"] and bus["key_now"] is None
+    assert bus["last_build"]["refs"] == {"sources": ["one/stem/kick"]}
+
+    missing = run("explain", str(project.path), "one/stem/nope", "--cache", cache, "--out", out)
+    assert missing.exit_code == 2 and "has no node 'one/stem/nope'" in missing.stderr

@@ -1,8 +1,9 @@
-"""Contract tests for pipeline.hashing: digests, canonical JSON, code versions, node keys."""
+"""Contract tests for the key's parts: digests, canonical JSON, the file memo, code versions, node keys."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 import textwrap
@@ -15,19 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis.extra import numpy as hnp
 
-from pipeline import hashing
-from pipeline.hashing import (
-    CHUNK_BYTES,
-    FileDigestMemo,
-    canonical_json,
-    clear_code_version_memo,
-    code_version,
-    digest_array,
-    digest_bytes,
-    digest_file,
-    library_versions,
-    node_key,
-)
+from pipeline import filememo
+from pipeline.codeversion import clear_code_version_memo, code_version
+from pipeline.digest import CHUNK_BYTES, canonical_json, digest_array, digest_bytes, digest_file
+from pipeline.filememo import FileDigestMemo
+from pipeline.key import changed_fields, diff, library_versions, node_key, preimage
 
 # ---------------------------------------------------------------- pinned digests
 # These literals are the key format. If one changes, every cache in the wild is
@@ -47,18 +40,18 @@ def test_pinned_digest_array():
 
 
 def test_pinned_node_key():
-    key = node_key(
-        "eq",
-        "c" * 32,
-        {"gain_db": 1.0, "freq_hz": 90, "type": "low_shelf"},
-        ["a" * 32, "b" * 32],
-        {"numpy": "2.4.6", "scipy": "1.17.1"},
-    )
+    key = node_key({
+        "kind": "eq",
+        "code": "c" * 32,
+        "params": {"gain_db": 1.0, "freq_hz": 90, "type": "low_shelf"},
+        "inputs": ["a" * 32, "b" * 32],
+        "libs": {"numpy": "2.4.6", "scipy": "1.17.1"},
+    })
     assert key == PINNED_NODE_KEY
 
 
 def test_digests_are_32_lowercase_hex():
-    for digest in (digest_bytes(b""), digest_array(np.ones(3)), node_key("k", "v", {}, [], {})):
+    for digest in (digest_bytes(b""), digest_array(np.ones(3)), node_key(preimage("k", "v", {}, {}))):
         assert len(digest) == 32 and set(digest) <= set("0123456789abcdef")
 
 
@@ -165,9 +158,8 @@ def test_canonical_json_rejects_nan_and_odd_keys():
 
 
 def test_node_key_canonical_params():
-    libs = {"numpy": "2.0"}
-    a = node_key("eq", "v1", {"gain_db": 1, "freq_hz": 90.0}, ["x"], libs)
-    b = node_key("eq", "v1", {"freq_hz": 90, "gain_db": 1.0}, ["x"], libs)
+    a = node_key(preimage("eq", "v1", {"gain_db": 1, "freq_hz": 90.0}, {"source": "x"}))
+    b = node_key(preimage("eq", "v1", {"freq_hz": 90, "gain_db": 1.0}, {"source": "x"}))
     assert a == b
 
 
@@ -177,16 +169,43 @@ def test_node_key_canonical_params():
         {"kind": "compressor"},
         {"code": "v2"},
         {"params": {"gain_db": 2}},
-        {"inputs": ["y", "x"]},
-        {"inputs": ["x"]},
+        {"inputs": {"sources": ["y", "x"]}},
+        {"inputs": {"sources": ["x"]}},
+        {"inputs": {"others": ["x", "y"]}},
         {"libs": {"numpy": "2.1"}},
     ],
 )
 def test_node_key_changes_with_each_part(change):
-    base = {"kind": "eq", "code": "v1", "params": {"gain_db": 1}, "inputs": ["x", "y"], "libs": {"numpy": "2.0"}}
-    changed = {**base, **change}
-    key = lambda d: node_key(d["kind"], d["code"], d["params"], d["inputs"], d["libs"])  # noqa: E731
-    assert key(base) != key(changed)
+    base = {"kind": "eq", "code": "v1", "params": {"gain_db": 1}, "inputs": {"sources": ["x", "y"]},
+            "libs": {"numpy": "2.0"}}
+    assert node_key(base) != node_key({**base, **change})
+
+
+def test_diff_names_the_changed_params_inputs_code_and_libraries():
+    refs = {"master": "one/master", "album_gain": "album/gain/cd"}
+    old = {"kind": "final", "code": "v1", "params": {"limiter": {"release_ms": 100}, "target_lufs": -14},
+           "inputs": {"master": "a", "album_gain": "g"}, "libs": {"numpy": "2.0", "scipy": "1.0"}}
+    new = {**old, "code": "v2", "params": {"limiter": {"release_ms": 50}, "target_lufs": -14},
+           "inputs": {"master": "b", "album_gain": "g"}, "libs": {"numpy": "2.1", "scipy": "1.0"}}
+    changes = diff(old, new, refs, refs)
+    assert changes.code and changes.libs == ["numpy"] and changes.params == ["limiter.release_ms"]
+    assert changes.inputs == [{"input": "master", "ref": "one/master", "was": "a", "now": "b"}]
+    assert diff(None, new, {}, refs).new
+    assert diff(new, new, refs, refs) == diff(old, old, refs, refs)  # nothing differs: no change listed
+
+
+def test_diff_of_list_inputs_pairs_by_source_and_skips_unknown_digests():
+    old = {"kind": "mixdown", "code": "v", "params": {}, "libs": {}, "inputs": {"sources": ["k", "s"]}}
+    new = {**old, "inputs": {"sources": ["k", "s2", "h"]}}
+    old_refs = {"sources": ["x/stem/kick", "x/stem/snare"]}
+    new_refs = {"sources": ["x/stem/kick", "x/stem/snare", "x/stem/hat"]}
+    changed = diff(old, new, old_refs, new_refs).inputs
+    assert [(c["ref"], c["was"], c["now"]) for c in changed] == [("x/stem/snare", "s", "s2"), ("x/stem/hat", None, "h")]
+    assert diff(old, {**old, "inputs": {"sources": None}}, old_refs, new_refs).inputs == []  # upstream re-renders
+
+
+def test_changed_fields_dotted():
+    assert changed_fields({"a": 1, "b": {"c": 2}}, {"a": 1, "b": {"c": 3}, "d": 4}) == ["b.c", "d"]
 
 
 def test_library_versions():
@@ -202,13 +221,13 @@ def test_library_versions():
 def read_counter(monkeypatch):
     """Count full reads of a file's bytes (the memo exists to avoid them)."""
     calls: list[str] = []
-    real = hashing._stream_digest
+    real = filememo.digest_file
 
     def spy(path):
         calls.append(path)
         return real(path)
 
-    monkeypatch.setattr(hashing, "_stream_digest", spy)
+    monkeypatch.setattr(filememo, "digest_file", spy)
     return calls
 
 
@@ -223,7 +242,7 @@ def test_digest_file_streams_big_files(tmp_path):
     path = tmp_path / "big.bin"
     path.write_bytes(data)
     assert digest_file(path) == digest_bytes(data)
-    assert digest_file(path, FileDigestMemo(tmp_path / "memo.json")) == digest_bytes(data)
+    assert FileDigestMemo(tmp_path / "memo.json").digest(path) == digest_bytes(data)
 
 
 def test_memo_avoids_rereading_across_processes(tmp_path, read_counter):
@@ -234,7 +253,6 @@ def test_memo_avoids_rereading_across_processes(tmp_path, read_counter):
     first = FileDigestMemo(memo_path).digest(path)
     assert len(read_counter) == 1
     assert FileDigestMemo(memo_path).digest(path) == first  # a new process: memo read from disk
-    assert digest_file(path, FileDigestMemo(memo_path)) == first
     assert len(read_counter) == 1
 
 
@@ -279,7 +297,8 @@ def test_corrupt_memo_is_ignored_and_rewritten(tmp_path):
     memo_path = tmp_path / "memo.json"
     memo_path.write_bytes(b"\x00{not json")
     assert FileDigestMemo(memo_path).digest(path) == digest_bytes(b"vocal")
-    assert FileDigestMemo(memo_path).lookup(path) == digest_bytes(b"vocal")
+    rewritten = json.loads(memo_path.read_text())["entries"][os.path.realpath(path)]
+    assert rewritten["digest"] == digest_bytes(b"vocal")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left behind
 
 

@@ -1,0 +1,84 @@
+"""Source-file digests memoised across processes, so an unchanged stem is not re-read by every build."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from .atomic import atomic_write_json
+from .digest import digest_file
+
+RACY_WINDOW_NS = 2_000_000_000
+"""A file modified less than this long before it was hashed is not memoised.
+
+A write in the same timestamp tick as our read could change the bytes without
+changing (size, mtime_ns); git calls these "racily clean" entries. 2 s covers
+coarse filesystems (FAT: 2 s, HFS+: 1 s); a fresh file is simply re-read once."""
+
+
+def _stat_sig(st: os.stat_result) -> dict[str, int]:
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
+
+
+class FileDigestMemo:
+    """Digests of files memoised on (realpath, size, mtime_ns, inode) in a JSON file.
+
+    Unchanged source files are not re-read, in this process or the next. The memo
+    is only a cache: a corrupt or foreign memo file is ignored and rewritten;
+    concurrent processes merge their entries on write (atomic replace, last
+    writer wins for a given path). Files modified within RACY_WINDOW_NS of
+    being hashed, or changed while being read, are not memoised.
+    """
+
+    VERSION = 1
+
+    def __init__(self, memo_path: str | os.PathLike[str]) -> None:
+        self.memo_path = Path(memo_path)
+        self._entries: dict[str, dict[str, Any]] | None = None
+
+    def _read_disk(self) -> dict[str, dict[str, Any]]:
+        try:
+            doc = json.loads(self.memo_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # missing, unreadable, or not JSON: start afresh
+            return {}
+        if not isinstance(doc, dict) or doc.get("version") != self.VERSION:
+            return {}
+        entries = doc.get("entries")
+        if not isinstance(entries, dict):
+            return {}
+        return {k: v for k, v in entries.items() if isinstance(v, dict)}
+
+    def _entries_now(self) -> dict[str, dict[str, Any]]:
+        if self._entries is None:
+            self._entries = self._read_disk()
+        return self._entries
+
+    def digest(self, path: str | os.PathLike[str]) -> str:
+        """Digest of the file's bytes; read only if (size, mtime_ns, inode) changed."""
+        real = os.path.realpath(path)
+        before = os.stat(real)
+        sig = _stat_sig(before)
+        entry = self._entries_now().get(real)
+        if entry is not None and isinstance(entry.get("digest"), str):
+            if all(entry.get(k) == v for k, v in sig.items()):
+                return entry["digest"]
+        started_ns = time.time_ns()
+        digest = digest_file(real)
+        after = _stat_sig(os.stat(real))
+        racy = started_ns - before.st_mtime_ns < RACY_WINDOW_NS
+        if after == sig and not racy:
+            self._remember(real, {**sig, "digest": digest})
+        return digest
+
+    def _remember(self, real: str, entry: dict[str, Any]) -> None:
+        merged = self._read_disk()  # keep what other processes memoised meanwhile
+        merged.update({k: v for k, v in self._entries_now().items() if k not in merged})
+        merged[real] = entry
+        self._entries = merged
+        try:
+            atomic_write_json(self.memo_path, {"version": self.VERSION, "entries": merged}, fsync=False)
+        except OSError:  # read-only location: the memo is an optimisation, never an error
+            pass

@@ -1,0 +1,72 @@
+"""Resolving a node's named inputs to digests: one function for build and plan alike."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Union
+
+from .dag import SOURCE_PREFIX, Node
+from .filememo import FileDigestMemo
+
+
+@dataclass(frozen=True)
+class Ref:
+    """One resolved input: where it comes from (a source file's path or a node id), what it is, its digest."""
+
+    source: str
+    output: str  # "file" | "array" | "json"
+    digest: str
+
+    def as_list(self) -> list[str]:
+        return [self.output, self.source, self.digest]
+
+
+Resolved = dict[str, Union[Ref, list[Ref]]]
+
+
+def resolve(node: Node, memo: FileDigestMemo, known: Mapping[str, tuple[str, str]]) -> tuple[Resolved, list[str]]:
+    """(the inputs resolved so far, the upstream node ids not known yet). `known` maps a node id to its
+    (output kind, digest); a source file is digested (memoised on its stat)."""
+    unknown: list[str] = []
+
+    def one(source: str) -> Ref | None:
+        if source.startswith(SOURCE_PREFIX):
+            path = source[len(SOURCE_PREFIX):]
+            return Ref(path, "file", memo.digest(path))
+        if source in known:
+            output, digest = known[source]
+            return Ref(source, output, digest)
+        unknown.append(source)
+        return None
+
+    resolved: Resolved = {}
+    for name, wire in node.inputs.items():
+        if isinstance(wire, str):
+            ref = one(wire)
+            if ref is not None:
+                resolved[name] = ref
+        else:
+            refs = [one(source) for source in wire]
+            if all(r is not None for r in refs):
+                resolved[name] = [r for r in refs if r is not None]
+    return resolved, unknown
+
+
+def digests(node: Node, resolved: Resolved) -> dict[str, Any]:
+    """Input name -> digest (or list of digests) for the key; None where an input is not resolved yet."""
+    return {name: _map(resolved.get(name), lambda r: r.digest) for name in node.inputs}
+
+
+def sources(node: Node) -> dict[str, Any]:
+    """Input name -> source (file path or node id), or a list of them: what the action record explains with."""
+    return {name: _map(wire, lambda s: s[len(SOURCE_PREFIX):] if s.startswith(SOURCE_PREFIX) else s)
+            for name, wire in node.inputs.items()}
+
+
+def _map(value: Any, fn: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [fn(v) for v in value]
+    return fn(value)

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from stages.dsp.checks import check_audio, check_number, check_sample_rate
+from stages.dsp.checks import Q_BUTTERWORTH, check_audio, check_number, check_sample_rate
 from stages.dsp.eq import rbj_biquad
 from stages.dsp.iir import sosfilt
-
-#: 1/sqrt(2) computed this way rounds to 0.7071067811865475, one ulp under checks.Q_BUTTERWORTH (sqrt(0.5)):
-#: kept so that mono_bass output stays bit-identical (the two q give different biquads at ~6 % of crossovers).
-BUTTERWORTH_Q = 1.0 / math.sqrt(2.0)
 
 
 def linkwitz_riley_sos(crossover_hz: float, sample_rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
@@ -22,8 +16,8 @@ def linkwitz_riley_sos(crossover_hz: float, sample_rate_hz: float) -> tuple[np.n
     """
     rate = check_sample_rate(sample_rate_hz)
     freq = check_number(crossover_hz, "crossover_hz", gt=0.0, lt=0.5 * rate)  # below Nyquist
-    low = rbj_biquad("lowpass", freq, rate, 0.0, BUTTERWORTH_Q)
-    high = rbj_biquad("highpass", freq, rate, 0.0, BUTTERWORTH_Q)
+    low = rbj_biquad("lowpass", freq, rate, 0.0, Q_BUTTERWORTH)
+    high = rbj_biquad("highpass", freq, rate, 0.0, Q_BUTTERWORTH)
     return np.stack([low, low]), np.stack([high, high])
 
 

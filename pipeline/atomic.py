@@ -33,7 +33,6 @@ __all__ = [
     "atomic_save_npy",
     "atomic_write_bytes",
     "atomic_write_json",
-    "atomic_write_text",
     "fsync_dir",
     "is_temp_name",
     "sweep_stale_temps",
@@ -77,13 +76,18 @@ def _remove_quietly(path: Path) -> None:
 _TEMP_PID = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{12}\.tmp")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (one owned by another user counts)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:  # EPERM: it exists, owned by someone else
+    except PermissionError:  # exists, owned by someone else
         return True
+    except OSError:
+        return False
     return True
 
 
@@ -97,7 +101,7 @@ def sweep_stale_temps(directory: str | os.PathLike[str]) -> int:
         return 0
     for entry in entries:
         match = _TEMP_PID.match(entry.name)
-        if match is None or not entry.is_file(follow_symlinks=False) or _pid_alive(int(match["pid"])):
+        if match is None or not entry.is_file(follow_symlinks=False) or pid_alive(int(match["pid"])):
             continue
         with contextlib.suppress(FileNotFoundError):
             os.unlink(entry.path)
@@ -163,11 +167,6 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool
     """Write ``data`` to ``path`` atomically."""
     with _atomic_open(path, fsync=fsync) as fh:
         fh.write(data)
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = True) -> None:
-    """Write ``text`` as UTF-8 to ``path`` atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, fsync: bool = True) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.atomic import atomic_write_json, is_temp_name
+from pipeline.atomic import atomic_write_json, is_temp_name, pid_alive
 
 from .layout import files, unlink_quietly
 
@@ -38,21 +38,6 @@ class Lease:
     pid: int
     host: str
     start_ns: int  # the lease file's mtime: the same clock as the objects' mtimes
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this host (one owned by another user counts)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    except OSError:
-        return False
-    return True
 
 
 @contextlib.contextmanager

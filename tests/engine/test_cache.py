@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from pipeline import atomic
-from pipeline.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_json, atomic_write_text
+from pipeline.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_json
 from pipeline.cache import Cache, clear_verified_memo, pruning, resolve_cache_dir
 from pipeline.cache.pruning import TEMP_GRACE_S
 from pipeline.digest import digest_array, digest_bytes
@@ -62,12 +62,10 @@ def _store(cache: Cache, arr: np.ndarray, i: int = 0) -> tuple[str, str]:
 
 def test_atomic_writers_round_trip(tmp_path):
     atomic_write_bytes(tmp_path / "a" / "b.bin", b"\x00\x01")
-    atomic_write_text(tmp_path / "t.txt", "Nachtfahrt — Ü")
     atomic_write_json(tmp_path / "j.json", {"b": 1, "a": [1.5]})
     arr = _audio(0, 10)
     atomic_save_npy(tmp_path / "x.npy", arr)
     assert (tmp_path / "a" / "b.bin").read_bytes() == b"\x00\x01"
-    assert (tmp_path / "t.txt").read_text(encoding="utf-8") == "Nachtfahrt — Ü"
     assert json.loads((tmp_path / "j.json").read_text()) == {"a": [1.5], "b": 1}
     np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), arr)
     atomic_write_bytes(tmp_path / "a" / "b.bin", b"new")  # replaces

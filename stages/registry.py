@@ -69,7 +69,7 @@ def stage(name: str, version: str) -> Callable[[Callable], Callable]:
     def register(render: Callable) -> Callable:
         hints = typing.get_type_hints(render)
         first, second = list(inspect.signature(render).parameters)[:2]
-        inputs, params = hints[first], hints[second]
+        inputs, params = hints.get(first), hints.get(second)
         if not dataclasses.is_dataclass(inputs) or not (isinstance(params, type) and issubclass(params, SpecModel)):
             raise TypeError(f"stage {name}: render(inputs: <dataclass>, p: <SpecModel>) (got {inputs}, {params})")
         KINDS[name] = StageKind(name, version, params, inputs, render, render.__module__)

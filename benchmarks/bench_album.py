@@ -22,9 +22,12 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import yaml
-from machine import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the checkout's pipeline, stages and testkit
+
+from machine import cpu_model  # noqa: E402
+
 MIXBUILD = [sys.executable, "-c", "from pipeline.cli import main; main()"]
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import soundfile
 from scipy import signal
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's pipeline, stages and testkit
 
 from stages.dsp.limiter import true_peak_limit  # noqa: E402
 from stages.dsp.loudness import integrated_lufs, measure  # noqa: E402

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's pipeline, stages and testkit
 
 from stages.dsp.compressor import compress  # noqa: E402
 from stages.dsp.eq import apply_sos, band_sos  # noqa: E402

@@ -13,13 +13,15 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's pipeline, stages and testkit
 
 from pipeline.cache import Cache  # noqa: E402
-from tests.reliability import (DAMAGES, GARBAGE, build, build_cmd, build_with_fsize_limit, crash_campaign,  # noqa: E402
-                               damage_object, deliverables, load_project_class, nodes_hit, plan, race, remount,
-                               report, second_album, temp_files, try_tmpfs, umount, verify)
+from testkit.corrupt import DAMAGES, damage_object, garbage_action, nodes_hit  # noqa: E402
+from testkit.crash import crash_campaign  # noqa: E402
+from testkit.diskfull import build_with_fsize_limit, remount, try_tmpfs, umount  # noqa: E402
+from testkit.outdir import deliverables, temp_files  # noqa: E402
+from testkit.proc import REPO, build, build_cmd, plan, race, report, verify  # noqa: E402
+from testkit.project import Project, second_album  # noqa: E402
 
 
 def races(project, work: Path) -> str:
@@ -53,8 +55,7 @@ def corruptions(project, work: Path, rounds: int, seed: int) -> str:
             damage_object(path, DAMAGES[i], rng)
         actions = sorted((cache / "actions").rglob("*.json"))
         for path in rng.sample(actions, 2):
-            data = rng.choice(GARBAGE)
-            path.write_bytes(data % {b"key": path.stem.encode()} if b"%(" in data else data)
+            garbage_action(path, rng)
             hit.add(next(n["id"] for n in nodes if n["key"] == path.stem))
         damaged_n += 3
         garbage_n += 2
@@ -113,7 +114,7 @@ def main() -> int:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fault-campaign-"))
     try:
-        project = load_project_class()(work / "proj")
+        project = Project(work / "proj")
         if args.album == "demo":
             from pipeline.demo_stems import write_demo_stems
             write_demo_stems(REPO / "configs" / "demo" / "stems")

@@ -18,22 +18,12 @@ import numpy as np
 import pytest
 import soundfile
 import yaml
-from typer.testing import CliRunner
 
-from pipeline.cli import app
-
-SR = 48000
+from testkit.cli import invoke as run
+from testkit.project import SR
 
 
 # --------------------------------------------------------------------------- helpers
-
-def run(*args: str):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    # an exception other than the CLI's own exit is what `main()` would print as "internal error"
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output and "internal error" not in result.output, result.output
-    return result
-
 
 def tone(freq_hz: float, seconds: float, rate: int = SR, channels: int = 1, amp: float = 0.3) -> np.ndarray:
     t = np.arange(int(round(seconds * rate))) / rate

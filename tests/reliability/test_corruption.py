@@ -8,8 +8,9 @@ import pytest
 
 from pipeline.cache import Cache
 
-from . import (DAMAGES, GARBAGE, build, deliverables, damage_object, garbage_action, nodes_hit, plan, report,
-               verify)
+from testkit.corrupt import DAMAGES, GARBAGE, damage_object, garbage_action, nodes_hit, write_garbage
+from testkit.outdir import deliverables
+from testkit.proc import build, plan, report, verify
 
 
 def _cold(project, tmp_path):
@@ -90,8 +91,7 @@ def test_garbage_action_records_never_crash(project, tmp_path):
     actions = sorted((cache_dir / "actions").rglob("*.json"))
     victims = rng.sample(actions, min(len(GARBAGE), len(actions)))
     for i, path in enumerate(victims):
-        data = GARBAGE[i]
-        path.write_bytes(data % {b"key": path.stem.encode()} if b"%(" in data else data)
+        write_garbage(path, GARBAGE[i])
     # stray files a scan must skip
     (cache_dir / "actions" / "zz").mkdir(exist_ok=True)
     (cache_dir / "actions" / "zz" / "not-a-key.json").write_bytes(b"\xff")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from . import crash_campaign
+from testkit.crash import crash_campaign
+from testkit.proc import REPO
 
 
 def _assert_survived(fig, kills):
@@ -23,8 +24,6 @@ def test_kill9_at_random_moments_small_album(project, tmp_path):
 
 @pytest.mark.slow
 def test_kill9_twenty_times_demo_album(demo_stems, tmp_path):
-    from . import REPO
-
     fig = crash_campaign(REPO / "configs" / "demo" / "album.yaml", tmp_path / "crash", kills=20, seed=2)
     _assert_survived(fig, 20)
     assert fig.killed_mid_build >= 15

@@ -18,6 +18,7 @@ import pytest
 
 from pipeline import api
 from pipeline.cache import Cache
+from testkit.outdir import deliverables
 
 distributed = pytest.importorskip("distributed")
 
@@ -35,12 +36,6 @@ def cluster():
         yield cluster
 
 
-def delivered(out: Path) -> dict[str, bytes]:
-    """Every delivered file's bytes (the build report holds timings, so it is left out)."""
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and p.name != "build-report.json"}
-
-
 def dask_build(project, cache: str, out: str, scheduler: str) -> api.Report:
     return api.build(project.path, cache_dir=project.root / cache, out_dir=project.root / out, scheduler=scheduler)
 
@@ -52,13 +47,13 @@ def test_dask_build_is_bit_identical_to_local(project, cluster):
     assert remote.rendered == {n.id for n in remote.nodes}  # a fresh cache: everything rendered...
     assert stream.data, "...and on the cluster, not in-process"
     assert {n.id: n.digest for n in remote.nodes} == {n.id: n.digest for n in local.nodes}
-    files = delivered(project.root / "local")
-    assert files and delivered(project.root / "remote") == files
+    files = deliverables(project.root / "local")
+    assert files and deliverables(project.root / "remote") == files
     assert Cache(project.root / "cache-dask").verify() == []
 
     again = dask_build(project, "cache-dask", "again", cluster.scheduler_address)
     assert again.rendered == set()
-    assert delivered(project.root / "again") == files
+    assert deliverables(project.root / "again") == files
 
 
 def test_killed_worker_does_not_corrupt_the_cache(project):
@@ -89,12 +84,12 @@ def test_killed_worker_does_not_corrupt_the_cache(project):
         assert isinstance(outcome["error"], api.SchedulerError) and "\n" not in str(outcome["error"])
     else:
         assert {n.id: n.digest for n in outcome["report"].nodes} == {n.id: n.digest for n in reference.nodes}
-        assert delivered(project.root / "remote") == delivered(project.root / "local")
+        assert deliverables(project.root / "remote") == deliverables(project.root / "local")
     assert Cache(project.root / "cache-dask").verify() == []
     # whatever the cluster left behind, a local build on that cache finishes it, bit-identically
     resumed = api.build(project.path, cache_dir=project.root / "cache-dask", out_dir=project.root / "resumed", jobs=1)
     assert {n.id: n.digest for n in resumed.nodes} == {n.id: n.digest for n in reference.nodes}
-    assert delivered(project.root / "resumed") == delivered(project.root / "local")
+    assert deliverables(project.root / "resumed") == deliverables(project.root / "local")
 
 
 @pytest.mark.parametrize("how", ["flag", "env"])

@@ -7,7 +7,9 @@ import uuid
 
 import pytest
 
-from . import (build, build_with_fsize_limit, deliverables, remount, temp_files, try_tmpfs, umount, verify)
+from testkit.diskfull import build_with_fsize_limit, remount, try_tmpfs, umount
+from testkit.outdir import deliverables, temp_files
+from testkit.proc import build, verify
 
 
 def _assert_clean_failure(proc, where):

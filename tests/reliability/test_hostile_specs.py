@@ -7,24 +7,14 @@ written outside --out (or the cache).
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
-import yaml
-from typer.testing import CliRunner
 
-from pipeline.cli import app
-
-
-def run(*args):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output and "internal error" not in result.output, result.output
-    return result
+from testkit.cli import invoke as run
 
 
 def lines(result) -> list[str]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from . import build, build_cmd, deliverables, race, second_album, verify
+from testkit.outdir import deliverables
+from testkit.proc import build, build_cmd, race, verify
+from testkit.project import second_album
 
 
 def test_three_builds_of_one_album_on_one_cache(project, tmp_path):

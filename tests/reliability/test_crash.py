@@ -16,6 +16,7 @@ def _assert_survived(fig, kills):
     assert fig.temp_files_after_rebuild == 0 and fig.undecodable_files == 0
 
 
+@pytest.mark.slow  # 50-90 s: five cold builds killed and rebuilt, plus a reference build
 def test_kill9_at_random_moments_small_album(project, tmp_path):
     fig = crash_campaign(project.path, tmp_path / "crash", kills=5, seed=1)
     _assert_survived(fig, 5)

@@ -9,6 +9,7 @@ from testkit.proc import build, build_cmd, race, verify
 from testkit.project import second_album
 
 
+# not slow (15-28 s on 2 cores): the default run's one check of concurrent builds
 def test_three_builds_of_one_album_on_one_cache(project, tmp_path):
     serial = build(project.path, tmp_path / "serial-cache", tmp_path / "serial-out", jobs=1)
     assert serial.returncode == 0, serial.stderr

@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .atomic import atomic_write_json
 from .cache import Cache, resolve_cache_dir
@@ -25,14 +25,14 @@ class Report:
 
     spec: str
     nodes: list[NodeResult]
-    outputs: list[dict] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def rendered(self) -> set[str]:
         return {n.id for n in self.nodes if n.status == "rendered"}
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"spec": self.spec, "seconds": round(self.seconds, 3),
                 "rendered": len(self.rendered), "cached": len(self.nodes) - len(self.rendered),
                 "nodes": [n.as_dict() for n in self.nodes], "outputs": self.outputs}
@@ -51,7 +51,7 @@ def plan(spec_path: str | Path, cache_dir: str | Path | None = None, targets: li
 
 
 def explain_node(spec_path: str | Path, node_id: str, cache_dir: str | Path | None = None,
-                 targets: list[str] | None = None, out_dir: str | Path = "build") -> dict:
+                 targets: list[str] | None = None, out_dir: str | Path = "build") -> dict[str, Any]:
     """A node's preimage stored by its last build (into `out_dir`), its preimage now, and what differs.
     Raises KeyError when the spec has no such node."""
     cache = Cache(resolve_cache_dir(cache_dir))

@@ -22,6 +22,8 @@ from .atomic import atomic_write_json
 from .digest import canonical_json, digest_bytes, digest_file
 
 if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+
     from stages.registry import StageKind
 
 FRESH_S = 2.0
@@ -38,7 +40,7 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
-def _find_spec(name: str):
+def _find_spec(name: str) -> ModuleSpec | None:
     """Locate a module without importing it or its parent packages.
 
     ``importlib.util.find_spec`` imports parent packages, which would run e.g. a
@@ -65,7 +67,7 @@ def _find_spec(name: str):
     return None
 
 
-def _find_spec_quiet(name: str):
+def _find_spec_quiet(name: str) -> ModuleSpec | None:
     try:
         return _find_spec(name)
     except (ImportError, ValueError):

@@ -74,8 +74,8 @@ def compile_album(album: Album, targets: list[str] | None = None) -> dict[str, N
     return nodes
 
 
-def _add(nodes: dict[str, Node], node_id: str, kind: str, params: SpecModel, **inputs: Wire) -> None:
-    """Add a node, checked against its kind's declared params model and named inputs."""
+def _add(nodes: dict[str, Node], node_id: str, kind: str, params: SpecModel, **inputs: Wire | None) -> None:
+    """Add a node, checked against its kind's declared params model and named inputs (None: not wired)."""
     declared = load_kinds()[kind]
     if type(params) is not declared.params:
         raise CompileError(f"{node_id}: kind {kind} takes {declared.params.__name__}, not {type(params).__name__}")
@@ -83,8 +83,15 @@ def _add(nodes: dict[str, Node], node_id: str, kind: str, params: SpecModel, **i
     if not set(declared.required_inputs()) <= wired <= set(declared.input_names()):
         raise CompileError(f"{node_id}: kind {kind} takes inputs {declared.input_names()} "
                            f"(required {declared.required_inputs()}), got {sorted(wired)}")
-    nodes[node_id] = Node(node_id, kind, params, {name: inputs[name] for name in declared.input_names()
-                                                  if inputs.get(name) is not None})
+    nodes[node_id] = Node(node_id, kind, params, {name: wire for name in declared.input_names()
+                                                  if (wire := inputs.get(name)) is not None})
+
+
+def _song_id(song: Song) -> str:
+    """A loaded song's id (load gives every song one; a song's own spec may leave it out)."""
+    if song.id is None:
+        raise CompileError(f"song {song.title!r} has no id: compile an album from load()")
+    return song.id
 
 
 def _compile_mix(album: Album, song: Song, nodes: dict[str, Node]) -> None:
@@ -111,17 +118,16 @@ def _compile_mix(album: Album, song: Song, nodes: dict[str, Node]) -> None:
 
 def _compile_masters(album: Album, nodes: dict[str, Node]) -> None:
     """album/tonal from the mixdowns of the songs that ask for it; each song's pick and master."""
-    tonal = [s for s in album.songs if album.master_for(s).tonal_match is not None]
+    tonal = {_song_id(s): match for s in album.songs if (match := album.master_for(s).tonal_match) is not None}
     _add(nodes, "album/tonal", "album_tonal", AlbumTonalParams(
-        sample_rate_hz=album.sample_rate, songs=[s.id for s in tonal],
-        tonal_match={s.id: album.master_for(s).tonal_match for s in tonal}),
-        mixdowns=tuple(f"{s.id}/mixdown" for s in tonal))
+        sample_rate_hz=album.sample_rate, songs=list(tonal), tonal_match=tonal),
+        mixdowns=tuple(f"{song_id}/mixdown" for song_id in tonal))
     for song in album.songs:
         master = album.master_for(song)
         pick = None
         if master.tonal_match is not None:
             pick = f"{song.id}/tonal"
-            _add(nodes, pick, "pick", PickParams(path=["tonal", song.id]), decision="album/tonal")
+            _add(nodes, pick, "pick", PickParams(path=["tonal", _song_id(song)]), decision="album/tonal")
         _add(nodes, f"{song.id}/master", "master",
              MasterParams(sample_rate_hz=album.sample_rate, **fields_of(master, MasterStrip)),
              mixdown=f"{song.id}/mixdown", tonal=pick)
@@ -133,7 +139,7 @@ def _compile_album_gain(album: Album, chosen: dict[str, Target], nodes: dict[str
     if not album_mode or all(t.target_lufs is None for t in chosen.values()):
         return
     _add(nodes, "album/loudness", "album_loudness", AlbumLoudnessParams(
-        sample_rate_hz=album.sample_rate, songs=[s.id for s in album_mode],
+        sample_rate_hz=album.sample_rate, songs=[_song_id(s) for s in album_mode],
         target_lufs={name: t.target_lufs for name, t in chosen.items()}),
         masters=tuple(f"{s.id}/master" for s in album_mode))
     for name, target in chosen.items():

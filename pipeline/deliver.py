@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any, Iterable
 
 from .atomic import atomic_path, sweep_stale_temps
 from .cache import Cache
@@ -21,7 +22,8 @@ ALBUM_EXPORT_PREFIX = "album/export/"
 MANIFEST = "manifest.json"
 
 
-def deliver(results: list[NodeResult], cache: Cache, out_dir: Path, prune_targets: bool = False) -> list[dict]:
+def deliver(results: list[NodeResult], cache: Cache, out_dir: Path,
+            prune_targets: bool = False) -> list[dict[str, Any]]:
     """Copy every file of every album export into `out_dir/<target>/`; return path, digest, target.
 
     Stale deliverables are removed, so that nobody uploads a file the spec no longer produces:
@@ -110,10 +112,10 @@ def _listed_files(path: Path) -> set[str] | None:
     return None if manifest is None else manifest[2]
 
 
-def _remove_stale(folder: Path, names: set[str], keep=()) -> None:
+def _remove_stale(folder: Path, names: set[str], keep: Iterable[Path] = ()) -> None:
     """Unlink folder/<name> for each name, unless it is one of `keep` under another spelling
     (a title changed only in case, on a case-insensitive file system)."""
-    kept = set()
+    kept: set[tuple[int, int]] = set()
     for path in keep:
         try:
             st = os.stat(path)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
+from numpy.typing import ArrayLike
 from scipy import signal
 
 SONG_SECONDS = 24.0
@@ -38,7 +39,7 @@ STEM_RATES_HZ = {"keys": 44100}
 """Stems written at a rate other than the album's, so the demo exercises resampling."""
 
 
-def midi_hz(note):
+def midi_hz(note: ArrayLike) -> np.ndarray:
     """Equal-tempered frequency in Hz of a MIDI note number (scalar or array)."""
     return 440.0 * 2.0 ** ((np.asarray(note, dtype=float) - 69) / 12)
 
@@ -47,7 +48,8 @@ def _decay(n: int, sr: int, tau_s: float) -> np.ndarray:
     return np.exp(-np.arange(n) / (tau_s * sr))
 
 
-def _place(length: int, hit: np.ndarray, onsets_s: np.ndarray, sr: int, gains: np.ndarray | None = None):
+def _place(length: int, hit: np.ndarray, onsets_s: np.ndarray, sr: int,
+           gains: np.ndarray | None = None) -> np.ndarray:
     """Mix copies of a hit at onset times (seconds) into a buffer of `length` frames."""
     out = np.zeros(length)
     gains = np.ones(len(onsets_s)) if gains is None else gains
@@ -70,7 +72,7 @@ def _root_at(plan: SongPlan, t_s: np.ndarray) -> np.ndarray:
     return np.asarray(plan.roots_midi)[index]
 
 
-def _kick(plan, sr, n, rng):
+def _kick(plan: SongPlan, sr: int, n: int, rng: np.random.Generator) -> np.ndarray:
     k = int(0.45 * sr)
     t = np.arange(k) / sr
     freq = 45 + 85 * np.exp(-t / 0.04)
@@ -78,7 +80,7 @@ def _kick(plan, sr, n, rng):
     return _place(n, hit, _beats(plan, 1.0), sr)
 
 
-def _snare(plan, sr, n, rng):
+def _snare(plan: SongPlan, sr: int, n: int, rng: np.random.Generator) -> np.ndarray:
     k = int(0.3 * sr)
     noise = signal.sosfilt(signal.butter(2, [900, 6000], "bandpass", fs=sr, output="sos"), rng.standard_normal(k))
     tone = np.sin(2 * np.pi * 185 * np.arange(k) / sr)
@@ -86,7 +88,7 @@ def _snare(plan, sr, n, rng):
     return _place(n, hit, _beats(plan, 2.0, 1.0), sr)
 
 
-def _hats(plan, sr, n, rng):
+def _hats(plan: SongPlan, sr: int, n: int, rng: np.random.Generator) -> np.ndarray:
     k = int(0.08 * sr)
     hit = signal.sosfilt(signal.butter(4, 7000, "highpass", fs=sr, output="sos"), rng.standard_normal(k))
     onsets = _beats(plan, 0.5)
@@ -94,7 +96,7 @@ def _hats(plan, sr, n, rng):
     return _place(n, hit * _decay(k, sr, 0.02), onsets, sr, gains)
 
 
-def _perc(plan, sr, n, rng):
+def _perc(plan: SongPlan, sr: int, n: int, rng: np.random.Generator) -> np.ndarray:
     k = int(0.12 * sr)
     hit = np.sin(2 * np.pi * 420 * np.arange(k) / sr) * _decay(k, sr, 0.03)
     onsets = _beats(plan, 0.75, 0.5)
@@ -110,7 +112,7 @@ def _tone(freq_hz: np.ndarray, sr: int, harmonics: int, rolloff: float) -> np.nd
     return out
 
 
-def _bass(plan, sr, n, rng):
+def _bass(plan: SongPlan, sr: int, n: int, rng: np.random.Generator) -> np.ndarray:
     t = np.arange(n) / sr
     freq = midi_hz(_root_at(plan, t) - 12)
     eighth = 30.0 / plan.tempo_bpm
@@ -118,7 +120,7 @@ def _bass(plan, sr, n, rng):
     return 0.45 * _tone(freq, sr, 8, 1.3) * env
 
 
-def _pad(plan, sr, n, rng):
+def _pad(plan: SongPlan, sr: int, n: int, rng: np.random.Generator) -> np.ndarray:
     t = np.arange(n) / sr
     roots = _root_at(plan, t)
     channels = []
@@ -130,7 +132,7 @@ def _pad(plan, sr, n, rng):
     return 0.08 * np.stack(channels, axis=1) * fade[:, None]
 
 
-def _keys(plan, sr, n, rng):
+def _keys(plan: SongPlan, sr: int, n: int, rng: np.random.Generator) -> np.ndarray:
     k = int(0.9 * sr)
     onsets = _beats(plan, 1.0, 0.5)
     out = np.zeros(n)
@@ -141,7 +143,7 @@ def _keys(plan, sr, n, rng):
     return out
 
 
-def _arp(plan, sr, n, rng):
+def _arp(plan: SongPlan, sr: int, n: int, rng: np.random.Generator) -> np.ndarray:
     k = int(0.25 * sr)
     onsets = _beats(plan, 0.25)
     out = np.zeros(n)
@@ -153,7 +155,7 @@ def _arp(plan, sr, n, rng):
     return out
 
 
-def _lead(plan, sr, n, rng):
+def _lead(plan: SongPlan, sr: int, n: int, rng: np.random.Generator) -> np.ndarray:
     """A vocal-like line: a buzzy source with vibrato through three vowel formants."""
     t = np.arange(n) / sr
     phrase_s = 8 * 60.0 / plan.tempo_bpm

@@ -42,7 +42,7 @@ def _c_order_blocks(arr: np.ndarray) -> Iterator[memoryview]:
     fresh memory is slow on these machines, see PERF.md).
     """
     if arr.flags.c_contiguous:
-        yield memoryview(arr.reshape(-1).view(np.uint8))
+        yield arr.reshape(-1).view(np.uint8).data
         return
     row_bytes = arr[0].nbytes if arr.ndim and arr.shape[0] else 0
     if arr.ndim > 1 and row_bytes > CHUNK_BYTES:  # e.g. a transposed (channels, frames) view
@@ -55,7 +55,7 @@ def _c_order_blocks(arr: np.ndarray) -> Iterator[memoryview]:
         block = arr[start : start + step]
         out = buffer[: block.shape[0]]
         np.copyto(out, block)
-        yield memoryview(out.reshape(-1).view(np.uint8))
+        yield out.reshape(-1).view(np.uint8).data
 
 
 def digest_array(arr: np.ndarray) -> str:

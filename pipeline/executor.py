@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
@@ -25,6 +25,10 @@ from .dag import Node
 from .inputs import Resolved, digests, resolve, sources
 from .key import node_key, preimage
 
+if TYPE_CHECKING:
+    from distributed import Client
+    from joblib import Parallel
+
 
 IN_PROCESS_MAX_TASKS = 2
 SCHEDULER_TIMEOUT_S = 10.0  # override with $MIXBUILD_SCHEDULER_TIMEOUT
@@ -35,7 +39,7 @@ class SchedulerError(RuntimeError):
 
 
 @contextmanager
-def dask_client(address: str):
+def dask_client(address: str) -> Iterator[Client]:
     """A distributed.Client on `address` that joblib's "dask" backend uses; one-line errors if unreachable."""
     try:
         from distributed import Client
@@ -121,9 +125,10 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
     cache_root = str(Path(cache.root).resolve())  # remote workers resolve it on the shared filesystem
     with ExitStack() as stack:
         stack.enter_context(cache.lease())
-        pool = None  # joblib (~0.3 s to import) and its workers start with the first wave that needs them
+        # joblib (~0.3 s to import) and its workers start with the first wave that needs them
+        pool: Parallel | None = None
 
-        def parallel():
+        def parallel() -> Parallel:
             nonlocal pool
             if pool is None:
                 from joblib import Parallel, parallel_config
@@ -179,7 +184,7 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
     return [done[n] for n in nodes]
 
 
-def run_on_threads(calls: list[tuple]) -> list[tuple[str, str, float]]:
+def run_on_threads(calls: list[tuple[str, Task]]) -> list[tuple[str, str, float]]:
     """run_task for each call, one thread each, results in call order (a task's error is raised here)."""
     if len(calls) == 1:
         return [run_task(*calls[0])]
@@ -232,7 +237,7 @@ def _load_input(cache: Cache, output: str, source: str, digest: str) -> Any:
     return _resolve_blobs(cache, cache.load_json(digest))
 
 
-def _store_blobs(cache: Cache, value):
+def _store_blobs(cache: Cache, value: Any) -> Any:
     """Replace every Blob in a kernel's JSON output by a reference to a stored cache object."""
     if isinstance(value, Blob):
         return {"blob": cache.put_blob(value.data, value.suffix), "suffix": value.suffix}
@@ -243,7 +248,7 @@ def _store_blobs(cache: Cache, value):
     return value
 
 
-def _resolve_blobs(cache: Cache, value):
+def _resolve_blobs(cache: Cache, value: Any) -> Any:
     """Give kernels paths to stored blobs where their JSON input references them."""
     if isinstance(value, dict):
         if set(value) == {"blob", "suffix"}:

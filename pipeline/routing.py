@@ -6,11 +6,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Literal
 
 import soundfile
 
 from stages.mixing import MixInput
-from stages.tails import beats_to_ms, delay_tail_s, reverb_tail_s
+from stages.tails import delay_tail_s, reverb_tail_s
 
 from .specs import Bus, Song, Stem
 from .specs.checks import bus_edges
@@ -45,7 +46,7 @@ class Routing:
                     feeds[ch.output].append((node_id, MixInput()))
                 for bus, send in sorted(ch.sends.items()):
                     if bus in buses:
-                        tap = "pre" if kind == "stem" and send.pre_fader else "post"
+                        tap: Literal["post", "pre"] = "pre" if kind == "stem" and send.pre_fader else "post"
                         feeds[bus].append((node_id, MixInput(tap=tap, level_db=send.level_db)))
                         if tap == "pre":
                             prefader.add(name)
@@ -97,8 +98,7 @@ def song_frames(song: Song, routing: Routing, sample_rate_hz: int) -> int:
             if bus.reverb:
                 tails.append(reverb_tail_s(bus.reverb.decay_s, bus.reverb.predelay_ms))
             if bus.delay:
-                time_ms = bus.delay.time_ms or beats_to_ms(bus.delay.beats, song.tempo_bpm)
-                tails.append(delay_tail_s(time_ms, bus.delay.feedback))
+                tails.append(delay_tail_s(bus.delay.spacing_ms(song.tempo_bpm), bus.delay.feedback))
         tail_s = max(tails)
     return max(1, math.ceil((end_s + tail_s) * sample_rate_hz))
 

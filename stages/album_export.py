@@ -86,7 +86,7 @@ def cue_sheet(p: AlbumExportParams, album_file: str, starts: list[int]) -> str:
 
 
 def album_facts(data: bytes, album: np.ndarray, sample_rate_hz: int, spans: list[tuple[int, int]],
-                track_peaks_dbtp: list[float | None]) -> dict:
+                track_peaks_dbtp: list[float | None]) -> dict[str, Any]:
     """file_facts of the album file from the samples just written (lossless: what it decodes to).
 
     Its true peak follows from the tracks' own (measured on the same samples) plus the ringing at each
@@ -113,7 +113,7 @@ class AlbumExportInputs:
 
 
 @stage("album_export", "1")
-def render_album_export(inputs: AlbumExportInputs, p: AlbumExportParams) -> dict:
+def render_album_export(inputs: AlbumExportInputs, p: AlbumExportParams) -> dict[str, Any]:
     ext = f".{p.format}"
     lossy = is_lossy(p.format)
     exports, finals = inputs.exports, inputs.finals or []
@@ -154,7 +154,7 @@ def render_album_export(inputs: AlbumExportInputs, p: AlbumExportParams) -> dict
     facts = (file_facts(files[album_name], decoded_album, peak_dbtp) if lossy else
              album_facts(files[album_name], album, p.sample_rate_hz, spans, [e["true_peak_dbtp"] for e in entries]))
     entries.append({"path": album_name, "title": p.album_title, "track": None, **facts})
-    manifest = {"target": p.target, "files": entries}
+    manifest: dict[str, Any] = {"target": p.target, "files": entries}
     if p.cue_sheet:
         cue_name = f"{safe_name(p.album_title)}.cue"
         files[cue_name] = cue_sheet(p, album_name, starts).encode()

@@ -8,6 +8,7 @@ loudness targets are written to) so that a tweak that does not move it re-render
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class AlbumLoudnessInputs:
 
 
 @stage("album_loudness", "1")
-def render_album_loudness(inputs: AlbumLoudnessInputs, p: AlbumLoudnessParams) -> dict:
+def render_album_loudness(inputs: AlbumLoudnessInputs, p: AlbumLoudnessParams) -> dict[str, Any]:
     from .dsp.loudness import block_powers, gated_loudness_lufs
 
     powers = np.concatenate([block_powers(np.asarray(a), p.sample_rate_hz) for a in inputs.masters])

@@ -8,6 +8,7 @@ decision unchanged re-masters nothing (early cutoff).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,8 @@ class AlbumTonalInputs:
     mixdowns: list[np.ndarray]
 
 
-def tonal_corrections(spectra_db: list[np.ndarray], centers_hz: np.ndarray, settings: list[TonalMatch]):
+def tonal_corrections(spectra_db: list[np.ndarray], centers_hz: np.ndarray,
+                      settings: list[TonalMatch]) -> list[list[float]]:
     """Per song (low_db, high_db): the bounded move of its band levels toward the album mean."""
     levels = np.array([s - np.mean(s) for s in spectra_db])  # compare shape, not loudness
     deviation = levels - levels.mean(axis=0)
@@ -43,7 +45,7 @@ def tonal_corrections(spectra_db: list[np.ndarray], centers_hz: np.ndarray, sett
 
 
 @stage("album_tonal", "1")
-def render_album_tonal(inputs: AlbumTonalInputs, p: AlbumTonalParams) -> dict:
+def render_album_tonal(inputs: AlbumTonalInputs, p: AlbumTonalParams) -> dict[str, Any]:
     """Per song of `p.songs`, the shelf moves toward the album mean (none for fewer than two songs)."""
     if len(p.songs) < 2:
         return {"tonal": {}}

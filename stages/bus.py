@@ -13,7 +13,6 @@ from pydantic import Field
 from .mixing import MixInput, compressor, eq_chain, sum_inputs
 from .params import BusStrip, RenderParams
 from .registry import stage
-from .tails import beats_to_ms
 
 
 class MixdownParams(RenderParams):
@@ -44,9 +43,8 @@ def render_bus(inputs: MixInputs, p: BusParams) -> np.ndarray:
     audio = sum_inputs(inputs.sources, p.taps, p.frames)
     audio = compressor(eq_chain(audio, p.eq, p.sample_rate_hz), p.compressor, p.sample_rate_hz)
     if p.delay is not None:
-        time_ms = p.delay.time_ms if p.delay.time_ms is not None else beats_to_ms(p.delay.beats, p.tempo_bpm)
-        audio = apply_delay(audio, p.sample_rate_hz, time_ms=time_ms, feedback=p.delay.feedback,
-                            highcut_hz=p.delay.highcut_hz, wet_only=True)
+        audio = apply_delay(audio, p.sample_rate_hz, time_ms=p.delay.spacing_ms(p.tempo_bpm),
+                            feedback=p.delay.feedback, highcut_hz=p.delay.highcut_hz, wet_only=True)
     if p.reverb is not None:
         ir = reverb_ir(p.sample_rate_hz, p.reverb.decay_s, predelay_ms=p.reverb.predelay_ms,
                        damping=p.reverb.damping, width=p.reverb.width, seed=p.reverb_seed)

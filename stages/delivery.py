@@ -6,14 +6,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
 from .formats import FORMATS
 from .params import SpecModel
 
-FormatName = Literal[tuple(FORMATS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the names are this platform's libsndfile's, known only at run time
+    FormatName = str
+else:
+    FormatName = Literal[tuple(FORMATS)]
 BitDepth = Literal[16, 24, "32f"]
 
 

@@ -10,6 +10,7 @@ import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mutagen
 import numpy as np
@@ -17,7 +18,7 @@ import soundfile
 from mutagen.id3 import ID3, TALB, TIT2, TPE1, TRCK, TSRC, TXXX
 
 from .formats import LOSSLESS, LOSSY, fixed_ogg_serial, is_lossy
-from .delivery import Encoding
+from .delivery import BitDepth, Encoding
 from .params import RenderParams
 from .registry import Blob, RenderError, stage
 
@@ -35,7 +36,7 @@ class ExportParams(Encoding, RenderParams):
     tags: dict[str, str] = {}
 
 
-def pcm_frames(audio: np.ndarray, bit_depth, dither: str, seed: int) -> tuple[np.ndarray, str]:
+def pcm_frames(audio: np.ndarray, bit_depth: BitDepth, dither: str, seed: int) -> tuple[np.ndarray, str]:
     """Quantised samples in the dtype soundfile writes exactly, and the subtype to write them as."""
     from .dsp.dither import quantize
 
@@ -140,7 +141,8 @@ BIT_DEPTH_BY_SUBTYPE = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32}
 """Stored bits per sample of the lossless subtypes we write (`FLOAT` is 32-bit float)."""
 
 
-def file_facts(data: bytes, audio: np.ndarray | None = None, true_peak_dbtp: float | None = None) -> dict:
+def file_facts(data: bytes, audio: np.ndarray | None = None,
+               true_peak_dbtp: float | None = None) -> dict[str, Any]:
     """Digest, format and measured loudness (BS.1770-4, Tech 3342) of one encoded delivery file.
 
     `audio` may give the file's samples exactly as it decodes (a lossless file the caller just wrote),
@@ -169,7 +171,7 @@ class ExportInputs:
 
 
 @stage("export", "1")
-def render_export(inputs: ExportInputs, p: ExportParams) -> dict:
+def render_export(inputs: ExportInputs, p: ExportParams) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mixbuild-export-") as tmp:
         path = Path(tmp) / f"out.{p.format}"
         if is_lossy(p.format):  # facts from the decode the ceiling was checked on: the codec changed the samples

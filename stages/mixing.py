@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from .params import Compressor, SpecModel
+from .params import Compressor, EqBand, SpecModel
 
 
 class MixInput(SpecModel):
@@ -19,7 +19,7 @@ class MixInput(SpecModel):
     """The send's level (a Send, bounded there), or 0 for a channel's own output."""
 
 
-def eq_chain(audio: np.ndarray, bands, sample_rate_hz: int) -> np.ndarray:
+def eq_chain(audio: np.ndarray, bands: list[EqBand], sample_rate_hz: int) -> np.ndarray:
     """Run EQ bands in order as one cascade of second-order sections (float64)."""
     if not bands:
         return audio

@@ -8,12 +8,13 @@ written here only. They live in `stages` so kernels declare their params without
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, cast
 
 import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .dsp.checks import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ, Q_BUTTERWORTH
+from .tails import beats_to_ms
 
 
 class SpecModel(BaseModel):
@@ -33,7 +34,7 @@ def field_range(model: type[BaseModel], name: str) -> tuple[float, float]:
     metadata = model.model_fields[name].metadata
     low = next(m.ge for m in metadata if isinstance(m, annotated_types.Ge))
     high = next(m.le for m in metadata if isinstance(m, annotated_types.Le))
-    return float(low), float(high)
+    return float(cast(float, low)), float(cast(float, high))  # annotated_types types bounds as only comparable
 
 
 class RenderParams(SpecModel):
@@ -125,6 +126,13 @@ class Delay(SpecModel):
         if (self.time_ms is None) == (self.beats is None):
             raise ValueError("give exactly one of time_ms or beats")
         return self
+
+    def spacing_ms(self, tempo_bpm: float | None) -> float:
+        """The echo spacing in ms: `time_ms`, else `beats` at `tempo_bpm` (ValueError when there is no tempo)."""
+        if self.time_ms is not None:
+            return self.time_ms
+        assert self.beats is not None  # _one_time: exactly one of time_ms and beats is given
+        return beats_to_ms(self.beats, tempo_bpm)
 
 
 class Send(SpecModel):

@@ -25,7 +25,7 @@ class PickInputs:
 
 
 @stage("pick", "1")
-def render_pick(inputs: PickInputs, p: PickParams) -> dict:
+def render_pick(inputs: PickInputs, p: PickParams) -> dict[str, Any]:
     value: Any = inputs.decision
     for key in p.path:
         value = value.get(key, {}) if isinstance(value, dict) else {}

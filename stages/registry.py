@@ -20,7 +20,7 @@ import pkgutil
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from .params import SpecModel
 
@@ -60,17 +60,20 @@ class StageKind:
 
 KINDS: dict[str, StageKind] = {}
 
+Kernel = TypeVar("Kernel", bound=Callable[..., Any])
 
-def stage(name: str, version: str) -> Callable[[Callable], Callable]:
+
+def stage(name: str, version: str) -> Callable[[Kernel], Kernel]:
     """Register a kernel as stage kind `name`; bump `version` when its output meaning changes.
 
     The params model and the inputs dataclass are read from the kernel's annotations: declared once."""
 
-    def register(render: Callable) -> Callable:
+    def register(render: Kernel) -> Kernel:
         hints = typing.get_type_hints(render)
         first, second = list(inspect.signature(render).parameters)[:2]
         inputs, params = hints.get(first), hints.get(second)
-        if not dataclasses.is_dataclass(inputs) or not (isinstance(params, type) and issubclass(params, SpecModel)):
+        if not (isinstance(inputs, type) and dataclasses.is_dataclass(inputs)
+                and isinstance(params, type) and issubclass(params, SpecModel)):
             raise TypeError(f"stage {name}: render(inputs: <dataclass>, p: <SpecModel>) (got {inputs}, {params})")
         KINDS[name] = StageKind(name, version, params, inputs, render, render.__module__)
         return render

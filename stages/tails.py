@@ -7,7 +7,7 @@ import math
 TAIL_DB = -60.0
 
 
-def beats_to_ms(beats: float, tempo_bpm: float) -> float:
+def beats_to_ms(beats: float, tempo_bpm: float | None) -> float:
     """Delay time in ms of `beats` beats at `tempo_bpm` (60000 * beats / tempo_bpm)."""
     if tempo_bpm is None or tempo_bpm <= 0:
         raise ValueError(f"tempo_bpm: must be > 0 to set a delay in beats (got {tempo_bpm!r})")

@@ -6,13 +6,14 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import typer
 
 from stages.registry import RenderError
 
 from .. import api
+from ..executor import NodeResult
 from ..specs import SpecError, load
 from .common import (CacheOpt, JobsOpt, JsonOpt, OutOpt, SpecArg, TargetOpt, app, fail, report_spec_error,
                      summary_line)
@@ -68,15 +69,17 @@ def _default_demo_dir() -> Path:
 def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
               targets: Optional[list[str]], as_json: bool, scheduler: Optional[str] = None) -> api.Report:
     """Build with a progress bar on a terminal; spec errors exit 2, render failures exit 1."""
-    on_plan = on_done = None
-    progress = contextlib.nullcontext()
+    on_plan: Callable[[int], None] | None = None
+    on_done: Callable[[NodeResult], None] | None = None
+    progress: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if sys.stderr.isatty() and not as_json:  # rich costs 35 ms to import: only for a terminal
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), transient=True)
-        task = progress.add_task("rendering", total=None)
-        on_plan = lambda n: progress.update(task, total=n)  # noqa: E731
-        on_done = lambda r: progress.update(task, advance=1, description=r.id)  # noqa: E731
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), transient=True)
+        task = bar.add_task("rendering", total=None)
+        on_plan = lambda n: bar.update(task, total=n)  # noqa: E731
+        on_done = lambda r: bar.update(task, advance=1, description=r.id)  # noqa: E731
+        progress = bar
     try:
         with progress:
             report = api.build(spec, cache_dir=cache, out_dir=out, jobs=jobs, targets=targets, scheduler=scheduler,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
@@ -28,13 +28,13 @@ CacheOpt = typer.Option(None, "--cache", help="Cache directory (default: $MIXBUI
 TargetOpt = typer.Option(None, "--target", help="Only these targets (repeatable).")
 
 
-def fail(message: str, code: int) -> None:
+def fail(message: str, code: int) -> NoReturn:
     """Print one line to stderr and exit with `code` (2 spec error, 1 render failure)."""
     typer.echo(message, err=True)
     raise typer.Exit(code)
 
 
-def report_spec_error(err: SpecError, as_json: bool) -> None:
+def report_spec_error(err: SpecError, as_json: bool) -> NoReturn:
     """Print every spec problem (one a line, or as JSON) and exit 2."""
     if as_json:
         typer.echo(json.dumps({"valid": False, "problems": [p.as_dict() for p in err.problems]}, indent=2))

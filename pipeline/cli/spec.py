@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from pydantic import BaseModel
 
 from ..specs import AlbumFile, Song, SpecError, load
 from .common import JsonOpt, SpecArg, app, fail, report_spec_error
@@ -19,19 +20,20 @@ def validate(spec: Path = SpecArg, as_json: bool = JsonOpt) -> None:
     except SpecError as err:
         report_spec_error(err, as_json)
     stems = sum(len(song.stems) for song in album.songs)
+    targets = sorted(album.targets)
     summary = {"valid": True, "file": str(spec), "title": album.title, "songs": len(album.songs),
-               "stems": stems, "targets": sorted(album.targets)}
+               "stems": stems, "targets": targets}
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
         typer.echo(f"{spec}: valid: album {album.title!r}, {len(album.songs)} song(s), {stems} stem(s), "
-                   f"targets {', '.join(summary['targets'])}")
+                   f"targets {', '.join(targets)}")
 
 
 @app.command()
 def schema(kind: str = typer.Argument("album", help="album or song")) -> None:
     """Print the JSON Schema of an album or song spec, for editor completion and checks."""
-    models = {"album": AlbumFile, "song": Song}
+    models: dict[str, type[BaseModel]] = {"album": AlbumFile, "song": Song}
     if kind not in models:
         fail(f"schema: kind must be one of album, song (got {kind!r})", 2)
     typer.echo(json.dumps(models[kind].model_json_schema(), indent=2))

@@ -58,7 +58,7 @@ def watch(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[P
           interval_s: float = typer.Option(0.05, "--interval-s", min=0.02, max=10.0,
                                            help="Seconds between checks of the watched files.")) -> None:
     """Build, then rebuild what changed each time a spec or stem file is saved (Ctrl-C stops)."""
-    builds = []
+    builds: list[Album | None] = []
 
     def build_once() -> Album | None:
         album = _build_once(spec, jobs, cache, out, target)

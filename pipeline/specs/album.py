@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .base import SpecModel
-from .master import Master, SampleRate, Target
+from .base import SampleRate, SpecModel
+from .master import Master, Target
 from .song import Name, Song
 
 class AlbumSettings(SpecModel):

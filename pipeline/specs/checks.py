@@ -12,6 +12,7 @@ from .documents import Document, PathKey
 from .errors import Problem
 from .master import Master, Target
 from stages.formats import LOSSY_RATES_HZ
+from stages.params import EqBand
 from stages.dsp.checks import MAX_EQ_FREQ_RATIO, MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
 from .song import Song
 
@@ -124,7 +125,7 @@ def _check_effects(song: Song, source: Source, sample_rate_hz: int) -> Iterator[
         yield from check_master(song.master, source, ("master",), sample_rate_hz)
 
 
-def _check_eq(bands, source: Source, key: PathKey, sample_rate_hz: int) -> Iterator[Problem]:
+def _check_eq(bands: list[EqBand], source: Source, key: PathKey, sample_rate_hz: int) -> Iterator[Problem]:
     limit_hz = MAX_EQ_FREQ_RATIO * sample_rate_hz
     for index, band in enumerate(bands):
         if band.freq_hz >= limit_hz:

@@ -7,7 +7,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 import yaml
 
@@ -42,7 +42,7 @@ class Document:
 
     path: Path
     data: Any
-    lines: dict[PathKey, int] = field(default_factory=dict)
+    lines: Mapping[PathKey, int] = field(default_factory=dict)
     text: str = ""
 
     def line(self, key: PathKey) -> int | None:
@@ -138,7 +138,7 @@ def _count_values(root: yaml.Node) -> None:
         sizes[id(node)] = size
 
 
-def _walk_yaml(node: yaml.Node, key: PathKey, lines: dict[PathKey, int]):
+def _walk_yaml(node: yaml.Node, key: PathKey, lines: dict[PathKey, int]) -> tuple[PathKey, int] | None:
     """Record the line of every node; return (key, line) of the first duplicate mapping key."""
     lines.setdefault(key, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -164,7 +164,7 @@ def _parse_json(path: Path, text: str) -> Document | Problem:
     """JSON with duplicate keys refused; lines come from YAML's reading of the same text."""
     duplicates: list[str] = []
 
-    def pairs(items: list[tuple[str, Any]]) -> dict:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         names = [name for name, _ in items]
         duplicates.extend(name for name in set(names) if names.count(name) > 1)
         return dict(items)
@@ -203,19 +203,17 @@ def _parse_toml(path: Path, text: str) -> Document | Problem:
         return Problem(path, None, "", f"invalid TOML: {_number_reason(err)}")
     except RecursionError:
         return Problem(path, None, "", "invalid TOML: nested too deeply")
-    doc = Document(path, data, {}, text)
-    doc.lines = _TomlLines(text)  # type: ignore[assignment]
-    return doc
+    return Document(path, data, _TomlLines(text), text)
 
 
-class _TomlLines(dict):
-    """Lazy field → line lookup for TOML: each key of the path found after the previous one."""
+class _TomlLines(Mapping[PathKey, int]):
+    """Lazy field → line lookup for TOML: each key of the path found after the previous one.
+    Only looked up (`get`, `[]`): it lists no keys."""
 
-    def __init__(self, text: str):
-        super().__init__()
+    def __init__(self, text: str) -> None:
         self._lines = text.splitlines()
 
-    def get(self, key, default=None):  # noqa: D401 - dict protocol
+    def __getitem__(self, key: PathKey) -> int:
         if not key:
             return 1
         row = 0
@@ -228,5 +226,11 @@ class _TomlLines(dict):
                     row = index
                     break
             else:
-                return default
+                raise KeyError(key)
         return row + 1
+
+    def __iter__(self) -> Iterator[PathKey]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0

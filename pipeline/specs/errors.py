@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class Problem:
         where = f"{self.file}:{self.line}" if self.line else f"{self.file}"
         return f"{where}: {self.field or '(document)'}: {self.message}"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"file": str(self.file), "line": self.line, "field": self.field, "message": self.message}
 
 

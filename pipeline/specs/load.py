@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from .album import Album, AlbumSettings
 from .checks import Source, check_master, check_song, check_targets
-from .documents import Document, read_document
+from .documents import Document, PathKey, read_document
 from .errors import Problem, SpecError
 from .problems import validation_problems
 from .song import Song
@@ -95,7 +95,10 @@ def _song_entries(doc: Document, problems: list[Problem]) -> list[tuple[Any, Sou
     return entries
 
 
-def _validate(model: type[BaseModel], data: Any, doc: Document, prefix, problems: list[Problem]):
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _validate(model: type[Model], data: Any, doc: Document, prefix: PathKey, problems: list[Problem]) -> Model | None:
     """Validate data against a model, adding located problems; None when invalid."""
     try:
         return model.model_validate(data)
@@ -124,7 +127,7 @@ ALBUM_NODE_PREFIX = "album"
 
 
 def _check_unique_ids(songs: list[Song], sources: list[Source]) -> list[Problem]:
-    seen: dict[str, Source] = {}
+    seen: dict[str | None, Source] = {}
     problems = []
     for song, src in zip(songs, sources):
         if song.id in seen:

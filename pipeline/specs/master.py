@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .base import STANDARD_SAMPLE_RATES_HZ
+from .base import SampleRate
 from stages.delivery import Encoding, LoudnessTarget
 from stages.params import Limiter, MasterStrip, TonalMatch
 
@@ -32,8 +32,6 @@ PRESETS: dict[str, dict[str, Any]] = {
               "sample_rate": 96000, "bit_depth": 24, "dither": "tpdf", "mono_bass_hz": 150.0},
 }
 """Named delivery presets; a target's own fields override them (EBU R128 for broadcast)."""
-
-SampleRate = Literal[STANDARD_SAMPLE_RATES_HZ]  # type: ignore[valid-type]
 
 
 class Target(LoudnessTarget, Encoding):

@@ -7,6 +7,7 @@ import typing
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from .documents import Document, PathKey
 from .errors import Problem
@@ -31,7 +32,7 @@ def validation_problems(err: ValidationError, doc: Document, model: type[BaseMod
     return problems
 
 
-def _walk(model: type[BaseModel], loc: tuple) -> tuple[PathKey, Any]:
+def _walk(model: type[BaseModel], loc: PathKey) -> tuple[PathKey, Any]:
     """Follow a pydantic loc: the user's field path (union tags dropped) and the type there.
 
     pydantic puts the tag of a tagged union in the loc (`eq.0.peak.gain_db`); users wrote `eq.0.gain_db`.
@@ -48,7 +49,7 @@ def _walk(model: type[BaseModel], loc: tuple) -> tuple[PathKey, Any]:
     return tuple(cleaned), tp
 
 
-def _message(item: dict, model: type[BaseModel], raw_loc: tuple) -> str:
+def _message(item: ErrorDetails, model: type[BaseModel], raw_loc: PathKey) -> str:
     """A sentence saying what is allowed, plus what was given."""
     kind, ctx = item["type"], item.get("ctx") or {}
     templates = {

@@ -6,11 +6,12 @@ Gain automation is interpolated in dB and converted to linear per sample by the 
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from stages.dsp.checks import check_number, check_sample_rate
 
 
-def envelope(breakpoints, n_frames: int, sample_rate_hz: float) -> np.ndarray:
+def envelope(breakpoints: ArrayLike, n_frames: int, sample_rate_hz: float) -> np.ndarray:
     """Envelope of shape (n_frames,) at t = n / sample_rate_hz, linear between (time_s, value) breakpoints.
 
     Held at the first value before the first breakpoint and at the last after the last one; values at

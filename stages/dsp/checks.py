@@ -6,6 +6,7 @@ Imports numpy only, so that light modules (params, stem) can take these limits w
 from __future__ import annotations
 
 import math
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -42,8 +43,21 @@ def check_sample_rate(sample_rate_hz: float, name: str = "sample_rate_hz") -> fl
     return check_number(sample_rate_hz, name, ge=MIN_SAMPLE_RATE_HZ, le=MAX_SAMPLE_RATE_HZ)
 
 
-def check_number(value, name: str, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
-                 lt: float | None = None, integer: bool = False, finite: bool = True) -> float:
+@overload
+def check_number(value: object, name: str, *, ge: float | None = None, gt: float | None = None,
+                 le: float | None = None, lt: float | None = None, integer: Literal[True], finite: bool = True) -> int:
+    ...
+
+
+@overload
+def check_number(value: object, name: str, *, ge: float | None = None, gt: float | None = None,
+                 le: float | None = None, lt: float | None = None, integer: Literal[False] = False,
+                 finite: bool = True) -> float:
+    ...
+
+
+def check_number(value: object, name: str, *, ge: float | None = None, gt: float | None = None,
+                 le: float | None = None, lt: float | None = None, integer: bool = False, finite: bool = True) -> float:
     """`value` as a float (an int when integer) within the given bounds, or ValueError naming the parameter:
     "{name}: must be in [lo, hi) (got value)", "... must be > 0 and finite ...", "... must be a number ...".
 
@@ -56,7 +70,7 @@ def check_number(value, name: str, *, ge: float | None = None, gt: float | None 
     return number
 
 
-def _as_number(value, name: str, integer: bool) -> float | None:
+def _as_number(value: Any, name: str, integer: bool) -> float | None:
     """float(value), or for integer the int itself (None if value is no int); "must be a number" if float() fails."""
     if integer:
         return int(value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else None
@@ -66,7 +80,8 @@ def _as_number(value, name: str, integer: bool) -> float | None:
         raise ValueError(f"{name}: must be a number (got {value!r})") from None
 
 
-def _within(number: float, ge, gt, le, lt, finite: bool) -> bool:
+def _within(number: float, ge: float | None, gt: float | None, le: float | None, lt: float | None,
+            finite: bool) -> bool:
     """Whether number is not NaN, finite if asked, and inside every given bound."""
     if number != number or (finite and math.isinf(number)):
         return False
@@ -74,7 +89,8 @@ def _within(number: float, ge, gt, le, lt, finite: bool) -> bool:
             and (le is None or number <= le) and (lt is None or number < lt))
 
 
-def _requirement(ge, gt, le, lt, integer: bool, finite: bool) -> str:
+def _requirement(ge: float | None, gt: float | None, le: float | None, lt: float | None, integer: bool,
+                 finite: bool) -> str:
     """What a valid value is, in words: "in [0, 1)", "> 0 and finite", "an integer >= 0", "a finite number"."""
     lower = (f"[{ge:g}", f">= {ge:g}") if ge is not None else (f"({gt:g}", f"> {gt:g}") if gt is not None else None
     upper = (f"{le:g}]", f"<= {le:g}") if le is not None else (f"{lt:g})", f"< {lt:g}") if lt is not None else None

@@ -53,7 +53,8 @@ def _knee_curve(over: np.ndarray, knee_db: float, out: np.ndarray, scratch: np.n
 
 
 @njit(cache=True, nogil=True)
-def _ballistics_and_gain(reduction_db, state_db, attack_coef, release_coef, makeup_db, block, out):
+def _ballistics_and_gain(reduction_db: np.ndarray, state_db: float, attack_coef: float, release_coef: float,
+                         makeup_db: float, block: np.ndarray, out: np.ndarray) -> float:
     """Smooth branching detector (Giannoulis et al. eq. 16) on the gain reduction in dB (>= 0), then the
     gain 10^((makeup_db - y)/20) applied to every channel of block, into out. Returns the last state.
 

@@ -33,7 +33,8 @@ def _echo_count(feedback: float, floor_db: float) -> int:
     return 1 + math.floor(floor_db / (20.0 * math.log10(feedback)))
 
 
-def _loop(sample_rate_hz: float, time_ms: float, feedback: float, highcut_hz: float | None):
+def _loop(sample_rate_hz: float, time_ms: float, feedback: float,
+          highcut_hz: float | None) -> tuple[int, float, float | None]:
     """Validated loop parameters: delay in frames, feedback, one-pole coefficient (None: no low-pass)."""
     rate = check_sample_rate(sample_rate_hz)
     step = int(round(check_number(time_ms, "time_ms") * rate / 1000.0))
@@ -74,7 +75,8 @@ def delay_ir(sample_rate_hz: float, time_ms: float, feedback: float, highcut_hz:
             echo = echo[: np.flatnonzero(np.abs(echo) >= _ECHO_EPSILON)[-1] + 1]
         echoes.append((k * step, fb ** (k - 1) * echo))
     length = max((start + e.shape[0] for start, e in echoes), default=0)
-    length = min(length, limit) if max_frames is not None else length
+    if max_frames is not None:
+        length = min(length, int(max_frames))
     ir = np.zeros(length)
     for start, e in echoes:
         n = min(e.shape[0], length - start)

@@ -12,7 +12,8 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def _sos_filter(sos, x, out, state):  # pragma: no cover - compiled; covered through sosfilt
+def _sos_filter(sos: np.ndarray, x: np.ndarray,  # pragma: no cover - compiled; covered through sosfilt
+                out: np.ndarray, state: np.ndarray) -> None:
     # frame by frame, channels and sections innermost: x is read once, in memory order, and the whole
     # cascade stays in cache (1.2x a channel-at-a-time pass, 2x a section-at-a-time pass, here).
     # Reading float32 or float64 x directly saves the pass that a float64 copy would cost.

@@ -15,7 +15,7 @@ from stages.dsp.checks import check_audio, check_number
 _SQRT2 = math.sqrt(2.0)
 
 
-def _check_pan(pan) -> np.ndarray:
+def _check_pan(pan: float | np.ndarray) -> np.ndarray:
     values = np.asarray(pan, dtype=np.float64)
     if values.ndim > 1:
         raise ValueError(f"pan: must be a number or an array of shape (frames,) (got shape {values.shape})")
@@ -33,7 +33,7 @@ def _check_channels(audio: np.ndarray, allowed: tuple[int, ...]) -> int:
     return channels
 
 
-def pan_gains(pan):
+def pan_gains(pan: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(left_gain, right_gain) of the sine/cosine constant-power law for pan in [-1 (left), 1 (right)].
 
     Works element-wise on arrays (per-sample automation); -3.01 dB each at pan = 0.
@@ -43,7 +43,7 @@ def pan_gains(pan):
     return np.cos((1.0 + values) * (math.pi / 4.0)), np.cos((1.0 - values) * (math.pi / 4.0))
 
 
-def pan_to_stereo(audio: np.ndarray, pan) -> np.ndarray:
+def pan_to_stereo(audio: np.ndarray, pan: float | np.ndarray) -> np.ndarray:
     """Place audio in stereo: a new (frames, 2) float64 array; pan is a number or a (frames,) array.
 
     Mono (1 channel): constant-power pan (pan_gains). Stereo: balance, the same sin/cos law scaled by

@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench clean tools
+.PHONY: demo check test test-slow bench clean tools
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -17,7 +17,13 @@ demo: $(STAMP)
 tools:
 	@sh .ci/install-tools || echo "warning: could not install ffmpeg; its cross-checks skip here (and fail in CI)"
 
-test: $(STAMP) tools
+# Static checks of the product: types (mypy; its settings are in pyproject.toml) and dead code
+# (vulture; .vulture_whitelist.py names the entry points only a decorator or a library calls).
+check: $(STAMP)
+	$(VENV)/bin/mypy
+	$(VENV)/bin/vulture pipeline stages .vulture_whitelist.py --min-confidence 60
+
+test: check tools
 	$(VENV)/bin/pytest
 
 test-slow: $(STAMP) tools

@@ -59,7 +59,7 @@ def corruptions(project, work: Path, rounds: int, seed: int) -> str:
             hit.add(next(n["id"] for n in nodes if n["key"] == path.stem))
         damaged_n += 3
         garbage_n += 2
-        entries = plan(project.path, cache)
+        entries = plan(project.path, cache, out)
         expected += len(hit)
         flagged += sum(entries[h]["status"] == "render" for h in hit)
         proc = build(project.path, cache, out, 1)

@@ -54,9 +54,9 @@ def verify(cache: Path) -> tuple[int, list[dict]]:
     return proc.returncode, bad
 
 
-def plan(spec: Path, cache: Path) -> dict[str, dict]:
-    """`mixbuild plan --json` entries by node id."""
-    proc = cli("plan", spec, "--cache", cache, "--json")
+def plan(spec: Path, cache: Path, out: Path) -> dict[str, dict]:
+    """`mixbuild plan --json` entries by node id (why: against the last build into ``out``)."""
+    proc = cli("plan", spec, "--cache", cache, "--out", out, "--json")
     assert proc.returncode == 0, proc.stderr
     return {e["id"]: e for e in json.loads(proc.stdout)}
 

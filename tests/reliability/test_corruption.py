@@ -13,6 +13,14 @@ from testkit.outdir import deliverables
 from testkit.proc import build, plan, report, verify
 
 
+def upstream(node: dict) -> set[str]:
+    """Ids of the nodes a build-report node reads (its inputs: name -> [output, source, digest] or a list of those)."""
+    refs = []
+    for wire in node["inputs"].values():
+        refs.extend(wire if not wire or isinstance(wire[0], list) else [wire])
+    return {source for output, source, _ in refs if output != "file"}
+
+
 def _cold(project, tmp_path):
     cache, out = project.root / "cache", tmp_path / "out"
     proc = build(project.path, cache, out, jobs=1)
@@ -20,11 +28,13 @@ def _cold(project, tmp_path):
     return cache, out, report(out)["nodes"], deliverables(out)
 
 
-def _check_plan_and_rebuild(project, cache, out, nodes, clean, hit, reasons, damaged=frozenset()):
+def _check_plan_and_rebuild(project, cache, out, nodes, clean, hit, reasons, damaged=frozenset(),
+                            unreadable=frozenset()):
     """Every hit node would render: with the cache reason if its inputs are intact, else because
-    an input re-renders; the rebuild renders them all and delivers the clean bytes."""
-    entries = plan(project.path, cache)
-    inputs = {n["id"]: {ref for kind, ref, _ in n["inputs"] if kind != "file"} for n in nodes}
+    an input re-renders (or as "new", for an ``unreadable`` action record: no last preimage to compare
+    with); the rebuild renders them all and delivers the clean bytes."""
+    entries = plan(project.path, cache, out)
+    inputs = {n["id"]: upstream(n) for n in nodes}
     stale: set[str] = set()  # hit nodes and everything downstream of one (nodes are in topological order)
     for node in nodes:
         if node["id"] in hit or inputs[node["id"]] & stale:
@@ -35,7 +45,8 @@ def _check_plan_and_rebuild(project, cache, out, nodes, clean, hit, reasons, dam
             assert entry["status"] == "cached", entry
         elif inputs[node_id] & stale:  # plan cannot know this key before the input re-renders
             assert entry["status"] == "render" and entry["reasons"], entry
-            assert all(r.startswith("input re-renders") for r in entry["reasons"]), entry
+            why = ("input re-renders", "new") if node_id in unreadable else ("input re-renders",)
+            assert all(r.startswith(why) for r in entry["reasons"]), entry
         else:
             assert entry["status"] == "render" and entry["reasons"] == [reasons[node_id]], entry
     proc = build(project.path, cache, out, jobs=1)
@@ -101,7 +112,7 @@ def test_garbage_action_records_never_crash(project, tmp_path):
                else "cache entry corrupt" for i, p in enumerate(victims)}
     code, bad = verify(cache_dir)
     assert code == 1 and len(bad) == len(victims)
-    _check_plan_and_rebuild(project, cache_dir, out, nodes, clean, hit, reasons)
+    _check_plan_and_rebuild(project, cache_dir, out, nodes, clean, hit, reasons, unreadable=hit)
 
 
 @pytest.mark.slow

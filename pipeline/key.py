@@ -52,6 +52,9 @@ class Changes:
     """What differs between a node's last built preimage and its preimage now, as data."""
 
     new: bool = False
+    """No earlier build of this node is known."""
+    record_lost: bool = False
+    """Built before, but that build's action record is gone (pruned) or unreadable: what changed is unknown."""
     code: bool = False
     libs: list[str] = field(default_factory=list)
     params: list[str] = field(default_factory=list)

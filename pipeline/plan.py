@@ -76,8 +76,11 @@ def make_plan(nodes: dict[str, Node], cache: Cache, last_keys: dict[str, str]) -
         if entry.status == "render" and not entry.reasons:
             last = cache.read_action(entry.last_key) if entry.last_key else None
             old = last.get("preimage") if last else None
-            entry.changes = diff(old if isinstance(old, dict) else None, image,
-                                 (last or {}).get("refs") or {}, sources(node))
+            if isinstance(old, dict) or entry.last_key is None:
+                entry.changes = diff(old if isinstance(old, dict) else None, image, (last or {}).get("refs") or {},
+                                     sources(node))
+            else:
+                entry.changes = Changes(record_lost=True)
             entry.reasons = reasons(entry.changes, unknown)
         entries.append(entry)
     return entries
@@ -87,7 +90,8 @@ def reasons(changes: Changes, upstream: list[str]) -> list[str]:
     """Why a node must render, in words: new, code changed, params changed: x, input changed: y, ..."""
     if changes.new:
         return ["new"]
-    out = ["code changed"] if changes.code else []
+    out = ["last build's record is gone (pruned?)"] if changes.record_lost else []
+    out += ["code changed"] if changes.code else []
     if changes.libs:
         out.append("library versions changed: " + ", ".join(changes.libs))
     if changes.params:

@@ -91,3 +91,15 @@ def test_explain_shows_the_stored_preimage_and_what_differs_now(project):
 
     missing = run("explain", str(project.path), "one/stem/nope", "--cache", cache, "--out", out)
     assert missing.exit_code == 2 and "has no node 'one/stem/nope'" in missing.stderr
+
+
+def test_plan_after_the_last_record_was_pruned_says_so_not_new(project):
+    cache, out = str(project.root / "cache"), str(project.root / "out")
+    assert run("build", str(project.path), "--cache", cache, "--out", out, "-j", "1").exit_code == 0
+    last_key = {n["id"]: n["key"] for n in json.loads((project.root / "out" / "build-report.json").read_text())["nodes"]}
+    (project.root / "cache" / "actions" / last_key["one/stem/kick"][:2] / f"{last_key['one/stem/kick']}.json").unlink()
+    entries = {e["id"]: e for e in json.loads(run("plan", str(project.path), "--cache", cache, "--out", out,
+                                                   "--json").stdout)}
+    assert entries["one/stem/kick"]["reasons"] == ["last build's record is gone (pruned?)"]
+    assert entries["one/stem/kick"]["changes"]["record_lost"] and not entries["one/stem/kick"]["changes"]["new"]
+    assert entries["one/bus/drums"]["reasons"] == ["input re-renders: one/stem/kick"]

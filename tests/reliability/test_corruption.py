@@ -31,8 +31,8 @@ def _cold(project, tmp_path):
 def _check_plan_and_rebuild(project, cache, out, nodes, clean, hit, reasons, damaged=frozenset(),
                             unreadable=frozenset()):
     """Every hit node would render: with the cache reason if its inputs are intact, else because
-    an input re-renders (or as "new", for an ``unreadable`` action record: no last preimage to compare
-    with); the rebuild renders them all and delivers the clean bytes."""
+    an input re-renders (and, for an ``unreadable`` action record, because the last build's record is
+    gone: there is no preimage to compare with); the rebuild renders them all and delivers the clean bytes."""
     entries = plan(project.path, cache, out)
     inputs = {n["id"]: upstream(n) for n in nodes}
     stale: set[str] = set()  # hit nodes and everything downstream of one (nodes are in topological order)
@@ -45,7 +45,7 @@ def _check_plan_and_rebuild(project, cache, out, nodes, clean, hit, reasons, dam
             assert entry["status"] == "cached", entry
         elif inputs[node_id] & stale:  # plan cannot know this key before the input re-renders
             assert entry["status"] == "render" and entry["reasons"], entry
-            why = ("input re-renders", "new") if node_id in unreadable else ("input re-renders",)
+            why = ("input re-renders", "last build's record is gone") if node_id in unreadable else ("input re-renders",)
             assert all(r.startswith(why) for r in entry["reasons"]), entry
         else:
             assert entry["status"] == "render" and entry["reasons"] == [reasons[node_id]], entry

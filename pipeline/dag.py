@@ -95,14 +95,16 @@ def _song_id(song: Song) -> str:
 
 
 def _compile_mix(album: Album, song: Song, nodes: dict[str, Node]) -> None:
-    """Stem, bus and mixdown nodes of one song; muted, un-soloed and unreachable parts are left out."""
+    """Stem, bus and mixdown nodes of one song; muted, un-soloed and unreachable parts are left out.
+
+    A stem's output spans the stem; buses and the mixdown place each stem feed at its start frame (their
+    taps) and sum into the song's length (`frames`, their param only)."""
     sr = album.sample_rate
-    routing = Routing.of(song)
-    frames = song_frames(song, routing, sr)
+    routing = Routing.of(song, sr)
+    frames = song_frames(song, routing, sr)  # the song's length is the sums' param only: a stem spans itself
     for name, stem in routing.stems.items():
         _add(nodes, f"{song.id}/stem/{name}", "stem",
-             StemParams(sample_rate_hz=sr, frames=frames, prefader_tap=name in routing.prefader,
-                        **fields_of(stem, StemStrip)),
+             StemParams(sample_rate_hz=sr, prefader_tap=name in routing.prefader, **fields_of(stem, StemStrip)),
              source=SOURCE_PREFIX + stem.file)
     for name in routing.live_buses:
         node_id = f"{song.id}/bus/{name}"

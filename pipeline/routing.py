@@ -1,5 +1,6 @@
-"""A song's signal flow as the compiler needs it: which stems play, which buses are live, what feeds what,
-and how long the song renders (the last stem's end plus the longest effect tail)."""
+"""A song's signal flow as the compiler needs it: which stems play, which buses are live, what feeds what
+(each stem feed from the stem's start frame in song time), and how long the song renders (the last stem's
+end plus the longest effect tail)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Literal
 
 import soundfile
 
-from stages.mixing import MixInput
+from stages.mixing import MixInput, start_frame
 from stages.tails import delay_tail_s, reverb_tail_s
 
 from .specs import Bus, Song, Stem
@@ -31,8 +32,9 @@ class Routing:
     prefader: set[str]
 
     @classmethod
-    def of(cls, song: Song) -> "Routing":
-        """Mute and solo applied; a bus is live when a playing stem reaches it."""
+    def of(cls, song: Song, sample_rate_hz: int) -> "Routing":
+        """Mute and solo applied; a bus is live when a playing stem reaches it. A stem's feeds start at its
+        start frame at the render rate (its output spans the stem only); a bus's at 0 (it spans the song)."""
         soloed = any(s.solo for s in song.stems.values())
         stems = {n: s for n, s in song.stems.items() if not s.mute and (s.solo or not soloed)}
         buses = {n: b for n, b in song.buses.items() if not b.mute}
@@ -42,12 +44,13 @@ class Routing:
         for kind, group in channels:
             for name, ch in group.items():
                 node_id = f"{song.id}/{kind}/{name}"
+                start = start_frame(ch.offset_s, sample_rate_hz) if isinstance(ch, Stem) else 0
                 if ch.output is None or ch.output in buses:
-                    feeds[ch.output].append((node_id, MixInput()))
+                    feeds[ch.output].append((node_id, MixInput(start_frame=start)))
                 for bus, send in sorted(ch.sends.items()):
                     if bus in buses:
                         tap: Literal["post", "pre"] = "pre" if kind == "stem" and send.pre_fader else "post"
-                        feeds[bus].append((node_id, MixInput(tap=tap, level_db=send.level_db)))
+                        feeds[bus].append((node_id, MixInput(tap=tap, level_db=send.level_db, start_frame=start)))
                         if tap == "pre":
                             prefader.add(name)
         return cls(str(song.id), stems, _live_buses(buses, feeds, bus_edges(song)), feeds, prefader)

@@ -16,10 +16,11 @@ from .registry import stage
 
 
 class MixdownParams(RenderParams):
-    """A fixed-order sum: the song's length and one tap per source, in the order of the `sources` input."""
+    """A fixed-order sum into the song's length (sources past its end are cut), one tap per source, in the
+    order of the `sources` input."""
 
     frames: int = Field(gt=0, description="Song length in frames, tail included.")
-    taps: list[MixInput] = Field(description="Per source, in order: which half of it and at what level.")
+    taps: list[MixInput] = Field(description="Per source, in order: which half of it, at what level, from which frame.")
 
 
 @dataclass(frozen=True)

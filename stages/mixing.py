@@ -1,4 +1,8 @@
-"""Channel-strip helpers shared by stem and bus kernels: EQ chains and input summing."""
+"""Channel-strip helpers shared by stem and bus kernels: EQ chains and input summing.
+
+A stem's output spans the stem only (its own frames, from its start in song time); a sum places each
+source at its start frame and cuts what runs past the song's end.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,25 @@ from typing import Literal
 
 import numpy as np
 
+from pydantic import Field
+
 from .params import Compressor, EqBand, SpecModel
 
 
 class MixInput(SpecModel):
-    """One input of a sum: which half of a stem's output to take (post/pre fader) and its level."""
+    """One input of a sum: which half of a stem's output to take (post/pre fader), its level and where it
+    starts in song time."""
 
     tap: Literal["post", "pre"] = "post"
     level_db: float = 0.0
     """The send's level (a Send, bounded there), or 0 for a channel's own output."""
+    start_frame: int = Field(default=0, ge=0, description="Where the source starts in the song: a stem's "
+                                                           "start_frame(offset_s); 0 for a bus (it spans the song).")
+
+
+def start_frame(offset_s: float, sample_rate_hz: int) -> int:
+    """The frame a stem starting at `offset_s` starts at: one rounding, shared by the stem and the sums."""
+    return int(round(offset_s * sample_rate_hz))
 
 
 def eq_chain(audio: np.ndarray, bands: list[EqBand], sample_rate_hz: int) -> np.ndarray:
@@ -45,12 +59,15 @@ def compressor(audio: np.ndarray, settings: Compressor | None, sample_rate_hz: i
 
 
 def sum_inputs(arrays: list[np.ndarray], inputs: list[MixInput], frames: int) -> np.ndarray:
-    """Sum stereo inputs in their given (fixed) order, each at its level; float64 accumulator."""
+    """Sum stereo inputs into `frames` frames in their given (fixed) order, each at its level from its start
+    frame, cut at the song's end; float64 accumulator. Frames a source does not span get nothing added,
+    which is what adding its zeros gave, bit for bit."""
     out = np.zeros((frames, 2))
     for audio, spec in zip(arrays, inputs):
         half = audio[:, 0:2] if spec.tap == "post" else audio[:, 2:4]
-        n = min(frames, half.shape[0])
-        out[:n] += half[:n] * (10.0 ** (spec.level_db / 20.0))
+        start = min(spec.start_frame, frames)
+        n = min(frames - start, half.shape[0])
+        out[start:start + n] += half[:n] * (10.0 ** (spec.level_db / 20.0))
         release_pages(audio)
     return out
 

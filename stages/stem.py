@@ -1,7 +1,9 @@
-"""Stage `stem`: one source file through its channel strip, placed in song time, as stereo.
+"""Stage `stem`: one source file through its channel strip, as stereo, spanning the stem only.
 
-Output is `(frames, 2)` post-fader, or `(frames, 4)` with the pre-fader (pre-pan, unity-gain)
-signal in channels 2-3 when a pre-fader send taps this stem.
+Output is `(n, 2)` post-fader, or `(n, 4)` with the pre-fader (pre-pan, unity-gain) signal in channels
+2-3 when a pre-fader send taps this stem; n is the source's length at the render rate. The output starts
+at the stem's `start_frame(offset_s)` in song time, where the buses and the mixdown place it; the song's
+length is theirs, so a longer tail or a later-ending stem leaves this output (and its key) alone.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import soundfile
 from pydantic import Field
 
 from .dsp.checks import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
-from .mixing import compressor, eq_chain
-from .params import RenderParams, StemStrip
+from .mixing import compressor, eq_chain, start_frame
+from .params import Breakpoints, RenderParams, StemStrip
 from .registry import RenderError, stage
 
 
@@ -24,9 +26,9 @@ MAX_SOURCE_PEAK = 16.0
 
 
 class StemParams(StemStrip, RenderParams):
-    """The stem's strip from the spec, plus what the engine decides: song length and a pre-fader tap."""
+    """The stem's strip from the spec, plus what the engine decides: a pre-fader tap. No song length: the
+    output spans the stem; `offset_s` places the automation, whose breakpoints are in song time."""
 
-    frames: int = Field(gt=0, description="Song length in frames, tail included.")
     prefader_tap: bool = Field(default=False, description="Also output the pre-fader signal (a pre-fader send).")
 
 
@@ -57,7 +59,7 @@ def read_source(path: str, sample_rate_hz: int) -> np.ndarray:
     return resample(audio, rate, sample_rate_hz) if rate != sample_rate_hz else audio
 
 
-@stage("stem", "1")
+@stage("stem", "2")
 def render_stem(inputs: StemInputs, p: StemParams) -> np.ndarray:
     from .dsp.automation import envelope
     from .dsp.pan import invert_polarity, pan_to_stereo, stereo_width
@@ -66,17 +68,19 @@ def render_stem(inputs: StemInputs, p: StemParams) -> np.ndarray:
     if p.polarity_invert:
         audio = invert_polarity(audio)
     audio = compressor(eq_chain(audio, p.eq, p.sample_rate_hz), p.compressor, p.sample_rate_hz)
-    placed = np.zeros((p.frames, audio.shape[1]))
-    start = int(round(p.offset_s * p.sample_rate_hz))
-    n = max(0, min(audio.shape[0], p.frames - start))
-    placed[start:start + n] = audio[:n]
+    audio = np.asarray(audio, dtype=np.float64)
+    start, n = start_frame(p.offset_s, p.sample_rate_hz), audio.shape[0]
+
+    def automated(points: Breakpoints) -> np.ndarray:
+        """The envelope at song-time frames [start, start + n): the same t = frame / rate as over the song."""
+        return envelope(points, start + n, p.sample_rate_hz)[start:]
 
     auto = p.automation
-    gain_db = p.gain_db + (envelope(auto.gain_db, p.frames, p.sample_rate_hz) if auto and auto.gain_db else 0.0)
-    pan = envelope(auto.pan, p.frames, p.sample_rate_hz) if auto and auto.pan else p.pan
+    gain_db = p.gain_db + (automated(auto.gain_db) if auto and auto.gain_db else 0.0)
+    pan = automated(auto.pan) if auto and auto.pan else p.pan
     gain = 10.0 ** (np.asarray(gain_db) / 20.0)
-    gained = placed * (gain[:, None] if np.ndim(gain) else gain)
+    gained = audio * (gain[:, None] if np.ndim(gain) else gain)
     post = stereo_width(pan_to_stereo(gained, pan), p.width)
     if not p.prefader_tap:
         return post
-    return np.concatenate([post, pan_to_stereo(placed, 0.0)], axis=1)
+    return np.concatenate([post, pan_to_stereo(audio, 0.0)], axis=1)

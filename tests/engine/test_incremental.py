@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 
+import soundfile
 import yaml
+
+from pipeline.cache import Cache
+from testkit.project import SR, write_stem
 
 TRACK_CHAIN = {"one/master", "one/final/streaming", "one/export/streaming", "album/export/streaming"}
 
@@ -67,3 +72,57 @@ def test_send_level_rerenders_the_bus_not_the_stem(project):
     project.save()
     rendered = project.build().rendered
     assert "two/stem/lead" not in rendered and {"two/bus/verb", "two/mixdown"} <= rendered
+
+
+# Stems keep their own extent (issue 14 item 5): a stem's output spans the stem, the sums own the song's length.
+
+STEMS = {f"{song}/stem/{stem}" for song in ("one", "two") for stem in ("kick", "bass", "lead")}
+
+
+def _report_digests(project) -> dict[str, str]:
+    report = json.loads((project.root / "build" / "build-report.json").read_text())
+    return {n["id"]: n["digest"] for n in report["nodes"]}
+
+
+def test_a_stem_is_cached_at_its_own_length_not_the_songs(project):
+    project.spec["songs"][0]["stems"]["kick"]["offset_s"] = 0.5  # placed later in the song; spans itself only
+    project.save()
+    project.build()
+    digests, cache = _report_digests(project), Cache(project.root / "cache")
+    frames = {node_id: soundfile.info(str(project.root / "stems" / f"{node_id.replace('/stem/', '-')}.wav")).frames
+              for node_id in STEMS}
+    for node_id in STEMS:
+        assert cache.load_array(digests[node_id]).shape == (frames[node_id], 2), node_id
+    song_frames = cache.load_array(digests["one/mixdown"]).shape[0]
+    assert song_frames >= SR // 2 + frames["one/stem/kick"] + SR // 2  # the kick's offset, length, minimum tail
+
+
+def test_a_longer_reverb_decay_lengthens_the_song_and_rerenders_no_stem(project):
+    project.build()
+    project.spec["songs"][0]["buses"]["verb"]["reverb"]["decay_s"] = 3.0  # tail 0.5 s -> 3 s
+    project.save()
+    plan = project.plan()
+    assert plan["one/bus/drums"].reasons == ["params changed: frames"]  # the song's length did change
+    rendered = project.build().rendered
+    assert rendered == {"one/bus/drums", "one/bus/verb", "one/mixdown"} | TRACK_CHAIN
+
+
+def test_a_later_ending_new_stem_rerenders_no_existing_stem(project):
+    project.build()
+    write_stem(project.root / "stems" / "one-outro.wav", 330.0, seconds=1.0, seed=7)
+    project.spec["songs"][0]["stems"]["outro"] = {"file": "stems/one-outro.wav", "offset_s": 2.5}  # ends at 3.5 s
+    project.save()
+    rendered = project.build().rendered
+    assert rendered == {"one/stem/outro", "one/bus/drums", "one/bus/verb", "one/mixdown"} | TRACK_CHAIN
+
+
+def test_an_offset_change_rerenders_the_stem_to_the_same_bytes_and_moves_it_in_the_sums(project):
+    project.build()
+    before = _report_digests(project)
+    project.spec["songs"][0]["stems"]["kick"]["offset_s"] = 0.25
+    project.save()
+    rendered = project.build().rendered
+    after = _report_digests(project)
+    assert rendered == {"one/stem/kick", "one/bus/drums", "one/bus/verb", "one/mixdown"} | TRACK_CHAIN
+    assert after["one/stem/kick"] == before["one/stem/kick"]  # no automation: the offset moves, the bytes do not
+    assert after["one/bus/drums"] != before["one/bus/drums"]

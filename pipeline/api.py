@@ -62,6 +62,7 @@ def explain_node(spec_path: str | Path, node_id: str, cache_dir: str | Path | No
 def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: str | Path = "build",
           jobs: int | None = None, targets: list[str] | None = None,
           on_done: Callable[[NodeResult], None] | None = None, on_plan: Callable[[int], None] | None = None,
+          on_start: Callable[[str], None] | None = None,
           backend: str = "loky", scheduler: str | None = None, album: Album | None = None) -> Report:
     """Render what is stale, deliver the album exports into `out_dir`, write the build report there.
 
@@ -76,7 +77,7 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     if on_plan is not None:
         on_plan(len(nodes))
     cache = Cache(resolve_cache_dir(cache_dir))
-    results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, on_done=on_done, parallel_backend=backend, scheduler=scheduler)
+    results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, on_done=on_done, on_start=on_start, parallel_backend=backend, scheduler=scheduler)
     out = Path(out_dir)
     prune = not targets or set(album.targets) <= set(targets)  # every target built: drop folders of removed ones
     report = Report(str(spec_path), results, deliver(results, cache, out, prune_targets=prune))

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
 
 from stages.registry import RenderError
 
 from .. import api
-from ..executor import NodeResult
 from ..specs import SpecError, load
 from .common import (CacheOpt, JobsOpt, JsonOpt, OutOpt, SpecArg, TargetOpt, app, fail, report_spec_error,
                      summary_line)
+from .progress import BuildProgress
 
 SchedulerOpt = typer.Option(None, "--scheduler", envvar="MIXBUILD_SCHEDULER", metavar="ADDRESS",
                             help="Render misses on this dask.distributed scheduler (e.g. tcp://host:8786); "
@@ -68,22 +67,12 @@ def _default_demo_dir() -> Path:
 
 def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
               targets: Optional[list[str]], as_json: bool, scheduler: Optional[str] = None) -> api.Report:
-    """Build with a progress bar on a terminal; spec errors exit 2, render failures exit 1."""
-    on_plan: Callable[[int], None] | None = None
-    on_done: Callable[[NodeResult], None] | None = None
-    progress: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
-    if sys.stderr.isatty() and not as_json:  # rich costs 35 ms to import: only for a terminal
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn(), transient=True)
-        task = bar.add_task("rendering", total=None)
-        on_plan = lambda n: bar.update(task, total=n)  # noqa: E731
-        on_done = lambda r: bar.update(task, advance=1, description=r.id)  # noqa: E731
-        progress = bar
+    """Build with progress (a bar on a terminal, else a line per rendered node on stderr); spec errors exit 2,
+    render failures exit 1."""
     try:
-        with progress:
+        with BuildProgress(live=sys.stderr.isatty() and not as_json) as progress:
             report = api.build(spec, cache_dir=cache, out_dir=out, jobs=jobs, targets=targets, scheduler=scheduler,
-                               on_plan=on_plan, on_done=on_done)
+                               on_plan=progress.on_plan, on_start=progress.on_start, on_done=progress.on_done)
     except SpecError as err:
         report_spec_error(err, as_json)
     except RenderError as err:

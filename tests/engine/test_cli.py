@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from typer.testing import CliRunner
 
@@ -103,3 +104,24 @@ def test_plan_after_the_last_record_was_pruned_says_so_not_new(project):
     assert entries["one/stem/kick"]["reasons"] == ["last build's record is gone (pruned?)"]
     assert entries["one/stem/kick"]["changes"]["record_lost"] and not entries["one/stem/kick"]["changes"]["new"]
     assert entries["one/bus/drums"]["reasons"] == ["input re-renders: one/stem/kick"]
+
+
+def test_build_without_a_terminal_prints_one_progress_line_per_rendered_node(project):
+    cache, out = str(project.root / "cache"), str(project.root / "out")
+    cold = run("build", str(project.path), "--cache", cache, "--out", out, "-j", "2")
+    assert cold.exit_code == 0, cold.output
+    report = json.loads((project.root / "out" / "build-report.json").read_text())
+    lines = cold.stderr.splitlines()
+    total = len(report["nodes"])
+    pattern = re.compile(rf"^\[(\d+)/{total}\] (\S+) rendered in [\d.]+ s; running: .+; eta (\d+ s|\?)$")
+    matched = [pattern.match(line) for line in lines]
+    assert all(matched), lines
+    assert sorted(m.group(2) for m in matched) == sorted(n["id"] for n in report["nodes"])
+    assert [int(m.group(1)) for m in matched] == sorted(int(m.group(1)) for m in matched)  # done counts rise
+
+    project.spec["songs"][1]["stems"]["lead"]["gain_db"] = -2.0
+    project.save()
+    tweak = run("build", str(project.path), "--cache", cache, "--out", out, "-j", "2")
+    rendered = {n["id"] for n in json.loads((project.root / "out" / "build-report.json").read_text())["nodes"]
+                if n["status"] == "rendered"}
+    assert {pattern.match(line).group(2) for line in tweak.stderr.splitlines()} == rendered  # cached: no line

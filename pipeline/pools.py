@@ -1,0 +1,83 @@
+"""Where tasks run: threads in this process, local loky worker processes, or a dask.distributed cluster.
+
+A small backlog (the usual tweak: a stem, its bus, its mixdown...) runs on threads in this process: kernels
+release the GIL, and starting workers (~1 s of imports each) costs more than the overlap saves. Once more
+misses wait than the threads can take, loky workers start, and every later task goes to them. With a
+scheduler, every task goes to the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+IN_PROCESS_MAX_TASKS = 2
+"""Threads in the build process: enough to overlap a tweak's chain, too few to need workers."""
+SCHEDULER_TIMEOUT_S = 10.0  # override with $MIXBUILD_SCHEDULER_TIMEOUT
+
+
+class SchedulerError(RuntimeError):
+    """The dask scheduler could not be reached, or the cluster lost the build."""
+
+
+@contextmanager
+def dask_client(address: str) -> Iterator[Client]:
+    """A distributed.Client on `address`; one-line errors if the package is missing or it is unreachable."""
+    try:
+        from distributed import Client
+    except ImportError as err:
+        raise SchedulerError(f"--scheduler needs dask.distributed: pip install 'mixbuild[cluster]' ({err})") from None
+    timeout = float(os.environ.get("MIXBUILD_SCHEDULER_TIMEOUT", SCHEDULER_TIMEOUT_S))
+    try:
+        client = Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError, TypeError) as err:
+        raise SchedulerError(f"cannot reach dask scheduler {address}: {err}") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def cluster_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions by which dask.distributed reports a lost worker, scheduler or connection."""
+    try:
+        from distributed.comm.core import CommClosedError
+        from distributed.scheduler import KilledWorker
+    except ImportError:
+        return ()
+    return KilledWorker, CommClosedError
+
+
+class Pools:
+    """Submit tasks where they run best; `capacity` is how many may run at once."""
+
+    def __init__(self, stack: ExitStack, jobs: int, backend: str = "loky", scheduler: str | None = None):
+        self._stack, self._jobs, self._backend = stack, jobs, backend
+        self._threads: ThreadPoolExecutor | None = None
+        self._remote: Executor | None = None
+        self.capacity = jobs
+        if scheduler:
+            client = stack.enter_context(dask_client(scheduler))
+            self._remote = client.get_executor(pure=False)
+            self.capacity = max(1, sum(client.nthreads().values()))
+
+    def submit(self, fn: Callable[..., Any], *args: Any, backlog: int) -> Future[Any]:
+        """Run `fn(*args)` on threads while `backlog` (tasks waiting or running) fits them, else on workers."""
+        if self._remote is None and self._wants_workers(backlog):
+            from joblib.externals.loky import get_reusable_executor
+            self._remote = get_reusable_executor(max_workers=self._jobs)
+        if self._remote is not None:
+            return self._remote.submit(fn, *args)
+        if self._threads is None:
+            size = self._jobs if self._backend == "threading" else min(self._jobs, IN_PROCESS_MAX_TASKS)
+            self._threads = self._stack.enter_context(
+                ThreadPoolExecutor(max_workers=size, thread_name_prefix="mixbuild-render"))
+        return self._threads.submit(fn, *args)
+
+    def _wants_workers(self, backlog: int) -> bool:
+        return self._backend == "loky" and self._jobs > 1 and backlog > min(self._jobs, IN_PROCESS_MAX_TASKS)

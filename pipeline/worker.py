@@ -1,0 +1,110 @@
+"""Rendering one node, in any process: load its inputs from the cache, run its kernel, store the output.
+
+A task carries JSON-able values only (kind, params, `[output, source, digest]` per named input, key,
+preimage), never arrays, so it runs the same on a thread, a loky worker or a dask worker sharing the cache.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stages.registry import Blob, RenderError, StageKind, load_kinds
+
+from .cache import Cache
+from .codeversion import kind_code_version
+from .dag import Node
+from .inputs import Resolved, digests, sources
+from .key import node_key, preimage
+
+
+@dataclass(frozen=True)
+class Task:
+    """A cache miss to render: everything a worker needs, as JSON-able values (no arrays)."""
+
+    node_id: str
+    kind: str
+    key: str
+    params: dict[str, Any]
+    inputs: dict[str, Any]
+    """Input name -> [output, source, digest], or a list of those."""
+    preimage: dict[str, Any]
+    refs: dict[str, Any]
+
+
+def wire_refs(resolved: Resolved) -> dict[str, Any]:
+    """Resolved inputs as JSON-able lists, for a task and the build report."""
+    return {name: [r.as_list() for r in ref] if isinstance(ref, list) else ref.as_list()
+            for name, ref in resolved.items()}
+
+
+def task_for(node: Node, kind: StageKind, resolved: Resolved) -> Task:
+    """The node's preimage and key from its resolved inputs."""
+    params = node.params.model_dump(mode="json")
+    image = preimage(node.kind, kind_code_version(kind), params, digests(node, resolved))
+    return Task(node.id, node.kind, node_key(image), params, wire_refs(resolved), image, sources(node))
+
+
+def run_task(cache_root: str, task: Task) -> tuple[str, str, float]:
+    """Render one node in any process: load inputs from the cache, run the kernel, store the output."""
+    kind = load_kinds()[task.kind]
+    cache = Cache(cache_root)
+    values = {name: _load_wire(cache, wire) for name, wire in task.inputs.items()}
+    started = time.perf_counter()
+    node_id = task.node_id
+    try:
+        out = kind.render(kind.inputs(**values), kind.params.model_validate(task.params))
+    except (ValueError, MemoryError) as err:  # a kernel refusing its input is a render failure, not a crash
+        raise RenderError(f"{node_id}: {type(err).__name__}: {err}") from None
+    seconds = time.perf_counter() - started
+    if isinstance(out, np.ndarray):
+        if not np.isfinite(out).all():
+            raise RenderError(f"{node_id}: kernel produced NaN or Inf samples")
+        digest, output = cache.put_array(np.ascontiguousarray(out, dtype=np.float32)), "array"
+    else:
+        digest, output = cache.put_json(_store_blobs(cache, out)), "json"
+    cache.put_action(task.key, {"digest": digest, "kind": output, "stage": task.kind, "node_id": node_id,
+                                "seconds": round(seconds, 6), "preimage": task.preimage, "refs": task.refs})
+    return digest, output, seconds
+
+
+def _load_wire(cache: Cache, wire: list[Any]) -> Any:
+    """One named input's value: a single [output, source, digest], or a list of them."""
+    if wire and isinstance(wire[0], str):
+        return _load_input(cache, *wire)
+    return [_load_input(cache, *ref) for ref in wire]
+
+
+def _load_input(cache: Cache, output: str, source: str, digest: str) -> Any:
+    """An input's value for a kernel: a source file's path, an array (memory-mapped), or a decision."""
+    if output == "file":
+        return Path(source)
+    if output == "array":
+        return cache.load_array(digest)
+    return _resolve_blobs(cache, cache.load_json(digest))
+
+
+def _store_blobs(cache: Cache, value: Any) -> Any:
+    """Replace every Blob in a kernel's JSON output by a reference to a stored cache object."""
+    if isinstance(value, Blob):
+        return {"blob": cache.put_blob(value.data, value.suffix), "suffix": value.suffix}
+    if isinstance(value, dict):
+        return {k: _store_blobs(cache, v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_store_blobs(cache, v) for v in value]
+    return value
+
+
+def _resolve_blobs(cache: Cache, value: Any) -> Any:
+    """Give kernels paths to stored blobs where their JSON input references them."""
+    if isinstance(value, dict):
+        if set(value) == {"blob", "suffix"}:
+            return cache.blob_path(value["blob"])
+        return {k: _resolve_blobs(cache, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_blobs(cache, v) for v in value]
+    return value

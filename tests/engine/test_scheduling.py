@@ -1,0 +1,105 @@
+"""Node-level scheduling: with sleeping stand-in kernels on 16 workers, no worker idles while a ready node waits."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+
+from pipeline.cache import Cache
+from pipeline.dag import Node
+from pipeline.executor import NodeResult, execute
+from stages.params import SpecModel
+from stages.registry import KINDS, stage
+
+WORKERS = 16
+SCALE_S = 0.02
+"""Unit of the stand-in kernels' sleeps."""
+
+
+class SleepParams(SpecModel):
+    seconds: float
+    salt: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SleepInputs:
+    upstream: list[np.ndarray]
+
+
+@pytest.fixture()
+def sleep_kind():
+    @stage("test_sleep", "1")
+    def render_sleep(inputs: SleepInputs, p: SleepParams) -> np.ndarray:
+        time.sleep(p.seconds)
+        return np.full((4, 2), float(sum(float(a[0, 0]) for a in inputs.upstream)) + 1.0)
+
+    yield
+    KINDS.pop("test_sleep", None)
+
+
+def studio_shaped_dag() -> dict[str, Node]:
+    """4 songs x 12 stems of uneven length -> 3 buses -> mixdown -> master, then 2 targets' finals and exports."""
+    nodes: dict[str, Node] = {}
+
+    def add(node_id: str, seconds: float, upstream: tuple[str, ...]) -> None:
+        nodes[node_id] = Node(node_id, "test_sleep", SleepParams(seconds=seconds, salt=node_id),
+                              {"upstream": upstream})
+
+    for song in range(4):
+        stems = [f"s{song}/stem/{i}" for i in range(12)]
+        for i, stem_id in enumerate(stems):
+            add(stem_id, SCALE_S * (1 + (i * 7 + song * 3) % 5), ())
+        buses = [f"s{song}/bus/{b}" for b in range(3)]
+        for b, bus_id in enumerate(buses):
+            add(bus_id, 2 * SCALE_S, tuple(stems[b::3]))
+        add(f"s{song}/mixdown", SCALE_S, tuple(buses))
+        add(f"s{song}/master", 2 * SCALE_S, (f"s{song}/mixdown",))
+    for target in ("streaming", "cd"):
+        for song in range(4):
+            add(f"s{song}/final/{target}", 2 * SCALE_S, (f"s{song}/master",))
+            add(f"s{song}/export/{target}", SCALE_S, (f"s{song}/final/{target}",))
+        add(f"album/export/{target}", 3 * SCALE_S, tuple(f"s{song}/export/{target}" for song in range(4)))
+    return nodes
+
+
+def test_no_worker_idles_while_a_ready_node_waits(tmp_path, sleep_kind):
+    """Replays the scheduler's own events (starts and completions, in the order it made them), so the check
+    does not depend on this shared machine's timing: whenever the scheduler goes back to waiting (the
+    completion that follows its starts), either all 16 workers are busy or no ready node waits."""
+    nodes = studio_shaped_dag()
+    events: list[tuple[str, str]] = []
+
+    def on_done(result: NodeResult) -> None:
+        events.append(("done", result.id))
+
+    execute(nodes, Cache(tmp_path / "cache", fsync=False), jobs=WORKERS, parallel_backend="threading",
+            on_start=lambda node_id: events.append(("start", node_id)), on_done=on_done)
+    assert sorted(n for e, n in events if e == "start") == sorted(nodes) == sorted(n for e, n in events if e == "done")
+
+    started: set[str] = set()
+    finished: set[str] = set()
+    checks = idle = peak = 0
+    for i, (event, node_id) in enumerate(events):
+        if event == "done" and (i == 0 or events[i - 1][0] == "start"):  # the scheduler waits here
+            waiting = [n for n in nodes if n not in started and all(u in finished for u in nodes[n].upstream())]
+            checks += 1
+            if waiting and len(started - finished) < WORKERS:
+                idle += 1
+        (started if event == "start" else finished).add(node_id)
+        peak = max(peak, len(started - finished))
+    assert checks > 10 and idle == 0 and peak == WORKERS
+
+
+def test_longest_remaining_path_starts_first(tmp_path, sleep_kind):
+    """One worker: of two ready stems, the one heading a longer chain renders first."""
+    nodes = {
+        "a/stem": Node("a/stem", "test_sleep", SleepParams(seconds=0.0, salt="a"), {"upstream": ()}),
+        "b/stem": Node("b/stem", "test_sleep", SleepParams(seconds=0.0, salt="b"), {"upstream": ()}),
+        "b/bus": Node("b/bus", "test_sleep", SleepParams(seconds=0.0, salt="bb"), {"upstream": ("b/stem",)}),
+    }
+    order: list[str] = []
+    execute(nodes, Cache(tmp_path / "cache", fsync=False), jobs=1, on_start=order.append)
+    assert order == ["b/stem", "a/stem", "b/bus"]  # b/stem heads the longer chain; then the queue's best

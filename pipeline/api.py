@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .atomic import atomic_write_json
-from .cache import Cache, resolve_cache_dir
+from .cache import LIMIT_ENV_VAR, Cache, CacheLimitError, max_bytes, resolve_cache_dir
 from .dag import Node, compile_album
 from .deliver import deliver
 from .executor import NodeResult, SchedulerError, execute
 from .plan import PlanEntry, explain, last_build_keys, make_plan
-from .specs import Album, load
+from .specs import Album, Problem, SpecError, load
 
 __all__ = ["Report", "SchedulerError", "build", "explain_node", "graph", "load", "plan"]
 
@@ -70,19 +70,29 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     its workers must share the cache directory at the same absolute path. Raises SchedulerError
     (one-line message) when the scheduler cannot be reached. `album` is the spec already loaded from
     `spec_path` (watch mode loads it to know which files to watch); None loads it here.
+
+    Afterwards the cache is cut down to MIXBUILD_CACHE_MAX_GB (pipeline.cache.limit), least recently used
+    first, never below what this build holds: its lease spans the whole build and the prune, and the
+    report's digests are kept by name. A bad MIXBUILD_CACHE_MAX_GB is a SpecError before anything renders.
     """
     started = time.perf_counter()
     album = load(spec_path) if album is None else album
     nodes = graph(album, targets)
     if on_plan is not None:
         on_plan(len(nodes))
+    try:
+        limit_bytes = max_bytes()
+    except CacheLimitError as err:
+        raise SpecError([Problem(Path("environment"), None, LIMIT_ENV_VAR, err.detail)]) from err
     cache = Cache(resolve_cache_dir(cache_dir))
-    results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, on_done=on_done, on_start=on_start, parallel_backend=backend, scheduler=scheduler)
-    out = Path(out_dir)
-    prune = not targets or set(album.targets) <= set(targets)  # every target built: drop folders of removed ones
-    report = Report(str(spec_path), results, deliver(results, cache, out, prune_targets=prune))
-    report.seconds = time.perf_counter() - started
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "build-report.json", report.as_dict())
+    with cache.lease():  # held until the limit is enforced: nothing this build used is evicted
+        results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, on_done=on_done, on_start=on_start, parallel_backend=backend, scheduler=scheduler)
+        out = Path(out_dir)
+        prune = not targets or set(album.targets) <= set(targets)  # every target built: drop folders of removed ones
+        report = Report(str(spec_path), results, deliver(results, cache, out, prune_targets=prune))
+        report.seconds = time.perf_counter() - started
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out / "build-report.json", report.as_dict())
+        cache.enforce_limit(limit_bytes, keep={n.digest for n in results})
     return report
 

@@ -17,13 +17,15 @@ for actions the last replace wins, and either record is valid).
 
 The modules: ``layout`` (paths, scans), ``objects`` (store and verify objects,
 the verified memo), ``actions`` (records), ``leases``, ``maintenance`` (stats,
-verify) and ``pruning``. ``Cache`` is the one entry point callers use.
+verify), ``pruning`` and ``limit`` (MIXBUILD_CACHE_MAX_GB, enforced after every
+build). ``Cache`` is the one entry point callers use.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -34,16 +36,20 @@ from pipeline.atomic import atomic_save_npy, atomic_write_bytes
 from pipeline.digest import canonical_json, digest_array, digest_bytes
 from pipeline.filememo import FileDigestMemo
 
-from . import actions, maintenance, objects, pruning
+from . import actions, limit, maintenance, objects, pruning
 from .layout import KINDS, Layout
 from .leases import Lease, hold_lease
+from .limit import LIMIT_ENV_VAR, CacheLimitError, max_bytes
 from .objects import clear_verified_memo
 
 __all__ = [
     "Cache",
+    "CacheLimitError",
     "ENV_VAR",
     "KINDS",
+    "LIMIT_ENV_VAR",
     "clear_verified_memo",
+    "max_bytes",
     "resolve_cache_dir",
 ]
 
@@ -173,6 +179,11 @@ class Cache:
     def prune(self, max_size_bytes: int | None = None, older_than_s: float | None = None) -> dict[str, Any]:
         """Remove least-recently-used objects and what depends on them; a report. See pruning.prune."""
         return pruning.prune(self.layout, max_size_bytes, older_than_s)
+
+    def enforce_limit(self, limit_bytes: int | None, keep: Collection[str] = ()) -> dict[str, Any] | None:
+        """Evict LRU objects down to ``limit_bytes`` (``max_bytes()``), never the digests in ``keep`` nor
+        what a live lease protects; prune's report, or None if nothing had to go. See limit.enforce."""
+        return limit.enforce(self.layout, limit_bytes, keep)
 
     def file_digest_memo(self) -> FileDigestMemo:
         """The source-file digest memo kept in this cache (``memo/file-digests.json``)."""

@@ -103,6 +103,23 @@ def scan_objects(layout: Layout) -> Iterator[StoredObject]:
             yield StoredObject(path, match.group(1), _SUFFIX_KIND[match.group(2)], os.stat(path))
 
 
+def object_bytes(layout: Layout) -> int:
+    """The total size of the object files, the cheap way (no Path per file: a third of ``scan_objects``'
+    time): what the size limit checks after every build."""
+    total = 0
+    try:
+        shards = [entry.path for entry in os.scandir(layout.objects_dir) if entry.is_dir(follow_symlinks=False)]
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for shard in shards:
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError), os.scandir(shard) as entries:
+            for entry in entries:
+                if _OBJECT_NAME.fullmatch(entry.name):
+                    with contextlib.suppress(FileNotFoundError):
+                        total += entry.stat(follow_symlinks=False).st_size
+    return total
+
+
 def scan_actions(layout: Layout) -> Iterator[tuple[Path, str]]:
     """(path, key) of every action file."""
     for path in files(layout.actions_dir, depth=2):

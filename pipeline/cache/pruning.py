@@ -2,7 +2,8 @@
 
 Objects used by a build have their mtime touched (on a hit in ``check_action``,
 and when ``put_*`` finds them already present), so mtime is the LRU clock.
-Objects touched since the oldest live lease started are kept (see leases). A
+Objects touched since the oldest live lease started are kept (see leases), and
+so are the digests a caller names in ``keep`` (the build that prunes, see limit). A
 blob is kept while a kept JSON object references it, and removed with its last
 referrer. Actions whose object is gone, and garbage actions, are removed after
 the objects; so are temp files of killed writers older than TEMP_GRACE_S.
@@ -32,17 +33,18 @@ TEMP_GRACE_S = 3600
 """prune removes temp files (left by a killed writer) older than this."""
 
 
-def prune(layout: Layout, max_size_bytes: int | None = None, older_than_s: float | None = None) -> dict[str, Any]:
+def prune(layout: Layout, max_size_bytes: int | None = None, older_than_s: float | None = None,
+          keep: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Remove LRU objects, then dangling actions, stale leases and old temp files; return a report.
 
     ``older_than_s``: remove objects not used for that long. ``max_size_bytes``:
-    then remove the oldest until the objects fit. Lease-protected objects stay,
-    so a prune may end over budget ("over_budget").
+    then remove the oldest until the objects fit. Lease-protected objects and the
+    digests in ``keep`` stay, so a prune may end over budget ("over_budget").
     """
     now_ns = time.time_ns()
     live, stale = scan_leases(layout.leases_dir, remove_stale=True)
     age_cutoff_ns = None if older_than_s is None else now_ns - int(older_than_s * 1e9)
-    eviction = _Eviction(sorted(scan_objects(layout), key=_lru_order), protected_since_ns(live))
+    eviction = _Eviction(sorted(scan_objects(layout), key=_lru_order), protected_since_ns(live), keep)
     eviction.evict_lru(age_cutoff_ns, max_size_bytes)
     eviction.evict_orphaned_blobs()
     removed_actions = _remove_dangling_actions(layout)
@@ -93,15 +95,20 @@ def _unlink_if_unused(obj: StoredObject) -> int | None:
 class _Eviction:
     """One prune's pass over the objects, oldest first, and what it removed."""
 
-    def __init__(self, objects: list[StoredObject], protected_since_ns: int | None) -> None:
+    def __init__(self, objects: list[StoredObject], protected_since_ns: int | None,
+                 keep: frozenset[str] = frozenset()) -> None:
         self.objects = objects
         self.protected_since_ns = protected_since_ns
+        self.keep = keep
         self.referrers = _blob_referrers(objects)
         self.kept_bytes = sum(obj.stat.st_size for obj in objects)
         self.removed_size_bytes: dict[Path, int] = {}  # path -> its size when removed
         self.protected_count = 0
 
     def _leased(self, obj: StoredObject) -> bool:
+        """Whether a live build may use ``obj``: touched since the oldest lease, or named in ``keep``."""
+        if obj.digest in self.keep:
+            return True
         return self.protected_since_ns is not None and obj.stat.st_mtime_ns >= self.protected_since_ns
 
     def _referenced(self, blob: str) -> bool:

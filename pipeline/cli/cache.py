@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from ..cache import Cache, resolve_cache_dir
-from .common import CacheOpt, JsonOpt, app
+from ..cache import LIMIT_ENV_VAR, Cache, CacheLimitError, max_bytes, resolve_cache_dir
+from .common import CacheOpt, JsonOpt, app, fail
 
 cache_app = typer.Typer(no_args_is_help=True, help="Inspect, verify and bound the cache.")
 app.add_typer(cache_app, name="cache")
@@ -19,12 +20,51 @@ def _open(cache: Optional[Path]) -> Cache:
     return Cache(resolve_cache_dir(cache))
 
 
+def human_bytes(size: float) -> str:
+    """``340 MB``, ``1.2 GB``: decimal units (1 GB = 10**9 bytes, as MIXBUILD_CACHE_MAX_GB), two or three digits."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 999.5 or unit == "TB":
+            break
+        size /= 1000
+    if unit == "B":
+        return f"{int(size)} B"
+    return f"{size:.1f} {unit}" if size < 9.95 else f"{size:.0f} {unit}"
+
+
+def _limit_line(used_bytes: int, limit_bytes: int | None) -> str:
+    """``limit: 20 GB (MIXBUILD_CACHE_MAX_GB unset: the default), 3% full``."""
+    setting = os.environ.get(LIMIT_ENV_VAR, "").strip()
+    source = f"{LIMIT_ENV_VAR}={setting}" if setting else f"{LIMIT_ENV_VAR} unset: the default"
+    if limit_bytes is None:
+        return f"limit: none ({source})"
+    if limit_bytes == 0:
+        return f"limit: 0 B ({source}): each build keeps only what it used"
+    full = f"{100 * used_bytes / limit_bytes:.0f}% full"
+    if used_bytes > limit_bytes:
+        full += ": the next build evicts down to it, keeping what it uses"
+    return f"limit: {human_bytes(limit_bytes)} ({source}), {full}"
+
+
 @cache_app.command()
 def stats(cache: Optional[Path] = CacheOpt, as_json: bool = JsonOpt) -> None:
-    """Size and entry counts."""
+    """Size (in human units; bytes with --json), entry counts, the size limit and how full the cache is."""
+    try:
+        limit_bytes = max_bytes()
+    except CacheLimitError as err:
+        fail(f"cache stats: {err}", 2)
     figures = _open(cache).stats()
-    typer.echo(json.dumps(figures, indent=2) if as_json else
-               "\n".join(f"{name}: {value}" for name, value in figures.items()))
+    used = figures["object_bytes"]
+    if as_json:
+        figures |= {"limit_bytes": limit_bytes, "used_fraction": used / limit_bytes if limit_bytes else None}
+        typer.echo(json.dumps(figures, indent=2))
+        return
+    typer.echo("\n".join([
+        f"cache: {figures['root']}",
+        f"size: {human_bytes(used)} in {figures['objects']} objects ({figures['arrays']} audio arrays, "
+        f"{figures['json_objects']} JSON, {figures['blobs']} encoded files); {figures['actions']} actions",
+        _limit_line(used, limit_bytes),
+        f"running builds: {figures['live_leases']}",
+    ]))
 
 
 @cache_app.command()

@@ -16,7 +16,7 @@ import pytest
 
 from pipeline import atomic
 from pipeline.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_json
-from pipeline.cache import Cache, clear_verified_memo, pruning, resolve_cache_dir
+from pipeline.cache import Cache, clear_verified_memo, layout, pruning, resolve_cache_dir
 from pipeline.cache.pruning import TEMP_GRACE_S
 from pipeline.digest import digest_array, digest_bytes
 from pipeline.key import node_key
@@ -344,6 +344,9 @@ def test_stats(cache):
     assert stats["objects"] == 3 and stats["arrays"] == 2 and stats["json_objects"] == 1
     assert stats["actions"] == 2
     assert stats["object_bytes"] == sum(p.stat().st_size for p in (cache.root / "objects").rglob("*.*"))
+    (cache.objects_dir / "ab").mkdir(exist_ok=True)
+    (cache.objects_dir / "ab" / f".{'ab' * 16}.npy.123-0123456789ab.tmp.npy").write_bytes(b"half-written")  # not an object
+    assert layout.object_bytes(cache.layout) == stats["object_bytes"]
 
 
 # ---------------------------------------------------------------- racing writers
@@ -552,3 +555,30 @@ def test_hit_touches_blobs_and_prune_keeps_referenced_ones(cache):
     assert report["removed_objects"] == 2 and report["removed_actions"] == 1
     assert cache.check_action(key)[0] == "missing" and cache.check_action(other_key)[0] == "ok"
     assert cache.verify() == []
+
+
+# ---------------------------------------------------------------- the size limit (pipeline.cache.limit)
+
+
+def test_enforce_limit_evicts_lru_down_to_the_limit_and_never_a_kept_digest(cache):
+    stored = _aged_objects(cache, [400, 300, 200, 100])  # no lease: only `keep` protects
+    size = cache.array_path(stored[0][1]).stat().st_size
+    assert cache.enforce_limit(None) is None and cache.enforce_limit(4 * size) is None  # fits: no prune
+    report = cache.enforce_limit(2 * size, keep={stored[0][1]})  # the oldest is the build's: it stays
+    assert report is not None and report["protected_by_lease"] == 1 and report["removed_objects"] == 2
+    assert [cache.check_action(k)[0] for k, _ in stored] == ["ok", "missing", "missing", "ok"]
+    report = cache.enforce_limit(0, keep={stored[0][1]})
+    assert report is not None and report["removed_objects"] == 1 and report["over_budget"]
+    assert [cache.check_action(k)[0] for k, _ in stored] == ["ok", "missing", "missing", "missing"]
+    assert cache.verify() == []
+
+
+def test_enforce_limit_keeps_the_blobs_of_a_kept_manifest(cache):
+    key, manifest, blob = _export(cache, 1, b"RIFF kept")
+    other_key, _other_manifest, _other_blob = _export(cache, 2, b"RIFF evicted")
+    for path in (cache.root / "objects").rglob("*.*"):
+        _set_mtime(path, 1000)
+    report = cache.enforce_limit(0, keep={manifest})
+    assert report is not None and report["removed_objects"] == 2 and report["removed_actions"] == 1
+    assert cache.check_action(key)[0] == "ok" and cache.check_action(other_key)[0] == "missing"
+    assert cache.blob_path(blob).is_file() and cache.verify() == []

@@ -1,0 +1,384 @@
+"""Scale: what a realistic studio album costs to build cold, at each job count, and to rebuild after
+the tweaks a mix engineer makes all day (issue 14). Prints the figures; nothing is asserted.
+
+The album is synthesised by testkit.studio (seeded: same flags, same bytes): songs x stems x seconds of
+48 kHz / 24-bit WAV with the silences of a real session (a vocal resting in the intro and the solo, toms
+playing a few fills, late entries by offset_s and by leading zeros), drum and vocal buses, reverb and
+delay returns, the master chain, and a streaming and a CD target. Every build is the real CLI in a fresh
+subprocess, as a user runs it, so each wall time includes interpreter start and imports.
+
+    .venv/bin/python benchmarks/bench_scale.py [--songs 4] [--stems 16] [--seconds 30] [--jobs 1 2]
+        [--repeat 3] [--scale-stems 4] [--scale-seconds 30] [--no-scale] [--work DIR]
+
+What it prints, one table:
+- cold build at each -j (a fresh cache each): wall, speedup against -j 1, wall x jobs / sum of the
+  nodes' render seconds (1.0 = every job busy rendering the whole time; above 1, the excess is idle
+  jobs, scheduling, process start and delivery), peak RSS of the largest process in the build's tree
+  (the CLI and its loky workers, sampled with psutil every 50 ms) and of the whole tree;
+- no-op rebuild, one-stem tweak, album-master tweak, tag-only change: median wall of --repeat runs (and
+  their range), the nodes each rendered, the sum of their seconds and the slowest three;
+- tweak cost against album size: the same one-stem tweak in a 2-song and an 8-song album (same songs,
+  --scale-stems x --scale-seconds each), and their ratio (1.0 = a tweak costs what it touches only);
+- cache bytes / source bytes after a cold build.
+
+The default size (4 songs x 16 stems x 30 s, 2/8 songs x 4 stems x 30 s) runs in about 5 minutes on a
+shared 2-core machine; a real album is larger: raise --seconds and --songs for the figures that matter.
+Of the cold builds' caches only the last is kept (for the rebuilds): their objects are the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import psutil
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the checkout's pipeline, stages and testkit
+
+from machine import cpu_model  # noqa: E402
+from testkit.proc import REPORT, env  # noqa: E402
+from testkit.studio import Album, StudioPlan, write_album, write_studio, write_yaml  # noqa: E402
+
+CLI = [sys.executable, "-m", "pipeline.cli"]
+SAMPLE_EVERY_S = 0.05
+TWEAKED_STEM = "lead_vocal"
+"""The stem the one-stem tweak changes (the first stem when the album has none of that name)."""
+
+
+# ------------------------------------------------------------------------------------- measuring
+
+class TreeRss:
+    """Peak resident memory of a process and all its descendants, polled with psutil in a thread.
+
+    Loky workers are the build's children and the benchmark's grandchildren: polling the whole tree
+    sees them, where getrusage(RUSAGE_CHILDREN) counts only the children a process has waited for."""
+
+    def __init__(self, pid: int) -> None:
+        self.root = psutil.Process(pid)
+        self.largest_bytes = 0  # the largest single process at any sample
+        self.tree_bytes = 0  # the whole tree at one sample
+        self.seen: dict[int, psutil.Process] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(SAMPLE_EVERY_S)
+
+    def sample(self) -> None:
+        """One look at every process in the tree now."""
+        try:
+            processes = [self.root, *self.root.children(recursive=True)]
+        except psutil.Error:
+            return
+        total = 0
+        for process in processes:
+            try:
+                rss = process.memory_info().rss
+            except psutil.Error:
+                continue
+            self.seen.setdefault(process.pid, process)
+            self.largest_bytes = max(self.largest_bytes, rss)
+            total += rss
+        self.tree_bytes = max(self.tree_bytes, total)
+
+    def wait_for_descendants(self, timeout_s: float = 30.0) -> None:
+        """Wait until every descendant seen has exited, so that none competes with the next build."""
+        others = [p for pid, p in self.seen.items() if pid != self.root.pid]
+        psutil.wait_procs(others, timeout=timeout_s)
+
+
+@dataclass(frozen=True)
+class Build:
+    """One `mixbuild build` run: its wall time, what it rendered and what that cost."""
+
+    jobs: int
+    wall_s: float
+    rendered: int
+    cached: int
+    node_seconds: float  # sum of the rendered nodes' seconds, from build-report.json
+    slowest: tuple[tuple[str, float], ...]  # the rendered nodes that took longest: (id, seconds)
+    largest_rss_mb: float
+    tree_rss_mb: float
+
+
+def build(spec: Path, cache: Path, out: Path, jobs: int) -> Build:
+    """`mixbuild build SPEC --cache --out -j`, in a fresh subprocess from the repository root; the wall
+    time is from start to exit; the report is the one the build wrote into `out`."""
+    command = [*CLI, "build", str(spec), "--cache", str(cache), "--out", str(out), "-j", str(jobs), "--json"]
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=REPO, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    with TreeRss(proc.pid) as rss:
+        _, stderr = proc.communicate()
+        wall_s = time.perf_counter() - started
+    rss.wait_for_descendants()
+    if proc.returncode != 0:
+        raise SystemExit(f"build failed (exit {proc.returncode}): {' '.join(command)}\n{stderr[-3000:]}")
+    report = json.loads((out / REPORT).read_text())
+    rendered = sorted(((n["seconds"], n["id"]) for n in report["nodes"] if n["status"] == "rendered"), reverse=True)
+    return Build(jobs=jobs, wall_s=wall_s, rendered=report["rendered"], cached=report["cached"],
+                 node_seconds=sum(seconds for seconds, _ in rendered),
+                 slowest=tuple((node, seconds) for seconds, node in rendered[:3]),
+                 largest_rss_mb=rss.largest_bytes / 2**20,
+                 tree_rss_mb=rss.tree_bytes / 2**20)
+
+
+def tree_bytes(root: Path, under: str = "") -> int:
+    """Bytes of the regular files under root/under."""
+    return sum(p.stat().st_size for p in (root / under).rglob("*") if p.is_file())
+
+
+def progress(message: str) -> None:
+    """A line on stderr while the run goes on (the table goes to stdout at the end)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------- the edits
+
+def edit_yaml(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Load a spec, apply `change` to it, write it back (the benchmark wrote it: plain YAML)."""
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    write_yaml(path, data)
+
+
+def tweaked_stem(song_spec: Path) -> str:
+    stems = yaml.safe_load(song_spec.read_text())["stems"]
+    return TWEAKED_STEM if TWEAKED_STEM in stems else next(iter(stems))
+
+
+def stem_gain_edits(song_spec: Path, count: int) -> Iterator[str]:
+    """Change one stem's gain_db in one song, by -0.2 dB each time (every edit a real change)."""
+    stem = tweaked_stem(song_spec)
+    for _ in range(count):
+        def lower(data: dict[str, Any]) -> None:
+            data["stems"][stem]["gain_db"] = round(data["stems"][stem].get("gain_db", 0.0) - 0.2, 3)
+        edit_yaml(song_spec, lower)
+        yield f"{song_spec.stem}/{stem} gain_db"
+
+
+def master_threshold_edits(album_spec: Path, count: int) -> Iterator[str]:
+    """Change the album master's compressor threshold, by -0.5 dB each time."""
+    for _ in range(count):
+        def lower(data: dict[str, Any]) -> None:
+            data["master"]["compressor"]["threshold_db"] = data["master"]["compressor"]["threshold_db"] - 0.5
+        edit_yaml(album_spec, lower)
+        yield "master.compressor.threshold_db"
+
+
+def tag_edits(album_spec: Path, count: int) -> Iterator[str]:
+    """Change the streaming target's comment tag only: no audio changes, only what writes tags."""
+    for take in range(count):
+        def retag(data: dict[str, Any]) -> None:
+            data["targets"]["streaming"]["tags"] = {"comment": f"scale benchmark, take {take + 1}"}
+        edit_yaml(album_spec, retag)
+        yield "targets.streaming.tags.comment"
+
+
+# ------------------------------------------------------------------------------------- the runs
+
+def cold_builds(album: Album, work: Path, jobs_list: list[int]) -> tuple[list[Build], Path, Path]:
+    """A cold build at each job count, each into a fresh cache; returns the builds and the cache and
+    out dir of the last (kept for the rebuilds; the others are removed, as their objects are the same)."""
+    builds, kept = [], None
+    for jobs in jobs_list:
+        cache, out = work / f"cache-j{jobs}", work / f"out-j{jobs}"
+        shutil.rmtree(cache, ignore_errors=True)
+        progress(f"cold build -j {jobs} ...")
+        builds.append(build(album.spec, cache, out, jobs))
+        progress(f"  {builds[-1].wall_s:.1f} s, {builds[-1].rendered} nodes")
+        if kept is not None:
+            shutil.rmtree(kept[0], ignore_errors=True)
+        kept = (cache, out)
+    assert kept is not None
+    return builds, kept[0], kept[1]
+
+
+def rebuild_after_each(spec: Path, cache: Path, out: Path, jobs: int, edits: Iterable[object]) -> list[Build]:
+    """One build after each item of `edits`: a generator of edits (it changes a spec before it yields),
+    or a range for rebuilds after no change (no-op rebuilds)."""
+    return [build(spec, cache, out, jobs) for _ in edits]
+
+
+def median_wall_s(builds: list[Build]) -> float:
+    return statistics.median(b.wall_s for b in builds)
+
+
+def walls(builds: list[Build]) -> str:
+    """Median and the range of wall times, e.g. '2.31 s (2.20-2.45)'."""
+    values = [b.wall_s for b in builds]
+    return f"{statistics.median(values):.2f} s ({min(values):.2f}-{max(values):.2f})"
+
+
+def nodes(builds: list[Build]) -> str:
+    """Nodes rendered (one number, or each count seen across repeats) and the median sum of their seconds."""
+    counts = sorted({b.rendered for b in builds})
+    node_s = statistics.median(b.node_seconds for b in builds)
+    return f"{'/'.join(map(str, counts))} of {builds[0].rendered + builds[0].cached} rendered, node s {node_s:.1f}"
+
+
+def rebuild_rows(label: str, builds: list[Build]) -> list[tuple[str, str]]:
+    """A rebuild's row (median wall, range, nodes) and, when it rendered anything, where the time went:
+    the slowest nodes of its median run."""
+    rows = [(label, f"{walls(builds)}, {nodes(builds)}")]
+    median_run = sorted(builds, key=lambda b: b.wall_s)[len(builds) // 2]
+    if median_run.slowest:
+        rows.append(("  slowest nodes", ", ".join(f"{node} {seconds:.1f} s" for node, seconds in median_run.slowest)))
+    return rows
+
+
+def scale_comparison(work: Path, args: argparse.Namespace, jobs: int) -> list[tuple[str, str]]:
+    """The same one-stem tweak in a 2-song and an 8-song album of identical songs: does a tweak
+    cost what it touches, or grow with the album?"""
+    plan = StudioPlan(songs=8, stems=args.scale_stems, seconds=args.scale_seconds)
+    root = work / "scale"
+    progress(f"synthesising the 8-song album ({plan.stems} stems x {plan.seconds:g} s) ...")
+    eight = write_studio(root, plan, workers=os.cpu_count() or 1)
+    two_spec = write_album(root, plan, eight.song_specs[:2], "album-2.yaml")
+    rows, medians = [], {}
+    for label, spec in (("2 songs", two_spec), ("8 songs", eight.spec)):
+        cache, out = root / f"cache-{label[0]}", root / f"out-{label[0]}"
+        progress(f"{label}: cold build -j {jobs} ...")
+        cold = build(spec, cache, out, jobs)
+        progress(f"{label}: one-stem tweaks ...")
+        tweaks = rebuild_after_each(spec, cache, out, jobs, stem_gain_edits(eight.song_specs[0], args.repeat))
+        medians[label] = median_wall_s(tweaks)
+        rows += [(f"{label}: cold build (-j {jobs})", f"{cold.wall_s:.1f} s, {cold.rendered} nodes"),
+                 *rebuild_rows(f"{label}: one-stem tweak", tweaks)]
+        if not args.work:
+            shutil.rmtree(cache, ignore_errors=True)
+    rows.append(("tweak 8 songs / 2 songs", f"{medians['8 songs'] / medians['2 songs']:.2f}x"))
+    return rows
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}"
+
+
+def print_table(rows: list[tuple[str, str]]) -> None:
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+
+
+def compile_once() -> None:
+    """Python caches compiled modules on first import unless told not to (this sandbox does): compile
+    ours once, as a user's first run would, so that no timed build recompiles them."""
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        for package in ("pipeline", "stages"):
+            compileall.compile_dir(REPO / package, quiet=1)
+        progress("PYTHONDONTWRITEBYTECODE is set: compiled pipeline/ and stages/ once, as a first run would")
+
+
+def warm_up(work: Path) -> None:
+    """Build a tiny album once, untimed: numba compiles its kernels into its on-disk cache on the first
+    build after a source change (seconds), which a user pays once, not on every build measured here."""
+    tiny = write_studio(work / "warm-up", StudioPlan(songs=1, stems=3, seconds=4.0))
+    build(tiny.spec, work / "warm-up" / "cache", work / "warm-up" / "out", 1)
+    progress("warm-up build done (numba's kernels compiled and cached on disk)")
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    started = time.perf_counter()
+    compile_once()
+    warm_up(work)
+    plan = StudioPlan(songs=args.songs, stems=args.stems, seconds=args.seconds)
+    progress(f"synthesising {plan.songs} songs x {plan.stems} stems x {plan.seconds:g} s into {work} ...")
+    album = write_studio(work / "album", plan, workers=os.cpu_count() or 1)
+    synthesis_s = time.perf_counter() - started
+    source_bytes = album.source_bytes
+
+    colds, cache, out = cold_builds(album, work, args.jobs)
+    cache_bytes = tree_bytes(cache, "objects")
+    base = colds[0]
+    jobs = args.jobs[-1]
+    rows = []
+    for cold in colds:
+        rows.append((f"cold build -j {cold.jobs}",
+                     f"{cold.wall_s:.1f} s, speedup {base.wall_s / cold.wall_s:.2f}x vs -j {base.jobs}, "
+                     f"wall x jobs / node s {cold.wall_s * cold.jobs / cold.node_seconds:.2f} "
+                     f"(node s {cold.node_seconds:.1f}), peak RSS {cold.largest_rss_mb:.0f} MB largest process, "
+                     f"{cold.tree_rss_mb:.0f} MB tree, {cold.rendered} nodes"))
+    progress(f"rebuilds at -j {jobs}, {args.repeat} of each ...")
+    noops = rebuild_after_each(album.spec, cache, out, jobs, range(args.repeat))
+    stem = rebuild_after_each(album.spec, cache, out, jobs, stem_gain_edits(album.song_specs[0], args.repeat))
+    master = rebuild_after_each(album.spec, cache, out, jobs, master_threshold_edits(album.spec, args.repeat))
+    tags = rebuild_after_each(album.spec, cache, out, jobs, tag_edits(album.spec, args.repeat))
+    rows += [
+        *rebuild_rows(f"no-op rebuild (-j {jobs})", noops),
+        *rebuild_rows(f"one-stem tweak ({album.song_specs[0].stem}/{tweaked_stem(album.song_specs[0])} gain_db)",
+                      stem),
+        *rebuild_rows("album-master tweak (compressor threshold_db)", master),
+        *rebuild_rows("tag-only change (streaming comment)", tags),
+        ("cache bytes / source bytes",
+         f"{cache_bytes / source_bytes:.2f} ({cache_bytes / 1e9:.2f} GB / {source_bytes / 1e9:.2f} GB)"),
+    ]
+    if not args.work:
+        shutil.rmtree(cache, ignore_errors=True)  # disk: a temp dir's caches can be gigabytes
+    if not args.no_scale:
+        rows += scale_comparison(work, args, jobs)
+
+    print(f"machine: {machine()}")
+    print(f"flags: --songs {args.songs} --stems {args.stems} --seconds {args.seconds:g} "
+          f"--jobs {' '.join(map(str, args.jobs))} --repeat {args.repeat} --scale-stems {args.scale_stems} "
+          f"--scale-seconds {args.scale_seconds:g}{' --no-scale' if args.no_scale else ''}; late entries at "
+          f"{plan.late_entry_s:g} s")
+    print(f"album: {plan.songs * plan.seconds:g} s of music, {plan.songs * plan.stems} stems, 2 targets; "
+          f"rebuilds are medians of {args.repeat} (range), wall incl. process start")
+    print_table(rows)
+    print(f"whole run {time.perf_counter() - started:.0f} s (synthesis {synthesis_s:.0f} s)")
+
+
+def parse_args() -> argparse.Namespace:
+    cores = os.cpu_count() or 1
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--songs", type=int, default=4)
+    parser.add_argument("--stems", type=int, default=16, help="stems per song")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of each song")
+    parser.add_argument("--jobs", type=int, nargs="+", default=list(range(1, cores + 1)),
+                        help=f"-j values of the cold builds (default 1..{cores}); rebuilds use the last")
+    parser.add_argument("--repeat", type=int, default=3, help="rebuilds of each kind (median)")
+    parser.add_argument("--scale-stems", type=int, default=4, help="stems per song of the 2- and 8-song albums")
+    parser.add_argument("--scale-seconds", type=float, default=30.0, help="song length of the 2/8-song albums")
+    parser.add_argument("--no-scale", action="store_true", help="skip the 2- vs 8-song comparison")
+    parser.add_argument("--work", type=Path, help="work directory to keep, outside the repository (default: a "
+                        "temp dir, removed); keeps stems, specs, outputs and the caches rebuilt into")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    if arguments.work:
+        work_dir = arguments.work.resolve()
+        if work_dir.is_relative_to(REPO):
+            raise SystemExit(f"--work {arguments.work}: outside the repository, please (gigabytes of audio)")
+        work_dir.mkdir(parents=True, exist_ok=True)
+        run(arguments, work_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="mixbuild-scale-") as tmp:
+            run(arguments, Path(tmp))

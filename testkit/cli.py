@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+
+
+PROGRESS_LINE = re.compile(r"^\[\d+/\d+\] \S+ rendered in ")
+"""A build's progress line on stderr without a terminal (`[12/53] NODE rendered in 0.41 s; ...`)."""
+
+
+def message_lines(text: str) -> list[str]:
+    """The non-blank lines of a command's output that are messages, not build progress."""
+    return [line for line in text.splitlines() if line.strip() and not PROGRESS_LINE.match(line)]
 
 
 def invoke(*args):

@@ -19,7 +19,7 @@ import pytest
 import soundfile
 import yaml
 
-from testkit.cli import invoke as run
+from testkit.cli import invoke as run, message_lines
 from testkit.project import SR
 
 
@@ -63,7 +63,7 @@ def assert_clean_render(result, out: Path) -> list[Path]:
 def assert_one_clear_line(result, path: Path, reason: str, codes=(1, 2)) -> str:
     """Exit 1 or 2 with exactly one line that names the file and says why."""
     assert result.exit_code in codes, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
+    lines = message_lines(result.output)
     assert len(lines) == 1, result.output
     assert str(path) in lines[0] or path.name in lines[0], lines[0]
     assert reason in lines[0], lines[0]

@@ -18,6 +18,7 @@ import pytest
 
 from pipeline import api
 from pipeline.cache import Cache
+from testkit.cli import message_lines
 from testkit.outdir import deliverables
 
 distributed = pytest.importorskip("distributed")
@@ -104,7 +105,7 @@ def test_unreachable_scheduler_is_one_line_exit_1(project, how):
         env["MIXBUILD_SCHEDULER"] = address
     result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
+    lines = message_lines(result.stderr)
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert lines[0].startswith("build failed: cannot reach dask scheduler tcp://127.0.0.1:1")
     assert not (project.root / "build" / "build-report.json").exists()

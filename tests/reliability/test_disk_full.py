@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from testkit.cli import message_lines
 from testkit.diskfull import build_with_fsize_limit, remount, try_tmpfs, umount
 from testkit.outdir import deliverables, temp_files
 from testkit.proc import build, verify
@@ -16,7 +17,7 @@ def _assert_clean_failure(proc, where):
     assert proc.returncode != 0
     err = proc.stderr.strip()
     assert "Traceback" not in err, err
-    lines = err.splitlines()
+    lines = message_lines(err)
     assert len(lines) == 1, err
     assert lines[0].startswith("build failed: ") and str(where) in lines[0], err
     assert "No space left on device" in lines[0] or "File too large" in lines[0], err

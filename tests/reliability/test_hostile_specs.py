@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from testkit.cli import invoke as run
+from testkit.cli import invoke as run, message_lines
 
 
 def lines(result) -> list[str]:
-    return [line for line in result.output.splitlines() if line.strip()]
+    return message_lines(result.output)
 
 
 def spec_error(result, spec: Path, *needles: str) -> str:

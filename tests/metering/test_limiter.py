@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stages.dsp.limiter import true_peak_limit
-from stages.dsp.truepeak import sample_peak_dbfs, true_peak_dbtp
+from stages.dsp.truepeak import INTERPOLATOR_HALF_TAPS, sample_peak_dbfs, true_peak_dbtp, true_peak_envelope
 
 from .signals import ffmpeg_ebur128, music_like, sine, with_fades
 
@@ -162,3 +162,146 @@ def test_property_never_over_the_ceiling(seed, seconds, level, ceiling, release_
     y = true_peak_limit(x, FS, ceiling, release_ms, lookahead_ms)
     assert y.shape == x.shape
     assert true_peak_dbtp(y, FS) <= ceiling
+
+
+# --- Bit-identity with the scipy/numpy formulation the compiled limiter replaced (issue 14) ---------------
+# Delivered files are hashed and cached: the limiter's speed-ups must not move a bit. The reference below is
+# that formulation, kept as it was: a per-block FFT envelope, scipy.ndimage's minimum_filter1d and
+# uniform_filter1d (same arithmetic in every scipy >= 1.11), numpy's logs and exps over whole chunks.
+
+def _reference_envelope(audio, rate):
+    from scipy import fft as sfft
+
+    from stages.dsp.truepeak import _FFT_SIZE, _interpolator_spectra, oversample_factor
+
+    audio = np.asarray(audio)
+    frames, channels = audio.shape
+    env = np.abs(audio).max(axis=1).astype(np.float64)
+    factor = oversample_factor(rate)
+    if factor == 1:
+        return env
+    half, step = INTERPOLATOR_HALF_TAPS, _FFT_SIZE - 2 * INTERPOLATOR_HALF_TAPS
+    spectra = _interpolator_spectra(factor)[:, None, :]
+    for start in range(0, frames, step):
+        stop = min(frames, start + step)
+        segment = np.zeros((channels, step + 2 * half - 1), dtype=np.float32)
+        lo, hi = start - half + 1, stop + half
+        segment[:, max(lo, 0) - lo : min(hi, frames) - lo] = audio[max(lo, 0) : min(hi, frames)].T
+        points = sfft.irfft(sfft.rfft(segment, _FFT_SIZE, axis=-1)[None] * spectra, _FFT_SIZE, axis=-1)
+        points = np.abs(points.reshape(-1, _FFT_SIZE)[:, : stop - start]).max(axis=0)
+        np.maximum(env[start:stop], points, out=env[start:stop])
+    return env
+
+
+def _reference_gain(envelope, target, lookahead, hold, release_frames, chunk=1 << 15):
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    frames = envelope.shape[0]
+    gain = np.empty(frames)
+    hold_size, attack_size = lookahead + 2 * hold + 1, lookahead + 1
+    context = lookahead + hold
+    ramp = np.arange(chunk) / release_frames
+    carry = -np.inf
+    for start in range(0, frames, chunk):
+        stop = min(frames, start + chunk)
+        n = stop - start
+        with np.errstate(divide="ignore"):
+            index = np.clip(np.arange(start - context, stop + context), 0, frames - 1)
+            required = np.minimum(target / envelope[index], 1.0)
+        held = minimum_filter1d(required, size=hold_size, mode="nearest", origin=hold - hold_size // 2)
+        attack = uniform_filter1d(held, size=attack_size, mode="nearest", origin=(attack_size - 1) - attack_size // 2)
+        attack = np.maximum(np.minimum(attack, held), np.finfo(np.float64).tiny)[context : context + n]
+        if carry < np.log(1e-6 * np.log(10.0) / 20.0) and attack.min() == 1.0:
+            gain[start:stop], carry = 1.0, -np.inf
+            continue
+        with np.errstate(divide="ignore"):
+            logs = np.log(-np.log(attack)) + ramp[:n]
+        logs = np.maximum(np.maximum.accumulate(logs), carry) - ramp[:n]
+        carry = float(logs[-1]) - 1.0 / release_frames
+        reduction = np.exp(logs)
+        reduction[reduction < 1e-6 * np.log(10.0) / 20.0] = 0.0
+        gain[start:stop] = np.minimum(np.exp(-reduction), attack)
+    return gain
+
+
+def _reference_limit(audio, rate, ceiling_dbtp=-1.0, release_ms=100.0, lookahead_ms=5.0, margin_db=0.05):
+    out = np.array(audio, dtype=np.float64, copy=True)
+    if out.shape[0] == 0:
+        return out
+    ceiling = 10.0 ** (ceiling_dbtp / 20.0)
+    envelope = _reference_envelope(out, rate)
+    lookahead = max(1, int(round(lookahead_ms * rate / 1000.0)))
+    for _ in range(4):
+        if float(envelope.max()) <= ceiling:
+            break
+        target = ceiling * 10.0 ** (-margin_db / 20.0)
+        gain = _reference_gain(envelope, target, lookahead, INTERPOLATOR_HALF_TAPS + 1, release_ms * rate / 1000.0)
+        out *= gain[:, None]
+        envelope = _reference_envelope(out, rate)
+        margin_db *= 2.0
+    peak = float(envelope.max())
+    if peak > ceiling:
+        out *= ceiling / peak * (1.0 - 1e-9)
+    return out
+
+
+def _bits(a):
+    return np.ascontiguousarray(a).view(np.uint8)
+
+
+BIT_IDENTITY_CASES = {
+    "music_44k1": lambda: (music_like(12.0, 44100, 1) * 3.0, 44100, {}),
+    "music_48k_float32_fast": lambda: ((music_like(12.0, 48000, 2) * 3.0).astype(np.float32), 48000,
+                                       {"ceiling_dbtp": -0.1, "release_ms": 20.0, "lookahead_ms": 1.0}),
+    "music_96k_slow": lambda: (music_like(6.0, 96000, 3) * 4.0, 96000, {"release_ms": 800.0, "lookahead_ms": 12.0}),
+    "music_192k_factor_1": lambda: (music_like(2.0, 192000, 4) * 3.0, 192000, {}),
+    "music_22k05_factor_8": lambda: (music_like(4.0, 22050, 5) * 3.0, 22050, {"ceiling_dbtp": -3.0}),
+    "burst_then_release_to_1": lambda: (_burst(), 48000, {"release_ms": 20.0}),
+    "mono_clicks": lambda: (_clicks(1), 48000, {"ceiling_dbtp": -6.0, "release_ms": 2.0}),
+    "six_channels": lambda: (_clicks(6), 44100, {"lookahead_ms": 0.5}),
+    "shorter_than_a_block": lambda: (np.random.default_rng(9).standard_normal((3000, 2)) * 2.0, 48000, {}),
+}
+
+
+def _burst():
+    x = with_fades(sine(-12.0, 3.0, 48000, freq_hz=440.0), 480)
+    x[48000:48480] *= 8.0  # one over, then 2 s of release long enough to end the tail exactly
+    return x
+
+
+def _clicks(channels):
+    rng = np.random.default_rng(channels)
+    x = rng.standard_normal((100_000, channels)) * 0.05
+    x[rng.integers(0, x.shape[0], 40)] = 3.0
+    return x
+
+
+@pytest.mark.parametrize("name", BIT_IDENTITY_CASES)
+def test_bit_identical_to_the_reference_formulation(name):
+    x, rate, kwargs = BIT_IDENTITY_CASES[name]()
+    np.testing.assert_array_equal(_bits(true_peak_limit(x, rate, **kwargs)), _bits(_reference_limit(x, rate, **kwargs)))
+
+
+@pytest.mark.parametrize("margin_db", [0.0, 0.002, -0.01])
+def test_bit_identical_over_several_passes_and_the_static_trim(margin_db, monkeypatch):
+    # A smaller (or negative) margin makes the first pass miss: the re-limiting passes and, at last, the
+    # static trim run, and must match the reference too.
+    import stages.dsp.limiter as limiter
+
+    monkeypatch.setattr(limiter, "SAFETY_MARGIN_DB", margin_db)
+    for seed, rate in ((0, 48000), (1, 44100), (2, 192000)):
+        x = music_like(2.0, rate, seed) * 4.0
+        np.testing.assert_array_equal(_bits(true_peak_limit(x, rate, release_ms=50.0, lookahead_ms=2.0)),
+                                      _bits(_reference_limit(x, rate, release_ms=50.0, lookahead_ms=2.0,
+                                                             margin_db=margin_db)))
+
+
+@pytest.mark.parametrize("rate", [22050, 44100, 48000, 96000, 192000])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_detector_envelope_bit_identical_to_block_by_block(rate, dtype):
+    # The envelope's FFTs run four blocks per call (pocketfft's SIMD batches): each row must come out as
+    # it did one block per call, including the partial last block and a signal shorter than a block.
+    rng = np.random.default_rng(rate)
+    for frames in (100, 8128 * 5 + 17):
+        x = (rng.standard_normal((frames, 2)) * 0.5).astype(dtype)
+        np.testing.assert_array_equal(_bits(true_peak_envelope(x, rate)), _bits(_reference_envelope(x, rate)))

@@ -5,9 +5,12 @@ Stereo-linked per-sample peak detector (max |x| over channels) -> level in dB ->
 quadratic soft knee (eq. 4) -> smooth *branching* one-pole ballistics on the gain reduction in dB
 (eq. 16) -> linear gain applied to every channel. Branching keeps attack and release exact one-pole
 responses: attack_ms (release_ms) is the time to cover 1 - 1/e = 63 % of a step in gain reduction,
-coefficient = exp(-1 / (time_s * sample_rate_hz)). The detector and static curve are numpy, run in
-fixed blocks with reused buffers so no whole-track temporaries are touched; the recursion is compiled
-with numba and applies the resulting gain in the same pass (one pass less over the output).
+coefficient = exp(-1 / (time_s * sample_rate_hz)). Fixed blocks with reused buffers, so no whole-track
+temporaries are touched: per block one compiled pass takes the detector level, numpy takes its log (only
+of the levels that can reach the knee: under it the curve is 0 whatever the log), and one compiled pass
+runs the static curve, the recursion and applies the gain. Each operation is the one the earlier numpy
+formulation did, in the same order, so the output is the same, bit for bit (the tests keep that
+formulation as their reference).
 """
 
 from __future__ import annotations
@@ -35,43 +38,75 @@ def time_coefficient(time_ms: float, sample_rate_hz: float) -> float:
     return math.exp(-1.0 / (time_ms * 1e-3 * sample_rate_hz))
 
 
-def _knee_curve(over: np.ndarray, knee_db: float, out: np.ndarray, scratch: np.ndarray) -> np.ndarray:
-    """Eq. 4 divided by its slope, branch-free: u^2/(2W) + max(over - W/2, 0), u = clip(over + W/2, 0, W).
-
-    Equals 0 below the knee, (over + W/2)^2/(2W) inside it, over above it; written into out.
-    """
-    half = 0.5 * knee_db
-    np.subtract(over, half, out=out)
-    np.maximum(out, 0.0, out=out)
-    if knee_db > 0.0:
-        np.add(over, half, out=scratch)
-        np.clip(scratch, 0.0, knee_db, out=scratch)
-        np.square(scratch, out=scratch)
-        scratch *= 0.5 / knee_db
-        out += scratch
-    return out
+@njit(cache=True, nogil=True)
+def _peak_level(detector: np.ndarray, knee_floor: float, level: np.ndarray,  # pragma: no cover - compiled
+                loud: np.ndarray) -> int:
+    # level = max(max |x| over channels, FLOOR) per frame, float64 (one pass for numpy's four); the levels
+    # over knee_floor also go, in order, into loud. Returns their count.
+    channels = detector.shape[1]
+    count = 0
+    for n in range(detector.shape[0]):
+        v = _FLOOR_AMPLITUDE
+        if channels == 2:  # unrolled
+            a, b = abs(np.float64(detector[n, 0])), abs(np.float64(detector[n, 1]))
+            v = a if a > v else v
+            v = b if b > v else v
+        else:
+            for ch in range(channels):
+                a = abs(np.float64(detector[n, ch]))
+                v = a if a > v else v
+        level[n] = v
+        loud[count] = v
+        count += v > knee_floor
+    return count
 
 
 @njit(cache=True, nogil=True)
-def _ballistics_and_gain(reduction_db: np.ndarray, state_db: float, attack_coef: float, release_coef: float,
-                         makeup_db: float, block: np.ndarray, out: np.ndarray) -> float:
-    """Smooth branching detector (Giannoulis et al. eq. 16) on the gain reduction in dB (>= 0), then the
-    gain 10^((makeup_db - y)/20) applied to every channel of block, into out. Returns the last state.
+def _ballistics_and_gain(level: np.ndarray, knee_floor: float, log_loud: np.ndarray,  # pragma: no cover
+                         threshold_db: float, knee_db: float, reduction_per_db: float, state_db: float,
+                         attack_coef: float, release_coef: float, makeup_db: float, block: np.ndarray,
+                         out: np.ndarray) -> float:
+    """Static curve, ballistics and gain in one pass over a block; returns the last ballistics state.
 
-    y[n] = c*y[n-1] + (1-c)*x[n], written y = x + c*(y - x), with c = attack_coef when x[n] > y[n-1]
-    (more reduction), else release_coef. Reductions under 1e-200 dB are flushed to 0 (no denormals).
+    Per frame over = level_db - threshold_db, level_db from the natural log of the level: the next of
+    log_loud for a level over knee_floor; under it the curve is 0 whatever the log (see `compress`), so
+    none was taken. The target gain reduction is reduction_per_db (1 - 1/ratio) times eq. 4 divided by its
+    slope, branch-free: u^2/(2W) + max(over - W/2, 0), u = clip(over + W/2, 0, W) (0 below the knee,
+    (over + W/2)^2/(2W) inside it, over above it). Then the smooth branching detector (Giannoulis et al.
+    eq. 16) on it: y[n] = c*y[n-1] + (1-c)*x[n], written y = x + c*(y - x), with c = attack_coef when
+    x[n] > y[n-1] (more reduction), else release_coef; reductions under 1e-200 dB are flushed to 0 (no
+    denormals). Then the gain 10^((makeup_db - y)/20) applied to every channel of block, into out. Each
+    operation is the one the numpy formulation did.
     """
+    half = 0.5 * knee_db
+    knee_scale = 0.5 / knee_db if knee_db > 0.0 else 0.0
+    quiet = 0.0 * reduction_per_db  # the reduction of a zero curve (-0.0 for ratio 1)
     state = state_db
     channels = block.shape[1]
-    for n in range(reduction_db.shape[0]):
-        x = reduction_db[n]
+    j = 0
+    for n in range(level.shape[0]):
+        x = quiet
+        if level[n] > knee_floor:
+            over = log_loud[j] * _DB_PER_NEPER - threshold_db
+            j += 1
+            curve = over - half
+            curve = curve if curve >= 0.0 else 0.0
+            if knee_db > 0.0:
+                u = over + half
+                u = u if u > 0.0 else 0.0
+                u = u if u < knee_db else knee_db
+                curve += u * u * knee_scale
+            x = curve * reduction_per_db
         coef = attack_coef if x > state else release_coef
         state = x + coef * (state - x)
         if state < 1e-200:
             state = 0.0
         gain = math.exp((makeup_db - state) * _NEPER_PER_DB)
-        for ch in range(channels):
-            out[n, ch] = block[n, ch] * gain
+        if channels == 2:  # unrolled
+            out[n, 0], out[n, 1] = block[n, 0] * gain, block[n, 1] * gain
+        else:
+            for ch in range(channels):
+                out[n, ch] = block[n, ch] * gain
     return state
 
 
@@ -97,27 +132,20 @@ def compress(audio: np.ndarray, sample_rate_hz: float, threshold_db: float, rati
         sidechain = band_sos("highpass", sidechain_highpass_hz, rate)
         sidechain_state = initial_state(sidechain, channels)
 
+    # Under knee_floor a level's curve is 0 whatever its log: over + W/2 <= 0 with a margin (1e-6, ~1e-5 dB)
+    # far above the rounding of log, scaling and sums (~1e-12 dB), so only the louder levels need numpy's log.
+    knee_floor = 10.0 ** (min(threshold - 0.5 * knee, 6000.0) / 20.0) * (1.0 - 1e-6)
     out = np.empty((frames, channels), dtype=np.float64)
     size = min(BLOCK_FRAMES, max(frames, 1))
-    level, work, scratch = np.empty(size), np.empty(size), np.empty(size)
+    level, loud = np.empty(size), np.empty(size)
     state = 0.0
-    for start in range(0, frames, size):  # a loop over blocks, never over samples
-        stop = min(start + size, frames)
-        n = stop - start
+    for start in range(0, frames, BLOCK_FRAMES):  # a loop over blocks, never over samples
+        stop = min(start + BLOCK_FRAMES, frames)
         block = audio[start:stop]
-        detector = block
-        if sidechain is not None:
-            detector = sosfilt(sidechain, block, sidechain_state)
-        lev, tmp, scr = level[:n], work[:n], scratch[:n]
-        np.abs(detector[:, 0], out=lev, casting="unsafe")
-        for ch in range(1, channels):
-            np.abs(detector[:, ch], out=tmp, casting="unsafe")
-            np.maximum(lev, tmp, out=lev)
-        np.maximum(lev, _FLOOR_AMPLITUDE, out=lev)
-        np.log(lev, out=lev)
-        lev *= _DB_PER_NEPER  # level in dB
-        lev -= threshold  # over = level_db - threshold_db
-        _knee_curve(lev, knee, tmp, scr)
-        tmp *= -slope  # target gain reduction in dB, >= 0
-        state = _ballistics_and_gain(tmp, state, attack, release, makeup, block, out[start:stop])
+        detector = block if sidechain is None else sosfilt(sidechain, block, sidechain_state)
+        lev = level[: stop - start]
+        log_loud = loud[: _peak_level(detector, knee_floor, lev, loud)]
+        np.log(log_loud, out=log_loud)  # numpy's log, as ever: its SIMD variants are not libm's, bit for bit
+        state = _ballistics_and_gain(lev, knee_floor, log_loud, threshold, knee, -slope, state, attack, release,
+                                     makeup, block, out[start:stop])
     return out

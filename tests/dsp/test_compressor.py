@@ -162,3 +162,56 @@ def test_bad_arguments_raise_value_error_naming_the_parameter(kwargs, field):
     args = {"threshold_db": -20.0, "ratio": 4.0, **kwargs}
     with pytest.raises(ValueError, match=rf"^{field}: .*\(got"):
         compress(np.zeros((10, 2)), FS, **args)
+
+
+# --- Bit-identity with the numpy formulation the compiled kernels replaced (issue 14) ----------------------
+# Delivered files are hashed and cached: the compressor's speed-ups must not move a bit. The reference is
+# that formulation, kept as it was: per block, numpy's detector, log and static curve, then the recursion.
+
+def _reference_compress(audio, rate, threshold_db, ratio, knee_db=6.0, attack_ms=10.0, release_ms=100.0,
+                        makeup_db=0.0, sidechain_highpass_hz=None):
+    from stages.dsp.compressor import FLOOR_DB, time_coefficient
+    from stages.dsp.eq import band_sos
+    from stages.dsp.iir import initial_state, sosfilt
+
+    frames, channels = audio.shape
+    slope = 1.0 / ratio - 1.0
+    attack, release = time_coefficient(attack_ms, rate), time_coefficient(release_ms, rate)
+    sos = band_sos("highpass", sidechain_highpass_hz, rate) if sidechain_highpass_hz is not None else None
+    sos_state = initial_state(sos, channels) if sos is not None else None
+    out = np.empty((frames, channels))
+    state = 0.0
+    for start in range(0, frames, BLOCK_FRAMES):
+        block = audio[start : start + BLOCK_FRAMES]
+        detector = block if sos is None else sosfilt(sos, block, sos_state)
+        level = np.abs(detector.astype(np.float64)).max(axis=1)
+        level = np.log(np.maximum(level, 10.0 ** (FLOOR_DB / 20.0))) * (20.0 / math.log(10.0)) - threshold_db
+        curve = np.maximum(level - 0.5 * knee_db, 0.0)
+        if knee_db > 0.0:
+            curve += np.square(np.clip(level + 0.5 * knee_db, 0.0, knee_db)) * (0.5 / knee_db)
+        reduction = curve * -slope
+        for n, x in enumerate(reduction):  # the recursion, as the compiled kernel wrote it
+            coef = attack if x > state else release
+            state = x + coef * (state - x)
+            if state < 1e-200:
+                state = 0.0
+            out[start + n] = block[n].astype(np.float64) * math.exp((makeup_db - state) * (math.log(10.0) / 20.0))
+    return out
+
+
+@pytest.mark.parametrize("settings", [
+    dict(threshold_db=-20.0, ratio=4.0),
+    dict(threshold_db=-24.0, ratio=3.0, knee_db=12.0, attack_ms=1.0, release_ms=40.0, makeup_db=3.0),
+    dict(threshold_db=-18.0, ratio=math.inf, knee_db=0.0, attack_ms=0.3, release_ms=300.0),
+    dict(threshold_db=-30.0, ratio=1.0, makeup_db=-2.0),  # ratio 1: a -0.0 reduction, kept as it was
+    dict(threshold_db=-12.0, ratio=8.0, sidechain_highpass_hz=120.0),
+])
+@pytest.mark.parametrize("channels,dtype", [(2, np.float32), (2, np.float64), (1, np.float64), (6, np.float32)])
+def test_bit_identical_to_the_reference_formulation(settings, channels, dtype):
+    rng = np.random.default_rng(channels)
+    n = BLOCK_FRAMES + 5000  # two blocks: the state carries across
+    envelope = np.repeat(10 ** (rng.uniform(-50, 6, n // 1200 + 1) / 20), 1200)[:n]
+    x = (rng.standard_normal((n, channels)) * envelope[:, None] * 0.3).astype(dtype)
+    x[1000:1200] = 0.0  # silence: the detector's floor
+    ours, reference = compress(x, FS, **settings), _reference_compress(x, FS, **settings)
+    np.testing.assert_array_equal(ours.view(np.uint8), reference.view(np.uint8))

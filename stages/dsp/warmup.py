@@ -23,7 +23,9 @@ def warm_up(sample_rate_hz: int = 48000) -> None:
     from stages.dsp.loudness import measure
 
     noise = np.random.default_rng(0).standard_normal((sample_rate_hz // 10, 2)) * 0.01
-    for audio in (noise, noise.astype(np.float32)):
+    for audio in (noise, noise.astype(np.float32)):  # each kernel's float64 and float32 variants
         compress(audio, sample_rate_hz, threshold_db=-60.0, ratio=2.0, sidechain_highpass_hz=100.0)
-    true_peak_limit(noise * 200.0, sample_rate_hz, ceiling_dbtp=-1.0)
+        compress(audio, sample_rate_hz, threshold_db=-60.0, ratio=2.0)  # the detector reads the audio itself
+        true_peak_limit(audio * 200.0, sample_rate_hz, ceiling_dbtp=-1.0)
+    true_peak_limit(noise[:4800] * 200.0, 192000, ceiling_dbtp=-1.0)  # >= 176.4 kHz: no oversampling
     measure(noise, sample_rate_hz)

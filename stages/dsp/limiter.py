@@ -77,24 +77,23 @@ def _attack_chunk(envelope: np.ndarray, start: int, n: int, target: float,  # pr
     held = required  # required is not read again: held[i] goes where required[i] was
     for i in range(min(hold, before + n)):  # windows cut by the chunk's start: prefixes
         held[i] = prefix[i + width - 1 - hold]
-    for i in range(hold, before + n):
-        first, last = suffix[i - hold], prefix[i - hold + width - 1]
-        held[i] = first if first < last else last
     # attack: uniform_filter1d(held, lookahead + 1, origin=lookahead - (lookahead + 1) // 2), the mean of
     # held[i - lookahead : i + 1] with held[0] repeated on the left, as scipy (>= 1.11) computes it: a running
     # sum, the first window's summed in order, then per frame plus (entering - leaving); each mean sum / size.
+    # The sums wait on one another: the hold's last minima are taken in the same loop, in their shadow.
     size = lookahead + 1
+    if hold == 0:
+        held[0] = min(suffix[0], prefix[width - 1])
     total = 0.0
     for _ in range(size):
         total += held[0]
-    sums = prefix  # free again: the running sums, then the means in a loop of its own that vectorises
+    sums = prefix  # prefix[i] is read (as prefix[j + lookahead + hold], j <= i) before sums[i] replaces it
     sums[0] = total
-    first = held[0]
-    for i in range(1, min(size, before + n)):  # leaving the window: held[0], repeated
-        total += held[i] - first
-        sums[i] = total
-    for i in range(size, before + n):
-        total += held[i] - held[i - size]
+    for i in range(1, before + n):
+        if i >= hold:
+            first, last = suffix[i - hold], prefix[i - hold + width - 1]
+            held[i] = first if first < last else last
+        total += held[i] - held[max(i - size, 0)]
         sums[i] = total
     ones = 0
     for i in range(n):

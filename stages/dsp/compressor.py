@@ -7,10 +7,10 @@ quadratic soft knee (eq. 4) -> smooth *branching* one-pole ballistics on the gai
 responses: attack_ms (release_ms) is the time to cover 1 - 1/e = 63 % of a step in gain reduction,
 coefficient = exp(-1 / (time_s * sample_rate_hz)). Fixed blocks with reused buffers, so no whole-track
 temporaries are touched: per block one compiled pass takes the detector level, numpy takes its log (only
-of the levels that can reach the knee: under it the curve is 0 whatever the log), and one compiled pass
-runs the static curve, the recursion and applies the gain. Each operation is the one the earlier numpy
-formulation did, in the same order, so the output is the same, bit for bit (the tests keep that
-formulation as their reference).
+of the levels that can reach the knee: under it the curve is 0 whatever the log), one compiled pass runs
+the static curve and the recursion, and one the gains' exps and applies them. Each operation is the one
+the earlier numpy formulation did, in the same order, so the output is the same, bit for bit (the tests
+keep that formulation as their reference).
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ def _peak_level(detector: np.ndarray, knee_floor: float, level: np.ndarray,  # p
 def _ballistics_and_gain(level: np.ndarray, knee_floor: float, log_loud: np.ndarray,  # pragma: no cover
                          threshold_db: float, knee_db: float, reduction_per_db: float, state_db: float,
                          attack_coef: float, release_coef: float, makeup_db: float, block: np.ndarray,
-                         out: np.ndarray) -> float:
-    """Static curve, ballistics and gain in one pass over a block; returns the last ballistics state.
+                         states: np.ndarray, out: np.ndarray) -> float:
+    """Static curve and ballistics in one pass over a block, gain in a second; returns the last ballistics state.
 
     Per frame over = level_db - threshold_db, level_db from the natural log of the level: the next of
     log_loud for a level over knee_floor; under it the curve is 0 whatever the log (see `compress`), so
@@ -101,7 +101,11 @@ def _ballistics_and_gain(level: np.ndarray, knee_floor: float, log_loud: np.ndar
         state = x + coef * (state - x)
         if state < 1e-200:
             state = 0.0
-        gain = math.exp((makeup_db - state) * _NEPER_PER_DB)
+        states[n] = state
+    # The recursion waits on its own arithmetic; the exps do not wait on one another: in a loop of their
+    # own they overlap (the block about 1.2x faster than with the exps in the recursion's loop).
+    for n in range(level.shape[0]):
+        gain = math.exp((makeup_db - states[n]) * _NEPER_PER_DB)
         if channels == 2:  # unrolled
             out[n, 0], out[n, 1] = block[n, 0] * gain, block[n, 1] * gain
         else:
@@ -137,7 +141,7 @@ def compress(audio: np.ndarray, sample_rate_hz: float, threshold_db: float, rati
     knee_floor = 10.0 ** (min(threshold - 0.5 * knee, 6000.0) / 20.0) * (1.0 - 1e-6)
     out = np.empty((frames, channels), dtype=np.float64)
     size = min(BLOCK_FRAMES, max(frames, 1))
-    level, loud = np.empty(size), np.empty(size)
+    level, loud, states = np.empty(size), np.empty(size), np.empty(size)
     state = 0.0
     for start in range(0, frames, BLOCK_FRAMES):  # a loop over blocks, never over samples
         stop = min(start + BLOCK_FRAMES, frames)
@@ -147,5 +151,5 @@ def compress(audio: np.ndarray, sample_rate_hz: float, threshold_db: float, rati
         log_loud = loud[: _peak_level(detector, knee_floor, lev, loud)]
         np.log(log_loud, out=log_loud)  # numpy's log, as ever: its SIMD variants are not libm's, bit for bit
         state = _ballistics_and_gain(lev, knee_floor, log_loud, threshold, knee, -slope, state, attack, release,
-                                     makeup, block, out[start:stop])
+                                     makeup, block, states, out[start:stop])
     return out

@@ -44,9 +44,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import signal
 
-from machine import cpu_model
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's pipeline, stages and testkit
+
+from machine import cpu_model  # noqa: E402
+from testkit.music import notes_kick_hats  # noqa: E402
 
 RATE = 48000
 LOAD_RULE_GBPS = 1.0
@@ -61,21 +63,7 @@ def mix_like(seconds: float, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     frames = int(seconds * RATE)
     t = np.arange(frames) / RATE
-    out = np.zeros((frames, 2))
-    note_frames = int(0.25 * RATE)
-    tt = np.arange(note_frames) / RATE
-    decay = np.exp(-4.0 * tt) * np.minimum(tt / 0.005, 1.0)
-    for start in range(0, frames - note_frames, note_frames):
-        f0 = 110.0 * 2 ** (rng.integers(0, 24) / 12)
-        tone = sum(np.sin(2 * np.pi * f0 * k * tt + rng.uniform(0, 6.3)) / k for k in range(1, 6))
-        pan = rng.uniform(0.2, 0.8)
-        out[start:start + note_frames] += (tone * decay)[:, None] * [1 - pan, pan]
-    kick = np.sin(2 * np.pi * (50 * tt + 8 * (1 - np.exp(-15 * tt)))) * np.exp(-12 * tt)
-    for start in range(0, frames - note_frames, 2 * note_frames):
-        out[start:start + note_frames] += 1.5 * kick[:, None]
-    hats = signal.sosfilt(signal.butter(4, 6000, "high", fs=RATE, output="sos"), rng.standard_normal((frames, 2)),
-                          axis=0)
-    out += 0.3 * hats * (np.exp(-((t * 8) % 1) * 6))[:, None]
+    out = notes_kick_hats(seconds, RATE, rng)
     sections = np.repeat(rng.uniform(0.2, 1.0, int(seconds // 15) + 1), 15 * RATE)[:frames]
     ride = 1 + 0.15 * np.sin(2 * np.pi * t / 7.0)
     out *= (sections * ride)[:, None]

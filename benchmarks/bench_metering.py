@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-from scipy import signal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's pipeline, stages and testkit
 
@@ -33,6 +32,7 @@ from stages.dsp.loudness import integrated_lufs, measure  # noqa: E402
 from stages.dsp.truepeak import true_peak_dbtp  # noqa: E402
 
 from machine import cpu_model
+from testkit.music import notes_kick_hats  # noqa: E402
 
 RATE = 48000
 LIMITER = "mixbuild true_peak_limit -1 dBTP (+9.5 dB in)"
@@ -42,21 +42,7 @@ def music_like(seconds: float, seed: int = 0) -> np.ndarray:
     """Float32 stereo: harmonic notes on a grid, a kick, high-passed noise, sections at different levels."""
     rng = np.random.default_rng(seed)
     frames = int(seconds * RATE)
-    t = np.arange(frames) / RATE
-    out = np.zeros((frames, 2))
-    note_frames = int(0.25 * RATE)
-    tt = np.arange(note_frames) / RATE
-    decay = np.exp(-4.0 * tt) * np.minimum(tt / 0.005, 1.0)
-    for start in range(0, frames - note_frames, note_frames):
-        f0 = 110.0 * 2 ** (rng.integers(0, 24) / 12)
-        tone = sum(np.sin(2 * np.pi * f0 * k * tt + rng.uniform(0, 6.3)) / k for k in range(1, 6))
-        pan = rng.uniform(0.2, 0.8)
-        out[start:start + note_frames] += (tone * decay)[:, None] * [1 - pan, pan]
-    kick = np.sin(2 * np.pi * (50 * tt + 8 * (1 - np.exp(-15 * tt)))) * np.exp(-12 * tt)
-    for start in range(0, frames - note_frames, 2 * note_frames):
-        out[start:start + note_frames] += 1.5 * kick[:, None]
-    hats = signal.sosfilt(signal.butter(4, 6000, "high", fs=RATE, output="sos"), rng.standard_normal((frames, 2)), axis=0)
-    out += 0.3 * hats * (np.exp(-((t * 8) % 1) * 6))[:, None]
+    out = notes_kick_hats(seconds, RATE, rng)
     sections = np.repeat(rng.uniform(0.3, 1.0, int(seconds // 20) + 1), 20 * RATE)[:frames]
     out *= sections[:, None]
     return (out / np.abs(out).max() * 0.9).astype(np.float32)

@@ -1,6 +1,6 @@
 """The on-disk content-addressed cache: artifacts by digest, actions by node key.
 
-Layout under the cache root (DESIGN.md, "Cache")::
+Layout under the cache root (ARCHITECTURE.md, "Cache")::
 
     objects/ab/abcdef....npy    an array artifact, stored as given (float32 audio)
     objects/ab/abcdef....json   a small JSON artifact (an analysis decision), canonical JSON

@@ -86,7 +86,8 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
         raise SpecError([Problem(Path("environment"), None, LIMIT_ENV_VAR, err.detail)]) from err
     cache = Cache(resolve_cache_dir(cache_dir))
     with cache.lease():  # held until the limit is enforced: nothing this build used is evicted
-        results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, on_done=on_done, on_start=on_start, parallel_backend=backend, scheduler=scheduler)
+        results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, on_done=on_done, on_start=on_start,
+                          parallel_backend=backend, scheduler=scheduler)
         out = Path(out_dir)
         prune = not targets or set(album.targets) <= set(targets)  # every target built: drop folders of removed ones
         report = Report(str(spec_path), results, deliver(results, cache, out, prune_targets=prune))

@@ -8,6 +8,7 @@ worker idles while a ready node waits, and the album exports of different target
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
@@ -93,10 +94,11 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
             on_done(result)
         return graph.release(result.id)
 
-    def resolve_ready(ready: list[str]) -> None:
+    def resolve_ready(released: list[str]) -> None:
         """Hits finish at once (releasing their dependents in turn); misses join the queue."""
+        ready = deque(released)
         while ready:
-            node_id = ready.pop(0)
+            node_id = ready.popleft()
             node = nodes[node_id]
             task = task_for(node, kinds[node.kind], resolve(node, memo, known)[0])
             status, record = cache.check_action(task.key)

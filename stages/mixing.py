@@ -7,11 +7,9 @@ source at its start frame and cuts what runs past the song's end.
 from __future__ import annotations
 
 import mmap
-
 from typing import Literal
 
 import numpy as np
-
 from pydantic import Field
 
 from .params import Compressor, EqBand, SpecModel

@@ -50,10 +50,11 @@ def _preimage_lines(old: dict[str, Any], refs: dict[str, Any], now: dict[str, An
     lines = []
     for part in ("kind", "code"):
         lines.append(f"  {part:8} {old.get(part)}{_arrow(old.get(part), now.get(part))}")
-    for name, value in sorted(_flatten(old.get("params", {})).items()):
-        lines.append(f"  param    {name} = {json.dumps(value)}{_arrow(value, _flatten(now['params']).get(name))}")
-    for name in sorted(set(_flatten(now["params"])) - set(_flatten(old.get("params", {})))):
-        lines.append(f"  param    {name} (new) = {json.dumps(_flatten(now['params'])[name])}")
+    old_params, now_params = _flatten(old.get("params", {})), _flatten(now["params"])
+    for name, value in sorted(old_params.items()):
+        lines.append(f"  param    {name} = {json.dumps(value)}{_arrow(value, now_params.get(name))}")
+    for name in sorted(set(now_params) - set(old_params)):
+        lines.append(f"  param    {name} (new) = {json.dumps(now_params[name])}")
     for name, digest in old.get("inputs", {}).items():
         lines.append(f"  input    {name} {refs.get(name, '')}: {digest}{_arrow(digest, now['inputs'].get(name))}")
     libs = old.get("libs", {})

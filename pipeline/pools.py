@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 IN_PROCESS_MAX_TASKS = 2
 """Threads in the build process: enough to overlap a tweak's chain, too few to need workers."""
+WORKER_IDLE_S = 300
+"""loky workers stay up this long between tasks (loky's default is 10 s), so watch keeps them warm from one
+save to the next; they exit with the build process."""
 SCHEDULER_TIMEOUT_S = 10.0  # override with $MIXBUILD_SCHEDULER_TIMEOUT
 
 
@@ -70,7 +73,7 @@ class Pools:
         """Run `fn(*args)` on threads while `backlog` (tasks waiting or running) fits them, else on workers."""
         if self._remote is None and self._wants_workers(backlog):
             from joblib.externals.loky import get_reusable_executor
-            self._remote = get_reusable_executor(max_workers=self._jobs)
+            self._remote = get_reusable_executor(max_workers=self._jobs, timeout=WORKER_IDLE_S)
         if self._remote is not None:
             return self._remote.submit(fn, *args)
         if self._threads is None:

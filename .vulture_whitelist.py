@@ -11,7 +11,8 @@ from mutagen.ogg import OggPage
 from pipeline import codeversion
 from pipeline.cli import build, spec
 from pipeline.specs import master
-from stages import album_export, album_loudness, album_tonal, bus, delivery, export, final, params, pick, stem
+from stages import (album_export, album_loudness, album_tonal, bus, delivery, export, final, params, pick,
+                    song_loudness, stem)
 from stages import master as master_stage
 
 # Stage kernels: `@stage` registers each in stages.registry.KINDS; the executor calls `kind.render`.
@@ -24,6 +25,7 @@ export.render_export
 final.render_final
 master_stage.render_master
 pick.render_pick
+song_loudness.render_song_loudness
 stem.render_stem
 
 # CLI commands: `@app.command()` registers each with typer (the others share a name vulture sees used).

@@ -35,6 +35,7 @@ __all__ = [
     "atomic_write_json",
     "fsync_dir",
     "is_temp_name",
+    "new_temp_file",
     "sweep_stale_temps",
 ]
 
@@ -44,6 +45,14 @@ _TMP_MARK = ".tmp"
 def _temp_path(target: Path) -> Path:
     token = f"{os.getpid()}-{secrets.token_hex(6)}"
     return target.with_name(f".{target.name}.{token}{_TMP_MARK}{target.suffix}")
+
+
+def new_temp_file(target: Path) -> Path:
+    """Create an empty temp file named for ``target`` (O_EXCL), for a writer that hands its path on; it is
+    swept like any temp file once its process is gone."""
+    tmp = _temp_path(target)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    return tmp
 
 
 def is_temp_name(name: str) -> bool:

@@ -1,11 +1,12 @@
 """Compile a loaded album into its DAG: stable node ids, each node's params and named inputs.
 
     <song>/stem/<stem> -> <song>/bus/<bus> -> <song>/mixdown -> album/tonal -> <song>/tonal
-      -> <song>/master -> album/loudness -> album/gain/<target> -> <song>/final/<target>
+      -> <song>/master -> <song>/loudness -> album/loudness -> album/gain/<target> -> <song>/final/<target>
       -> <song>/export/<target> -> album/export/<target>
 
 `album/tonal` takes the tonal decision from the mixdowns; `album/loudness` takes the album-gain
-decision from the masters (the gain must see the mastered signal, so it cannot precede the master).
+decision from the masters' block powers (the gain must see the mastered signal, so it cannot precede the
+master; `<song>/loudness` measures each master once, so a tweak re-measures its own song only).
 `<song>/tonal` and `album/gain/<target>` pick one consumer's share of those decisions, so that early
 cutoff holds per song and per target. A spec's strip reaches its stage's params through `fields_of`:
 the spec model and the params model inherit the same strip, so no field is copied by hand.
@@ -29,6 +30,7 @@ from stages.master import MasterParams
 from stages.params import BusStrip, MasterStrip, SpecModel, StemStrip, fields_of
 from stages.pick import PickParams
 from stages.registry import load_kinds
+from stages.song_loudness import SongLoudnessParams
 from stages.stem import StemParams
 
 from .routing import Routing, song_frames
@@ -140,10 +142,13 @@ def _compile_album_gain(album: Album, chosen: dict[str, Target], nodes: dict[str
     album_mode = [s for s in album.songs if album.master_for(s).album_loudness == "album"]
     if not album_mode or all(t.target_lufs is None for t in chosen.values()):
         return
+    for song in album_mode:
+        _add(nodes, f"{song.id}/loudness", "song_loudness", SongLoudnessParams(sample_rate_hz=album.sample_rate),
+             master=f"{song.id}/master")
     _add(nodes, "album/loudness", "album_loudness", AlbumLoudnessParams(
         sample_rate_hz=album.sample_rate, songs=[_song_id(s) for s in album_mode],
         target_lufs={name: t.target_lufs for name, t in chosen.items()}),
-        masters=tuple(f"{s.id}/master" for s in album_mode))
+        songs=tuple(f"{s.id}/loudness" for s in album_mode))
     for name, target in chosen.items():
         if target.target_lufs is not None:
             _add(nodes, f"album/gain/{name}", "pick", PickParams(path=["gain_db", name]), decision="album/loudness")

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from .atomic import atomic_path, sweep_stale_temps
 from .cache import Cache
-from .digest import digest_bytes
+from .digest import digest_file
 from .executor import NodeResult
 
 ALBUM_EXPORT_PREFIX = "album/export/"
@@ -81,7 +81,7 @@ def deliver(results: list[NodeResult], cache: Cache, out_dir: Path,
 
 def _copy_if_changed(cache: Cache, blob: str, dest: Path) -> None:
     """Put cache object `blob` at `dest` atomically, unless `dest` already holds exactly those bytes."""
-    if not (dest.is_file() and digest_bytes(dest.read_bytes()) == blob):
+    if not (dest.is_file() and digest_file(dest) == blob):  # read in blocks: an album file is never held whole
         with atomic_path(dest) as tmp:
             shutil.copyfile(cache.blob_path(blob), tmp)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from stages.registry import Blob, RenderError, StageKind, load_kinds
+from stages.registry import SCRATCH_FILES, Blob, RenderError, StageKind, load_kinds
 
 from .cache import Cache
 from .codeversion import kind_code_version
@@ -54,19 +54,31 @@ def run_task(cache_root: str, task: Task) -> tuple[str, str, float]:
     kind = load_kinds()[task.kind]
     cache = Cache(cache_root)
     values = {name: _load_wire(cache, wire) for name, wire in task.inputs.items()}
-    started = time.perf_counter()
     node_id = task.node_id
+    scratch: list[Path] = []
+
+    def scratch_file(suffix: str) -> Path:
+        scratch.append(cache.scratch_file(suffix))
+        return scratch[-1]
+
+    token = SCRATCH_FILES.set(scratch_file)
     try:
-        out = kind.render(kind.inputs(**values), kind.params.model_validate(task.params))
-    except (ValueError, MemoryError) as err:  # a kernel refusing its input is a render failure, not a crash
-        raise RenderError(f"{node_id}: {type(err).__name__}: {err}") from None
-    seconds = time.perf_counter() - started
-    if isinstance(out, np.ndarray):
-        if not np.isfinite(out).all():
-            raise RenderError(f"{node_id}: kernel produced NaN or Inf samples")
-        digest, output = cache.put_array(np.ascontiguousarray(out, dtype=np.float32)), "array"
-    else:
-        digest, output = cache.put_json(_store_blobs(cache, out)), "json"
+        started = time.perf_counter()
+        try:
+            out = kind.render(kind.inputs(**values), kind.params.model_validate(task.params))
+        except (ValueError, MemoryError) as err:  # a kernel refusing its input is a render failure, not a crash
+            raise RenderError(f"{node_id}: {type(err).__name__}: {err}") from None
+        seconds = time.perf_counter() - started
+        if isinstance(out, np.ndarray):
+            if not np.isfinite(out).all():
+                raise RenderError(f"{node_id}: kernel produced NaN or Inf samples")
+            digest, output = cache.put_array(np.ascontiguousarray(out, dtype=np.float32)), "array"
+        else:
+            digest, output = cache.put_json(_store_blobs(cache, out, set(scratch))), "json"
+    finally:
+        SCRATCH_FILES.reset(token)
+        for path in scratch:  # moved into the cache, or left by a failed kernel
+            path.unlink(missing_ok=True)
     cache.put_action(task.key, {"digest": digest, "kind": output, "stage": task.kind, "node_id": node_id,
                                 "seconds": round(seconds, 6), "preimage": task.preimage, "refs": task.refs})
     return digest, output, seconds
@@ -88,14 +100,19 @@ def _load_input(cache: Cache, output: str, source: str, digest: str) -> Any:
     return _resolve_blobs(cache, cache.load_json(digest))
 
 
-def _store_blobs(cache: Cache, value: Any) -> Any:
-    """Replace every Blob in a kernel's JSON output by a reference to a stored cache object."""
+def _store_blobs(cache: Cache, value: Any, scratch: set[Path]) -> Any:
+    """Replace every Blob in a kernel's JSON output by a reference to a stored cache object
+    (its bytes, or its file: moved in when it is one of this render's `scratch` files, else copied)."""
     if isinstance(value, Blob):
-        return {"blob": cache.put_blob(value.data, value.suffix), "suffix": value.suffix}
+        if isinstance(value.data, Path):
+            digest = cache.put_blob_file(value.data, move=value.data in scratch)
+        else:
+            digest = cache.put_blob(value.data, value.suffix)
+        return {"blob": digest, "suffix": value.suffix}
     if isinstance(value, dict):
-        return {k: _store_blobs(cache, v) for k, v in value.items()}
+        return {k: _store_blobs(cache, v, scratch) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_store_blobs(cache, v) for v in value]
+        return [_store_blobs(cache, v, scratch) for v in value]
     return value
 
 

@@ -8,10 +8,8 @@ digest, format and measured loudness, and the CUE sheet's digest.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +17,11 @@ from typing import Any
 import numpy as np
 import soundfile
 
-from .export import decoded, encode_lossy, file_facts, tag_file
+from .export import encode_lossy, file_facts, rounded, stream_facts, tag_file
 from .formats import CUE_FILE_TYPES, LOSSLESS, is_lossy
 from .delivery import FormatName
 from .params import SpecModel
-from .registry import Blob, stage
+from .registry import Blob, scratch_file, stage
 
 CD_FRAME_SAMPLES = 588  # 44100 / 75: CUE times count CD frames of 1/75 s
 
@@ -85,22 +83,68 @@ def cue_sheet(p: AlbumExportParams, album_file: str, starts: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def album_facts(data: bytes, album: np.ndarray, sample_rate_hz: int, spans: list[tuple[int, int]],
-                track_peaks_dbtp: list[float | None]) -> dict[str, Any]:
-    """file_facts of the album file from the samples just written (lossless: what it decodes to).
+READ_BLOCK_FRAMES = 1 << 16
+"""Frames per block when the album file is written from its tracks or read back: memory stays per block."""
 
-    Its true peak follows from the tracks' own (measured on the same samples) plus the ringing at each
-    track's edges, when the gaps keep every interpolator window on one track; else it is measured.
+
+def write_sequence(path: Path, p: AlbumExportParams, tracks: list[Path], lengths: list[int]) -> None:
+    """The album file: each track file's frames copied block by block (exact: stored integers or float32
+    pass through unchanged), then silence up to its length in the sequence (its gap, CD-frame padding)."""
+    info = soundfile.info(str(tracks[0]))
+    dtype = "float32" if "FLOAT" in info.subtype else "int32"
+    with soundfile.SoundFile(str(path), "w", p.sample_rate_hz, info.channels, info.subtype,
+                             format=LOSSLESS[p.format]) as sink:
+        for track, length in zip(tracks, lengths):
+            written = 0
+            with soundfile.SoundFile(str(track)) as source:
+                for block in source.blocks(READ_BLOCK_FRAMES, dtype=dtype, always_2d=True):
+                    sink.write(block)
+                    written += block.shape[0]
+            silence = np.zeros((min(READ_BLOCK_FRAMES, length - written), info.channels), dtype=dtype)
+            while written < length:
+                sink.write(silence[:length - written])
+                written += min(silence.shape[0], length - written)
+
+
+def streamed_true_peak(path: Path, sample_rate_hz: int) -> float:
+    """A file's true peak (linear), read in overlapping blocks: each frame is evaluated in the block whose
+    interior holds its whole interpolator window."""
+    from .dsp.truepeak import INTERPOLATOR_HALF_TAPS, true_peak_envelope
+
+    half, peak = INTERPOLATOR_HALF_TAPS, 0.0
+    with soundfile.SoundFile(str(path)) as source:
+        frames, start = source.frames, 0
+        for block in source.blocks(READ_BLOCK_FRAMES, overlap=2 * half, dtype="float32", always_2d=True):
+            envelope = true_peak_envelope(block, sample_rate_hz)
+            lo = 0 if start == 0 else half
+            hi = block.shape[0] if start + block.shape[0] >= frames else block.shape[0] - half
+            peak = max(peak, float(envelope[lo:hi].max(initial=0.0)))
+            start += block.shape[0] - 2 * half
+    return peak
+
+
+def assembled_facts(path: Path, sample_rate_hz: int, frames: int, spans: list[tuple[int, int]],
+                    sequences: list[dict[str, Any]]) -> dict[str, Any]:
+    """file_facts of a lossless album file from its tracks' own measurements, not a second pass over it.
+
+    Integrated loudness and LRA come from the tracks' 100 ms energies placed on the file's block grid
+    (`sequence_loudness`); the true peak is the tracks' own and their ringing into the silence between
+    them, which is exact when no interpolator window spans two tracks; with shorter gaps the file is read.
     """
+    from .dsp.loudness import sequence_loudness
     from .dsp.truepeak import MIN_SEQUENCE_GAP_FRAMES, sequence_true_peak_dbtp
 
-    samples = decoded(album)
-    gaps_ok = all(b[0] - a[1] >= MIN_SEQUENCE_GAP_FRAMES for a, b in zip(spans, spans[1:]))
-    peak = None
-    if gaps_ok:
-        peak = sequence_true_peak_dbtp(samples, sample_rate_hz, spans,
-                                       [-np.inf if db is None else db for db in track_peaks_dbtp])
-    return file_facts(data, samples, peak)
+    facts = stream_facts(path)
+    if all(b[0] - a[1] >= MIN_SEQUENCE_GAP_FRAMES for a, b in zip(spans, spans[1:])):
+        peak_dbtp = sequence_true_peak_dbtp(spans, frames, [s["true_peak"] for s in sequences],
+                                            [(s["ringing_before"], s["ringing_after"]) for s in sequences])
+    else:
+        peak = streamed_true_peak(path, sample_rate_hz)
+        peak_dbtp = 20.0 * np.log10(peak) if peak > 0.0 else -np.inf
+    integrated, lra = sequence_loudness([start for start, _ in spans], [s["segment_energies"] for s in sequences],
+                                        frames, sample_rate_hz)
+    facts.update(integrated_lufs=rounded(integrated), lra_lu=rounded(lra), true_peak_dbtp=rounded(peak_dbtp))
+    return facts
 
 
 @dataclass(frozen=True)
@@ -112,53 +156,62 @@ class AlbumExportInputs:
     would add a second generation of codec loss)."""
 
 
-@stage("album_export", "1")
+def sequence_lengths(p: AlbumExportParams, track_frames: list[int]) -> list[int]:
+    """Frames each track takes in the album file: the track, its gap (none after the last), and for a
+    CUE sheet padding to a CD frame, so that every INDEX time is exact."""
+    lengths = []
+    for number, (track, frames) in enumerate(zip(p.tracks, track_frames), start=1):
+        length = frames + (int(round(track.gap_s * p.sample_rate_hz)) if number < len(p.tracks) else 0)
+        if p.cue_sheet:
+            length = -(-length // CD_FRAME_SAMPLES) * CD_FRAME_SAMPLES
+        lengths.append(length)
+    return lengths
+
+
+def lossy_album(finals: list[np.ndarray], lengths: list[int], p: AlbumExportParams,
+                path: Path) -> dict[str, Any]:
+    """A lossy album file, encoded from the finals in one stream (one generation of codec loss); facts
+    from its decode, as for a lossy track."""
+    pieces = [np.concatenate([np.asarray(f, dtype=np.float32), np.zeros((n - f.shape[0], f.shape[1]), np.float32)])
+              for f, n in zip(finals, lengths)]
+    decoded_album, peak_dbtp = encode_lossy(np.concatenate(pieces), p.sample_rate_hz, p.format, path, p.ceiling_dbtp)
+    del pieces
+    tag_file(path, p.format, {"album": p.album_title, "artist": p.album_artist})
+    return file_facts(path, decoded_album, peak_dbtp)
+
+
+@stage("album_export", "2")
 def render_album_export(inputs: AlbumExportInputs, p: AlbumExportParams) -> dict[str, Any]:
     ext = f".{p.format}"
-    lossy = is_lossy(p.format)
-    exports, finals = inputs.exports, inputs.finals or []
-    files: dict[str, bytes] = {}
-    pieces, starts, entries, position = [], [], [], 0
-    spans = []
-    for number, (track, exported) in enumerate(zip(p.tracks, exports), start=1):
-        data = Path(exported["file"]).read_bytes()
+    tracks = [Path(exported["file"]) for exported in inputs.exports]
+    files: dict[str, Blob] = {}
+    entries = []
+    for number, (track, exported, path) in enumerate(zip(p.tracks, inputs.exports, tracks), start=1):
         name = f"{number:02d} - {safe_name(track.title)}{ext}"
-        files[name] = data
+        files[name] = Blob(path, ext)  # the stored track, passed on
         # measured once, by the export node
         entries.append({"path": name, "title": track.title, "track": number, **exported["facts"]})
-        if lossy:
-            audio = np.asarray(finals[number - 1], dtype=np.float32)
-        else:
-            info = soundfile.info(io.BytesIO(data))
-            dtype = "float32" if "FLOAT" in info.subtype else "int32"
-            audio, _ = soundfile.read(io.BytesIO(data), dtype=dtype, always_2d=True)
-        gap = int(round(track.gap_s * p.sample_rate_hz)) if number < len(p.tracks) else 0
-        length = audio.shape[0] + gap
-        if p.cue_sheet:  # every track starts on a CD frame, so INDEX times are exact
-            length = -(-length // CD_FRAME_SAMPLES) * CD_FRAME_SAMPLES
-        starts.append(position)
-        spans.append((position, position + audio.shape[0]))
-        pieces.append(np.concatenate([audio, np.zeros((length - audio.shape[0], audio.shape[1]), audio.dtype)]))
-        position += length
+    track_frames = [soundfile.info(str(path)).frames for path in tracks]
+    if is_lossy(p.format):
+        track_frames = [final.shape[0] for final in inputs.finals or []]  # the album is encoded from these
+    lengths = sequence_lengths(p, track_frames)
+    starts = [sum(lengths[:i]) for i in range(len(lengths))]
     album_name = f"{safe_name(p.album_title)}{ext}"
-    album = np.concatenate(pieces)
-    del pieces
-    with tempfile.TemporaryDirectory(prefix="mixbuild-album-") as tmp:
-        path = Path(tmp) / album_name
-        if lossy:
-            decoded_album, peak_dbtp = encode_lossy(album, p.sample_rate_hz, p.format, path, p.ceiling_dbtp)
-        else:
-            soundfile.write(str(path), album, p.sample_rate_hz, format=LOSSLESS[p.format], subtype=info.subtype)
-        tag_file(path, p.format, {"album": p.album_title, "artist": p.album_artist})
-        files[album_name] = path.read_bytes()
-    facts = (file_facts(files[album_name], decoded_album, peak_dbtp) if lossy else
-             album_facts(files[album_name], album, p.sample_rate_hz, spans, [e["true_peak_dbtp"] for e in entries]))
+    album = scratch_file(ext)
+    if is_lossy(p.format):
+        facts = lossy_album(inputs.finals or [], lengths, p, album)
+    else:
+        write_sequence(album, p, tracks, lengths)
+        tag_file(album, p.format, {"album": p.album_title, "artist": p.album_artist})
+        spans = [(start, start + frames) for start, frames in zip(starts, track_frames)]
+        facts = assembled_facts(album, p.sample_rate_hz, sum(lengths), spans, [e["sequence"] for e in inputs.exports])
+    files[album_name] = Blob(album, ext)
     entries.append({"path": album_name, "title": p.album_title, "track": None, **facts})
     manifest: dict[str, Any] = {"target": p.target, "files": entries}
     if p.cue_sheet:
         cue_name = f"{safe_name(p.album_title)}.cue"
-        files[cue_name] = cue_sheet(p, album_name, starts).encode()
-        manifest["cue_sheet"] = {"path": cue_name, "sha256": hashlib.sha256(files[cue_name]).hexdigest()}
-    files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    return {"files": {name: Blob(data, Path(name).suffix) for name, data in files.items()},
-            "track_starts": starts}
+        cue = cue_sheet(p, album_name, starts).encode()
+        files[cue_name] = Blob(cue, ".cue")
+        manifest["cue_sheet"] = {"path": cue_name, "sha256": hashlib.sha256(cue).hexdigest()}
+    files["manifest.json"] = Blob((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(), ".json")
+    return {"files": files, "track_starts": starts}

@@ -1,7 +1,7 @@
 """Stage `album_loudness` (album/loudness): one gain per target for the songs mastered in album mode.
 
-The album's integrated loudness is gated over all its songs together (BS.1770-4 blocks of every
-song pooled); the decision is rounded to 0.1 dB (below what a listener hears, and the precision
+The album's integrated loudness is gated over all its songs together (the BS.1770-4 blocks of every
+song, measured per song by <song>/loudness, pooled); the decision is rounded to 0.1 dB (below what a listener hears, and the precision
 loudness targets are written to) so that a tweak that does not move it re-renders no other song's finals.
 """
 
@@ -19,7 +19,7 @@ GAIN_STEP_DB = 0.1
 
 
 class AlbumLoudnessParams(RenderParams):
-    """The songs mastered in album mode (in the order of the `masters` input) and each target's loudness."""
+    """The songs mastered in album mode (in the order of the `songs` input) and each target's loudness."""
 
     songs: list[str]
     target_lufs: dict[str, float | None]
@@ -27,14 +27,15 @@ class AlbumLoudnessParams(RenderParams):
 
 @dataclass(frozen=True)
 class AlbumLoudnessInputs:
-    masters: list[np.ndarray]
+    songs: list[dict[str, Any]]
+    """Per album-mode song, its <song>/loudness: the master's gating block powers."""
 
 
-@stage("album_loudness", "1")
+@stage("album_loudness", "2")
 def render_album_loudness(inputs: AlbumLoudnessInputs, p: AlbumLoudnessParams) -> dict[str, Any]:
-    from .dsp.loudness import block_powers, gated_loudness_lufs
+    from .dsp.loudness import gated_loudness_lufs
 
-    powers = np.concatenate([block_powers(np.asarray(a), p.sample_rate_hz) for a in inputs.masters])
+    powers = np.concatenate([np.asarray(song["gating_powers"], dtype=np.float64) for song in inputs.songs])
     album_lufs = gated_loudness_lufs(powers)
     gains = {}
     for target, lufs in p.target_lufs.items():

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mutagen
 import numpy as np
@@ -20,7 +19,10 @@ from mutagen.id3 import ID3, TALB, TIT2, TPE1, TRCK, TSRC, TXXX
 from .formats import LOSSLESS, LOSSY, fixed_ogg_serial, is_lossy
 from .delivery import BitDepth, Encoding
 from .params import RenderParams
-from .registry import Blob, RenderError, stage
+from .registry import Blob, RenderError, scratch_file, stage
+
+if TYPE_CHECKING:
+    from .dsp.loudness import LoudnessReport
 
 ID3_FRAMES = {"title": TIT2, "artist": TPE1, "album": TALB, "tracknumber": TRCK, "isrc": TSRC}
 VORBIS_FORMATS = {"flac", "ogg", "opus"}
@@ -141,9 +143,31 @@ BIT_DEPTH_BY_SUBTYPE = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32}
 """Stored bits per sample of the lossless subtypes we write (`FLOAT` is 32-bit float)."""
 
 
-def file_facts(data: bytes, audio: np.ndarray | None = None,
-               true_peak_dbtp: float | None = None) -> dict[str, Any]:
-    """Digest, format and measured loudness (BS.1770-4, Tech 3342) of one encoded delivery file.
+def sha256_of(source: bytes | Path) -> str:
+    """sha256 hex of a file's bytes, read in blocks when it is a path (an album file is never held whole)."""
+    if isinstance(source, Path):
+        with source.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    return hashlib.sha256(source).hexdigest()
+
+
+def rounded(x: float) -> float | None:
+    """A loudness figure as the manifest reports it: 0.01 dB, None for -inf (silence)."""
+    return round(float(x), 2) if np.isfinite(x) else None
+
+
+def stream_facts(source: bytes | Path) -> dict[str, Any]:
+    """The manifest facts a file's header and bytes give: digest, duration, rate, channels, subtype, depth."""
+    info = soundfile.info(str(source) if isinstance(source, Path) else io.BytesIO(source))
+    return {"sha256": sha256_of(source), "duration_s": round(info.frames / info.samplerate, 6),
+            "sample_rate": info.samplerate, "channels": info.channels, "subtype": info.subtype,
+            "bit_depth": BIT_DEPTH_BY_SUBTYPE.get(info.subtype)}
+
+
+def measured_facts(source: bytes | Path, audio: np.ndarray | None = None,
+                   true_peak_dbtp: float | None = None) -> tuple[dict[str, Any], LoudnessReport]:
+    """Digest, format and measured loudness (BS.1770-4, Tech 3342) of one encoded delivery file, and the
+    measurement they come from.
 
     `audio` may give the file's samples exactly as it decodes (a lossless file the caller just wrote),
     `true_peak_dbtp` its true peak when the caller knows it exactly; otherwise they are measured.
@@ -151,18 +175,33 @@ def file_facts(data: bytes, audio: np.ndarray | None = None,
     """
     from .dsp.loudness import measure
 
-    info = soundfile.info(io.BytesIO(data))
+    facts = stream_facts(source)
     if audio is None:
-        audio, _ = soundfile.read(io.BytesIO(data), dtype="float64", always_2d=True)
-    rate = info.samplerate
-    report = measure(audio, rate, true_peak=true_peak_dbtp is None)
+        audio, _ = soundfile.read(str(source) if isinstance(source, Path) else io.BytesIO(source),
+                                  dtype="float64", always_2d=True)
+    report = measure(audio, facts["sample_rate"], true_peak=true_peak_dbtp is None)
     peak = report.true_peak_dbtp if true_peak_dbtp is None else true_peak_dbtp
-    finite = lambda x: round(float(x), 2) if np.isfinite(x) else None  # noqa: E731
-    return {"sha256": hashlib.sha256(data).hexdigest(), "duration_s": round(info.frames / rate, 6),
-            "sample_rate": rate, "channels": info.channels, "subtype": info.subtype,
-            "bit_depth": BIT_DEPTH_BY_SUBTYPE.get(info.subtype),
-            "integrated_lufs": finite(report.integrated_lufs), "lra_lu": finite(report.lra_lu),
-            "true_peak_dbtp": finite(peak)}
+    facts.update(integrated_lufs=rounded(report.integrated_lufs), lra_lu=rounded(report.lra_lu),
+                 true_peak_dbtp=rounded(peak))
+    return facts, report
+
+
+def file_facts(source: bytes | Path, audio: np.ndarray | None = None,
+               true_peak_dbtp: float | None = None) -> dict[str, Any]:
+    """The manifest facts of one delivery file (see `measured_facts`)."""
+    return measured_facts(source, audio, true_peak_dbtp)[0]
+
+
+def sequence_measures(samples: np.ndarray, sample_rate_hz: int, report: LoudnessReport) -> dict[str, Any]:
+    """What an album file sequencing this track needs of it, so that the album's facts are assembled, not
+    measured again: its 100 ms K-weighted energies, its true peak and the true-peak envelope of its ringing
+    into the silence before and after it (all linear)."""
+    from .dsp.truepeak import edge_ringing
+
+    before, after = edge_ringing(samples, sample_rate_hz)
+    return {"segment_energies": report.segment_energies.tolist(),
+            "true_peak": 10.0 ** (report.true_peak_dbtp / 20.0), "ringing_before": before.tolist(),
+            "ringing_after": after.tolist()}
 
 
 @dataclass(frozen=True)
@@ -170,14 +209,15 @@ class ExportInputs:
     final: np.ndarray
 
 
-@stage("export", "1")
+@stage("export", "2")
 def render_export(inputs: ExportInputs, p: ExportParams) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="mixbuild-export-") as tmp:
-        path = Path(tmp) / f"out.{p.format}"
-        if is_lossy(p.format):  # facts from the decode the ceiling was checked on: the codec changed the samples
-            samples, peak_dbtp = encode_lossy(inputs.final, p.sample_rate_hz, p.format, path, p.ceiling_dbtp)
-            tag_file(path, p.format, p.tags)
-        else:
-            samples, peak_dbtp = decoded(encode(np.asarray(inputs.final), p, path)), None
-        data = path.read_bytes()
-    return {"file": Blob(data, f".{p.format}"), "facts": file_facts(data, samples, peak_dbtp)}
+    path = scratch_file(f".{p.format}")
+    if is_lossy(p.format):  # facts from the decode the ceiling was checked on: the codec changed the samples
+        samples, peak_dbtp = encode_lossy(inputs.final, p.sample_rate_hz, p.format, path, p.ceiling_dbtp)
+        tag_file(path, p.format, p.tags)
+        facts, _ = measured_facts(path, samples, peak_dbtp)
+        return {"file": Blob(path, f".{p.format}"), "facts": facts}
+    samples = decoded(encode(np.asarray(inputs.final), p, path))
+    facts, report = measured_facts(path, samples)
+    return {"file": Blob(path, f".{p.format}"), "facts": facts,
+            "sequence": sequence_measures(samples, p.sample_rate_hz, report)}

@@ -5,6 +5,8 @@ the declaration: `XParams` (a SpecModel) says which parameters the kind takes, `
 names its inputs: a field per input, typed `np.ndarray` (an upstream node's audio), `Path` (a source file),
 `dict` (an upstream decision or manifest), a `list[...]` of one of those, or `... | None` when optional.
 It returns audio `(frames, channels)` or a small JSON-able dict in which `Blob` values stand for files.
+A large file (an album) is written into `scratch_file()` and returned as `Blob(path, suffix)`: the worker
+moves it into the cache, so no kernel holds a whole album's bytes in memory.
 
 Stage modules import their DSP (numba, scipy.fft: ~0.7 s) inside `render`, so that compiling, planning
 and a no-op build never pay for it; the code-version digest follows those imports all the same.
@@ -14,12 +16,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
+import tempfile
 import importlib
 import inspect
 import pkgutil
 import typing
 from dataclasses import dataclass
 from pathlib import Path
+from contextvars import ContextVar
 from typing import Any, Callable, TypeVar
 
 from .params import SpecModel
@@ -27,10 +32,29 @@ from .params import SpecModel
 
 @dataclass(frozen=True)
 class Blob:
-    """An encoded file produced by a kernel (a WAV, a CUE sheet): stored by digest, delivered by name."""
+    """An encoded file produced by a kernel (a WAV, a CUE sheet): stored by digest, delivered by name.
 
-    data: bytes
+    `data` is the file's bytes, or the path of a file: a `scratch_file()` the kernel wrote (moved into the
+    cache), or a file it passes on unchanged (a stored track, copied only if the cache lacks it)."""
+
+    data: bytes | Path
     suffix: str
+
+
+def _temp_scratch_file(suffix: str) -> Path:
+    handle, name = tempfile.mkstemp(prefix="mixbuild-", suffix=suffix)
+    os.close(handle)
+    return Path(name)
+
+
+SCRATCH_FILES: ContextVar[Callable[[str], Path]] = ContextVar("SCRATCH_FILES", default=_temp_scratch_file)
+"""Makes the empty files `scratch_file` hands out; the worker points it into the cache while it renders."""
+
+
+def scratch_file(suffix: str) -> Path:
+    """A new empty file to write a large output into and return as `Blob(path, suffix)`. Rendering in a
+    worker it lies in the cache (moving it in costs no copy) and is removed if the kernel fails."""
+    return SCRATCH_FILES.get()(suffix)
 
 
 class RenderError(Exception):

@@ -5,6 +5,7 @@ Layout under the cache root (ARCHITECTURE.md, "Cache")::
     objects/ab/abcdef....npy    an array artifact, stored as given (float32 audio)
     objects/ab/abcdef....json   a small JSON artifact (an analysis decision), canonical JSON
     objects/ab/abcdef....blob   an encoded file (a WAV export, a cue sheet): raw bytes
+    scratch/.scratch.<ext>.<pid>-<rand>.tmp<ext>   a kernel's large output being written (moved to objects/)
     actions/ab/<key>.json       node key -> {"key", "digest", "kind", "stage", "node_id",
                                              "seconds", "preimage", "refs", "created"}
     leases/<pid>-<rand>.json    one per running build; prune never deletes what it may use
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Collection
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -32,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.atomic import atomic_save_npy, atomic_write_bytes
-from pipeline.digest import canonical_json, digest_array, digest_bytes
+from pipeline.atomic import (atomic_path, atomic_save_npy, atomic_write_bytes, fsync_dir, new_temp_file,
+                             sweep_stale_temps)
+from pipeline.digest import canonical_json, digest_array, digest_bytes, digest_file
 from pipeline.filememo import FileDigestMemo
 
 from . import actions, limit, maintenance, objects, pruning
@@ -126,6 +129,40 @@ class Cache:
         stored name is ``<digest>.blob`` so that ``blob_path`` needs the digest alone."""
         del suffix
         return self._put_bytes(data, "blob")
+
+    def scratch_file(self, suffix: str) -> Path:
+        """A new empty file in ``scratch/`` for a kernel's large output (an album file), on the objects'
+        file system so that ``put_blob_file(move=True)`` renames it in; leftovers of dead builds are swept."""
+        directory = self.layout.scratch_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        sweep_stale_temps(directory)
+        return new_temp_file(directory / f"scratch{suffix}")
+
+    def put_blob_file(self, source: Path, *, move: bool = False) -> str:
+        """Store a file's bytes as a blob, read in blocks (never whole); return its digest. ``move``: the
+        file is this build's scratch file, renamed into place (no copy); else it is copied, only if absent."""
+        digest = digest_file(source)
+
+        def write(path: Path) -> None:
+            if move:
+                if self.fsync:
+                    fd = os.open(source, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, path)
+                if self.fsync:
+                    fsync_dir(path.parent)
+            else:
+                with atomic_path(path, fsync=self.fsync) as tmp:
+                    shutil.copyfile(source, tmp)
+
+        objects.put_object(self.blob_path(digest), digest, "blob", write)
+        if move:  # an intact copy was already stored: the scratch file is not needed
+            source.unlink(missing_ok=True)
+        return digest
 
     def _put_bytes(self, data: bytes, kind: str) -> str:
         digest = digest_bytes(data)

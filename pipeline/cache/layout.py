@@ -56,6 +56,11 @@ class Layout:
         return self.root / "leases"
 
     @property
+    def scratch_dir(self) -> Path:
+        """Kernels' large outputs while they are written, before they move into objects/ (same file system)."""
+        return self.root / "scratch"
+
+    @property
     def file_memo_path(self) -> Path:
         return self.root / "memo" / "file-digests.json"
 

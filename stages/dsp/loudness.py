@@ -10,7 +10,7 @@ of two entries, so 400 ms blocks on a 100 ms grid (integrated loudness), on a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from stages.dsp.checks import check_audio, check_number, check_sample_rate
@@ -203,6 +203,9 @@ class LoudnessReport:
     lra_lu: float
     true_peak_dbtp: float
     sample_peak_dbfs: float
+    segment_energies: np.ndarray = field(repr=False, compare=False, default_factory=lambda: np.zeros(0))
+    """Channel-weighted K-weighted energy of each 100 ms gating step (the last one partial): what
+    `sequence_loudness` assembles a sequence of programmes' loudness from."""
 
 
 def _max_lufs(powers: np.ndarray) -> float:
@@ -228,4 +231,41 @@ def measure(audio: np.ndarray, sample_rate_hz: float, true_peak: bool = True) ->
         lra_lu=loudness_range_from_powers(lra_blocks),
         true_peak_dbtp=true_peak_dbtp(audio, rate) if true_peak else float("nan"),
         sample_peak_dbfs=sample_peak_dbfs(audio),
+        segment_energies=_segment_energies(cumsum, _block_lengths(rate, MOMENTARY_S, GATING_STEP_S)[1]),
     )
+
+
+def _segment_energies(cumsum: np.ndarray, step: int) -> np.ndarray:
+    frames = cumsum.shape[0] - 1
+    edges = np.append(np.arange(0, frames, step), frames)
+    return np.diff(cumsum[edges])
+
+
+def sequence_loudness(starts: list[int], energies: list[np.ndarray], frames: int,
+                      sample_rate_hz: float) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and LRA (LU) of programmes sequenced in one file of `frames` frames
+    (silence elsewhere), from each one's `segment_energies` and start frame, without their samples.
+
+    Every 400 ms and 3 s block is a whole number of 100 ms steps, so the file's blocks are sums of the
+    programmes' step energies placed on the file's grid. A start off that grid moves its programme by
+    under half a step; the K-weighting restarts at each programme (its memory of the one before, across
+    silence, is far below the gates): against a measurement of the file, within 0.03 LU for 5 s songs
+    and under 0.01 LU for songs of a minute or more, LRA within 0.05 LU (see the tests).
+    """
+    gating_block, step = _block_lengths(sample_rate_hz, MOMENTARY_S, GATING_STEP_S)
+    lra_block, _ = _block_lengths(sample_rate_hz, SHORT_TERM_S, GATING_STEP_S)
+    placed = np.zeros(frames // step + 1)
+    for start, energy in zip(starts, energies):
+        first = int(round(start / step))
+        stop = min(placed.shape[0], first + len(energy))
+        placed[first:stop] += np.asarray(energy, dtype=np.float64)[:stop - first]
+    cumsum = np.concatenate([[0.0], np.cumsum(placed[:frames // step])])  # whole steps: the file's blocks
+    results = []
+    for block in (gating_block, lra_block):
+        width = block // step
+        if width * step != block:  # a rate whose blocks are not whole steps (none of the delivery rates)
+            raise ValueError(f"sample_rate_hz: {sample_rate_hz:g} Hz has no 100 ms grid that 400 ms and 3 s "
+                             "blocks are whole steps of")
+        powers = (cumsum[width:] - cumsum[:-width]) / block if cumsum.shape[0] > width else np.zeros(0)
+        results.append(np.maximum(powers, 0.0))
+    return gated_loudness_lufs(results[0]), loudness_range_from_powers(results[1])

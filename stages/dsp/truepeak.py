@@ -15,7 +15,7 @@ on the batch it is in, so the points are the same, bit for bit, as block by bloc
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from numba import njit
@@ -295,28 +295,32 @@ def _amplitude_db(amplitude: float) -> float:
 MIN_SEQUENCE_GAP_FRAMES = 2 * INTERPOLATOR_HALF_TAPS
 
 
-def sequence_true_peak_dbtp(audio: np.ndarray, sample_rate_hz: float, spans: list[tuple[int, int]],
-                            span_peaks_dbtp: list[float]) -> float:
-    """True peak of programmes sequenced with silence between them, from their own true peaks.
-
-    `audio` is zero outside `spans` ([start, stop) frames, in order, >= MIN_SEQUENCE_GAP_FRAMES apart) and
-    span i holds a programme whose true peak measured alone (zero-padded) is span_peaks_dbtp[i]. Inside a
-    span every interpolator window sees only that programme and zeros, exactly as when it was measured alone,
-    so only the frames just outside each span (its pre- and post-ringing) are evaluated here.
-    """
+def edge_ringing(audio: np.ndarray, sample_rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """True-peak envelope (linear) of the INTERPOLATOR_HALF_TAPS frames just before and just after a
+    programme set in silence: its pre- and post-ringing, which its own true peak leaves out."""
     check_audio(audio)
     half = INTERPOLATOR_HALF_TAPS
+    silence = np.zeros((2 * half, audio.shape[1]), dtype=audio.dtype)
+    first, last = audio[:half], audio[max(0, audio.shape[0] - half):]
+    before = true_peak_envelope(np.concatenate([silence, first]), sample_rate_hz)[half:2 * half]
+    after = true_peak_envelope(np.concatenate([last, silence]), sample_rate_hz)[last.shape[0]:last.shape[0] + half]
+    return before, after
+
+
+def sequence_true_peak_dbtp(spans: list[tuple[int, int]], frames: int, peaks: list[float],
+                            ringing: list[tuple[Sequence[float], Sequence[float]]]) -> float:
+    """True peak (dBTP) of programmes sequenced in a file of `frames` frames, silent outside `spans`
+    ([start, stop), in order, >= MIN_SEQUENCE_GAP_FRAMES apart), from each one's own true peak (linear)
+    and `edge_ringing`, without its samples.
+
+    Inside a span every interpolator window sees only that programme and silence, exactly as when it was
+    measured alone; the frames just outside it see its first or last samples and silence, exactly as
+    `edge_ringing` evaluated them. Ringing before the file's first frame or after its last is not in it.
+    """
     for (_, stop), (start, _) in zip(spans, spans[1:]):
         if start - stop < MIN_SEQUENCE_GAP_FRAMES:
             raise ValueError(f"spans: must be >= {MIN_SEQUENCE_GAP_FRAMES} frames apart (got {start - stop})")
-    peak = max((10.0 ** (db / 20.0) for db in span_peaks_dbtp if np.isfinite(db)), default=0.0)
-    frames = audio.shape[0]
-    for start, stop in spans:
-        # frames [start - half, start) and [stop, stop + half) see the span's first / last samples
-        for lo, hi in ((max(0, start - half), start), (stop, min(frames, stop + half))):
-            if lo >= hi:
-                continue
-            ctx_lo, ctx_hi = max(0, lo - half), min(frames, hi + half)  # each window, whole
-            env = true_peak_envelope(audio[ctx_lo:ctx_hi], sample_rate_hz)
-            peak = max(peak, float(env[lo - ctx_lo : hi - ctx_lo].max()))
+    peak = max(peaks, default=0.0)
+    for (start, stop), (before, after) in zip(spans, ringing):
+        peak = max(peak, *before[len(before) - min(start, len(before)):], *after[:max(0, frames - stop)])
     return _amplitude_db(peak)

@@ -10,7 +10,7 @@ def test_tweak_that_keeps_album_gain_remasters_one_song(make_project):
     project.spec["songs"][0]["stems"]["lead"]["pan"] = 0.21  # constant-power pan: loudness unchanged
     project.save()
     rendered = project.build().rendered
-    assert {"one/stem/lead", "one/mixdown", "one/master", "album/loudness"} <= rendered
+    assert {"one/stem/lead", "one/mixdown", "one/master", "one/loudness", "album/loudness"} <= rendered
     assert not any(node.startswith("two/") for node in rendered)
 
 
@@ -23,7 +23,7 @@ def test_gain_tweak_that_keeps_album_gain_renders_exactly_one_songs_chain(make_p
     # the same 0.1 dB step: album/gain/* and the other song's final stay), its final and export, and the
     # album export
     assert project.build().rendered == {
-        "one/stem/kick", "one/bus/drums", "one/mixdown", "one/master", "album/loudness",
+        "one/stem/kick", "one/bus/drums", "one/mixdown", "one/master", "one/loudness", "album/loudness",
         "one/final/streaming", "one/export/streaming", "album/export/streaming"}
 
 

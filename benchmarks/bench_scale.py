@@ -51,6 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the checkout's pipeline, stages and testkit
 
 from machine import cpu_model  # noqa: E402
+from pipeline.cache.layout import disk_bytes  # noqa: E402
 from testkit.proc import REPORT, env  # noqa: E402
 from testkit.studio import Album, StudioPlan, write_album, write_studio, write_yaml  # noqa: E402
 
@@ -149,8 +150,8 @@ def build(spec: Path, cache: Path, out: Path, jobs: int) -> Build:
 
 
 def tree_bytes(root: Path, under: str = "") -> int:
-    """Bytes of the regular files under root/under."""
-    return sum(p.stat().st_size for p in (root / under).rglob("*") if p.is_file())
+    """Disk bytes (allocated blocks, as `du` counts: holes are free) of the regular files under root/under."""
+    return sum(disk_bytes(p.stat()) for p in (root / under).rglob("*") if p.is_file())
 
 
 def progress(message: str) -> None:
@@ -311,7 +312,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     progress(f"synthesising {plan.songs} songs x {plan.stems} stems x {plan.seconds:g} s into {work} ...")
     album = write_studio(work / "album", plan, workers=os.cpu_count() or 1)
     synthesis_s = time.perf_counter() - started
-    source_bytes = album.source_bytes
+    source_bytes = sum(disk_bytes(path.stat()) for path in album.stem_files)
 
     colds, cache, out = cold_builds(album, work, args.jobs)
     cache_bytes = tree_bytes(cache, "objects")

@@ -16,7 +16,7 @@ Everything is seeded: the same plan writes the same bytes. Specs are YAML, writt
 
     from testkit.studio import StudioPlan, write_studio
     album = write_studio(Path("/tmp/studio"), StudioPlan(songs=4, stems=16, seconds=60))
-    album.spec, album.song_specs, album.stem_files, album.source_bytes
+    album.spec, album.song_specs, album.stem_files
 """
 
 from __future__ import annotations
@@ -85,10 +85,6 @@ class Album:
     spec: Path
     song_specs: list[Path]
     stem_files: list[Path]
-
-    @property
-    def source_bytes(self) -> int:
-        return sum(path.stat().st_size for path in self.stem_files)
 
 
 def song_facts(plan: StudioPlan, index: int) -> Song:

@@ -75,6 +75,13 @@ class Layout:
         return self.actions_dir / key[:2] / f"{key}.json"
 
 
+def disk_bytes(st: os.stat_result) -> int:
+    """Bytes a file takes on disk: its allocated blocks, so holes (silence in an array) cost nothing; its
+    length where the platform reports no blocks."""
+    blocks = getattr(st, "st_blocks", None)
+    return st.st_size if blocks is None else blocks * 512
+
+
 class StoredObject(NamedTuple):
     """One object file found by a scan, with its stat at scan time."""
 
@@ -121,7 +128,7 @@ def object_bytes(layout: Layout) -> int:
             for entry in entries:
                 if _OBJECT_NAME.fullmatch(entry.name):
                     with contextlib.suppress(FileNotFoundError):
-                        total += entry.stat(follow_symlinks=False).st_size
+                        total += disk_bytes(entry.stat(follow_symlinks=False))
     return total
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .actions import read_record
-from .layout import KINDS, Layout, scan_actions, scan_objects, unlink_quietly
+from .layout import KINDS, Layout, disk_bytes, scan_actions, scan_objects, unlink_quietly
 from .leases import scan_leases
 from .objects import blob_refs, forget_verified, object_status
 
@@ -24,7 +24,7 @@ def stats(layout: Layout) -> dict[str, Any]:
     size_bytes = 0
     for obj in scan_objects(layout):
         counts[obj.kind] += 1
-        size_bytes += obj.stat.st_size
+        size_bytes += disk_bytes(obj.stat)
     live, _stale = scan_leases(layout.leases_dir)
     return {
         "root": str(layout.root),

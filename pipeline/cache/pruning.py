@@ -25,7 +25,7 @@ from typing import Any
 from pipeline.atomic import is_temp_name
 
 from .actions import read_record
-from .layout import Layout, StoredObject, files, scan_actions, scan_objects, unlink_quietly
+from .layout import Layout, StoredObject, disk_bytes, files, scan_actions, scan_objects, unlink_quietly
 from .leases import protected_since_ns, scan_leases
 from .objects import blob_refs, forget_verified
 
@@ -89,7 +89,7 @@ def _unlink_if_unused(obj: StoredObject) -> int | None:
     if not unlink_quietly(obj.path):
         return None
     forget_verified(obj.path)
-    return now.st_size
+    return disk_bytes(now)
 
 
 class _Eviction:
@@ -101,7 +101,7 @@ class _Eviction:
         self.protected_since_ns = protected_since_ns
         self.keep = keep
         self.referrers = _blob_referrers(objects)
-        self.kept_bytes = sum(obj.stat.st_size for obj in objects)
+        self.kept_bytes = sum(disk_bytes(obj.stat) for obj in objects)
         self.removed_size_bytes: dict[Path, int] = {}  # path -> its size when removed
         self.protected_count = 0
 
@@ -119,7 +119,7 @@ class _Eviction:
         size_bytes = _unlink_if_unused(obj)
         if size_bytes is not None:
             self.removed_size_bytes[obj.path] = size_bytes
-            self.kept_bytes -= obj.stat.st_size
+            self.kept_bytes -= disk_bytes(obj.stat)
 
     def evict_lru(self, age_cutoff_ns: int | None, max_size_bytes: int | None) -> None:
         """Oldest first, remove each object older than the cutoff or while the cache is over budget."""

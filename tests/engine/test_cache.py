@@ -343,7 +343,8 @@ def test_stats(cache):
     stats = cache.stats()
     assert stats["objects"] == 3 and stats["arrays"] == 2 and stats["json_objects"] == 1
     assert stats["actions"] == 2
-    assert stats["object_bytes"] == sum(p.stat().st_size for p in (cache.root / "objects").rglob("*.*"))
+    # disk bytes, as du counts them (a file takes whole blocks; holes take none)
+    assert stats["object_bytes"] == sum(p.stat().st_blocks * 512 for p in (cache.root / "objects").rglob("*.*"))
     (cache.objects_dir / "ab").mkdir(exist_ok=True)
     (cache.objects_dir / "ab" / f".{'ab' * 16}.npy.123-0123456789ab.tmp.npy").write_bytes(b"half-written")  # not an object
     assert layout.object_bytes(cache.layout) == stats["object_bytes"]
@@ -403,7 +404,7 @@ def test_prune_by_age(cache):
 
 def test_prune_by_size_removes_least_recently_used(cache):
     stored = _aged_objects(cache, [100, 400, 300, 200])  # LRU order: 1, 2, 3, 0
-    size = cache.array_path(stored[0][1]).stat().st_size
+    size = cache.array_path(stored[0][1]).stat().st_blocks * 512  # on disk
     report = cache.prune(max_size_bytes=2 * size)
     assert report["removed_objects"] == 2 and report["kept_bytes"] == 2 * size and not report["over_budget"]
     assert [cache.check_action(k)[0] for k, _ in stored] == ["ok", "missing", "missing", "ok"]
@@ -562,7 +563,7 @@ def test_hit_touches_blobs_and_prune_keeps_referenced_ones(cache):
 
 def test_enforce_limit_evicts_lru_down_to_the_limit_and_never_a_kept_digest(cache):
     stored = _aged_objects(cache, [400, 300, 200, 100])  # no lease: only `keep` protects
-    size = cache.array_path(stored[0][1]).stat().st_size
+    size = cache.array_path(stored[0][1]).stat().st_blocks * 512  # on disk
     assert cache.enforce_limit(None) is None and cache.enforce_limit(4 * size) is None  # fits: no prune
     report = cache.enforce_limit(2 * size, keep={stored[0][1]})  # the oldest is the build's: it stays
     assert report is not None and report["protected_by_lease"] == 1 and report["removed_objects"] == 2
@@ -582,3 +583,23 @@ def test_enforce_limit_keeps_the_blobs_of_a_kept_manifest(cache):
     assert report is not None and report["removed_objects"] == 2 and report["removed_actions"] == 1
     assert cache.check_action(key)[0] == "ok" and cache.check_action(other_key)[0] == "missing"
     assert cache.blob_path(blob).is_file() and cache.verify() == []
+
+
+def test_silence_in_an_array_costs_no_disk(tmp_path):
+    probe = tmp_path / "probe"
+    with probe.open("wb") as fh:  # does this file system keep holes at all?
+        fh.truncate(1 << 20)
+    if probe.stat().st_blocks * 512 >= 1 << 20:
+        pytest.skip("this file system stores holes as zeros")
+    rate = 48000
+    audio = np.zeros((60 * rate, 2), dtype=np.float32)  # a minute: 2 s of sound at 10 s, the rest silence
+    audio[10 * rate:12 * rate] = np.random.default_rng(0).standard_normal((2 * rate, 2))
+    cache = Cache(tmp_path / "cache")
+    digest = cache.put_array(audio)
+    path = cache.array_path(digest)
+    np.save(tmp_path / "plain.npy", audio)
+    assert path.read_bytes() == (tmp_path / "plain.npy").read_bytes()  # the same .npy, byte for byte
+    assert np.array_equal(cache.load_array(digest), audio)
+    on_disk = path.stat().st_blocks * 512
+    assert on_disk < audio.nbytes / 10  # the 2 s of sound (3 % of the minute) and block rounding
+    assert cache.stats()["object_bytes"] == on_disk

@@ -322,5 +322,5 @@ def sequence_true_peak_dbtp(spans: list[tuple[int, int]], frames: int, peaks: li
             raise ValueError(f"spans: must be >= {MIN_SEQUENCE_GAP_FRAMES} frames apart (got {start - stop})")
     peak = max(peaks, default=0.0)
     for (start, stop), (before, after) in zip(spans, ringing):
-        peak = max(peak, *before[len(before) - min(start, len(before)):], *after[:max(0, frames - stop)])
+        peak = max([peak, *before[len(before) - min(start, len(before)):], *after[:max(0, frames - stop)]])
     return _amplitude_db(peak)

@@ -114,6 +114,8 @@ def test_sequence_true_peak_equals_a_measurement_of_the_sequence():
     tracks.append(rng.standard_normal((10, 2)).astype(np.float32))  # shorter than an interpolator window
     album, composed = compose(tracks, [MIN_SEQUENCE_GAP_FRAMES, 500, 100, 7], rate)
     assert composed == pytest.approx(true_peak_dbtp(album, rate), abs=1e-9)
+    single, composed = compose(tracks[:1], [0], rate)  # one track: no ringing lies inside the file
+    assert composed == pytest.approx(true_peak_dbtp(single, rate), abs=1e-9)
 
 
 def test_sequence_true_peak_includes_ringing_outside_the_tracks():

@@ -87,13 +87,28 @@ READ_BLOCK_FRAMES = 1 << 16
 """Frames per block when the album file is written from its tracks or read back: memory stays per block."""
 
 
+SPLICED_SUBTYPES = {"PCM_16": 2, "PCM_24": 3}
+"""WAV subtypes whose album file is spliced from the tracks' bytes, with their bytes per sample (a float
+WAV's PEAK chunk would need the whole album's peaks, so float goes through libsndfile)."""
+
+
 def write_sequence(path: Path, p: AlbumExportParams, tracks: list[Path], lengths: list[int]) -> None:
-    """The album file: each track file's frames copied block by block (exact: stored integers or float32
-    pass through unchanged), then silence up to its length in the sequence (its gap, CD-frame padding)."""
+    """The album file: each track file's frames, exactly (stored integers or float32 pass through), then
+    silence up to its length in the sequence (its gap, CD-frame padding). 16/24-bit WAV is spliced from the
+    tracks' PCM bytes; other formats are copied block by block through libsndfile."""
+    from .wav import RIFF_MAX_BYTES, splice_pcm
+
     info = soundfile.info(str(tracks[0]))
+    frame_bytes = SPLICED_SUBTYPES.get(info.subtype, 0) * info.channels
+    data_bytes = sum(lengths) * frame_bytes
+    splice = p.format == "wav" and frame_bytes and data_bytes % 2 == 0 and data_bytes < RIFF_MAX_BYTES - 1024
     dtype = "float32" if "FLOAT" in info.subtype else "int32"
     with soundfile.SoundFile(str(path), "w", p.sample_rate_hz, info.channels, info.subtype,
                              format=LOSSLESS[p.format]) as sink:
+        if splice:  # closed at once: the header and an empty data chunk, to which splice_pcm appends
+            sink.close()
+            splice_pcm(path, tracks, lengths, frame_bytes)
+            return
         for track, length in zip(tracks, lengths):
             written = 0
             with soundfile.SoundFile(str(track)) as source:

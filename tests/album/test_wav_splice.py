@@ -1,0 +1,49 @@
+"""A 16/24-bit WAV album file is spliced from its tracks' PCM bytes: the same file, byte for byte, as
+libsndfile writes from the decoded frames (which other formats still go through)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+
+import stages.album_export as album_export
+import stages.wav
+from stages.album_export import AlbumExportParams, TrackInfo, write_sequence
+from stages.export import tag_file
+from stages.wav import data_chunk
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24"])
+def test_spliced_album_equals_libsndfiles_and_its_tracks(tmp_path, monkeypatch, subtype):
+    rng = np.random.default_rng(7)
+    tracks = []
+    for number in range(3):
+        path = tmp_path / f"{number}.wav"
+        soundfile.write(str(path), rng.standard_normal((48000 + 777 * number, 2)) * 0.1, 48000, subtype=subtype)
+        tag_file(path, "wav", {"title": f"track {number}"})  # an ID3 chunk after the data, as delivered
+        tracks.append(path)
+    params = AlbumExportParams(target="t", format="wav", sample_rate_hz=48000, album_title="a",
+                               tracks=[TrackInfo(title=str(n)) for n in range(3)])
+    lengths = [soundfile.info(str(t)).frames + gap for t, gap in zip(tracks, (96000, 1001, 0))]
+    spliced, splice = [], stages.wav.splice_pcm
+    monkeypatch.setattr(stages.wav, "splice_pcm", lambda *args: spliced.append(splice(*args)))
+    write_sequence(tmp_path / "spliced.wav", params, tracks, lengths)
+    assert len(spliced) == 1
+    monkeypatch.setattr(album_export, "SPLICED_SUBTYPES", {})  # the block-by-block libsndfile path
+    write_sequence(tmp_path / "written.wav", params, tracks, lengths)
+    assert (tmp_path / "spliced.wav").read_bytes() == (tmp_path / "written.wav").read_bytes()
+    album, _ = soundfile.read(str(tmp_path / "spliced.wav"), dtype="int32")
+    position = 0
+    for track, length in zip(tracks, lengths):
+        audio, _ = soundfile.read(str(track), dtype="int32")
+        assert np.array_equal(album[position:position + len(audio)], audio)
+        assert not album[position + len(audio):position + length].any()
+        position += length
+    assert position == len(album)
+
+
+def test_data_chunk_refuses_what_is_not_wave(tmp_path):
+    (tmp_path / "x.wav").write_bytes(b"RIFF\x04\x00\x00\x00AIFF")
+    with pytest.raises(ValueError, match="not a RIFF/WAVE file"):
+        data_chunk(tmp_path / "x.wav")

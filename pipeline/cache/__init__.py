@@ -11,10 +11,15 @@ Layout under the cache root (ARCHITECTURE.md, "Cache")::
     leases/<pid>-<rand>.json    one per running build; prune never deletes what it may use
     memo/file-digests.json      source-file digest memo (FileDigestMemo)
 
-Every write is a temp file in the target's directory + fsync + ``os.replace``
-(pipeline.atomic): a crash never leaves a half-written entry, and racing writers
-of the same object or action both end with a valid entry (identical objects;
-for actions the last replace wins, and either record is valid).
+Every write is a temp file in the target's directory + ``os.replace``
+(pipeline.atomic): a crashed build never leaves a half-written entry, and racing
+writers of the same object or action both end with a valid entry (identical
+objects; for actions the last replace wins, and either record is valid). Entries
+are not fsync'd by default: a power cut may lose or tear the newest ones, and
+since every object is verified against its digest before it is served and an
+unreadable record counts as missing, that costs a re-render, never wrong audio;
+fsync cost a fifth of a cold build's time here (2 songs x 16 stems, -j 1: 11.9
+vs 9.6 s). Deliverables in --out are still fsync'd.
 
 The modules: ``layout`` (paths, scans), ``objects`` (store and verify objects,
 the verified memo), ``actions`` (records), ``leases``, ``maintenance`` (stats,
@@ -74,7 +79,7 @@ def resolve_cache_dir(cli_value: str | os.PathLike[str] | None = None) -> Path:
 class Cache:
     """A content-addressed artifact cache rooted at a directory (created on first write)."""
 
-    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = False) -> None:
         self.root = Path(root)
         self.fsync = fsync
         self.layout = Layout(self.root)

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from stages.npyfile import SparseWriter
+
 __all__ = [
     "atomic_path",
     "atomic_save_npy",
@@ -187,51 +189,12 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, fsync: bool = T
 def atomic_save_npy(path: str | os.PathLike[str], arr: np.ndarray, *, fsync: bool = True) -> None:
     """``np.save`` ``arr`` to ``path`` atomically (no pickles: object arrays are refused).
 
-    Runs of zero bytes of HOLE_BYTES or more are left as holes (a sparse file): silence costs no disk where
-    the file system supports holes (ext4, xfs, btrfs, tmpfs, APFS), and reads back as zeros, memory-mapped
-    as before. Elsewhere the zeros are written."""
+    Aligned 64 KiB runs of zeros are left as holes (`stages.npyfile.SparseWriter`): silence costs no disk
+    where the file system keeps holes, and reads back as zeros, memory-mapped as before."""
     with _atomic_open(path, fsync=fsync) as fh:
         # through a plain writer, not the real file object: given a real file numpy uses
         # ndarray.tofile, whose failure on a full disk is an errno-less "N requested and
         # M written"; fh.write raises the real OSError (ENOSPC, EFBIG). Same bytes either way.
-        writer = _SparseWriter(fh)
+        writer = SparseWriter(fh)
         np.save(writer, arr, allow_pickle=False)
         writer.close()
-
-
-HOLE_BYTES = 1 << 16
-"""The zero runs a saved array leaves as holes: 64 KiB pieces (16 pages), aligned in the file."""
-
-
-class _SparseWriter:
-    """A file-like with only ``write`` (numpy writes the header, then the data in chunks through it): each
-    aligned HOLE_BYTES piece of zeros is skipped by a seek instead of written; ``close`` sets the length."""
-
-    def __init__(self, fh: Any) -> None:
-        self._fh = fh
-        self._position = 0
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        head = min(view.nbytes, -self._position % HOLE_BYTES)  # up to the next piece boundary: written
-        pieces = (view.nbytes - head) // HOLE_BYTES
-        zero = np.zeros(pieces + 1, dtype=bool)  # per aligned whole piece, then the written tail
-        if pieces:
-            words = np.frombuffer(view[head:head + pieces * HOLE_BYTES], dtype=np.uint64)
-            zero[:pieces] = ~words.reshape(pieces, HOLE_BYTES // 8).any(axis=1)
-        edges = [0, head, *range(head + HOLE_BYTES, head + pieces * HOLE_BYTES + 1, HOLE_BYTES), view.nbytes]
-        kinds = [False, *zero[:pieces], False]  # each span [edges[i], edges[i + 1]): a hole or not
-        start = 0
-        for i in range(1, len(kinds) + 1):  # coalesce runs of the same kind into one write or seek
-            if i == len(kinds) or kinds[i] != kinds[start]:
-                lo, hi = edges[start], edges[i]
-                if kinds[start]:
-                    self._fh.seek(hi - lo, os.SEEK_CUR)
-                elif hi > lo:
-                    self._fh.write(view[lo:hi])
-                start = i
-        self._position += view.nbytes
-        return view.nbytes
-
-    def close(self) -> None:
-        self._fh.truncate(self._position)  # a trailing hole: the file still ends where the data does

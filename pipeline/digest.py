@@ -25,13 +25,13 @@ def digest_bytes(data: bytes | bytearray | memoryview) -> str:
     return xxhash.xxh3_128_hexdigest(data)
 
 
-def _array_header(arr: np.ndarray) -> bytes:
+def _array_header(dtype: np.dtype[Any], shape: tuple[int, ...]) -> bytes:
     """Dtype and shape, so equal bytes under another dtype or shape hash differently."""
-    if arr.dtype.hasobject:
-        raise TypeError(f"digest_array: object arrays have no stable bytes (dtype {arr.dtype})")
-    meta: dict[str, Any] = {"dtype": arr.dtype.str, "shape": list(arr.shape)}
-    if arr.dtype.fields is not None:  # structured: dtype.str ('|V8') drops field names
-        meta["descr"] = [list(map(str, field)) for field in arr.dtype.descr]
+    if dtype.hasobject:
+        raise TypeError(f"digest_array: object arrays have no stable bytes (dtype {dtype})")
+    meta: dict[str, Any] = {"dtype": dtype.str, "shape": list(shape)}
+    if dtype.fields is not None:  # structured: dtype.str ('|V8') drops field names
+        meta["descr"] = [list(map(str, field)) for field in dtype.descr]
     return ("ndarray:" + canonical_json(meta) + "\n").encode("utf-8")
 
 
@@ -66,9 +66,33 @@ def digest_array(arr: np.ndarray) -> str:
     strides) does not change the digest; the values, dtype and shape do.
     """
     arr = np.asarray(arr)
-    hasher = xxhash.xxh3_128(_array_header(arr))
+    hasher = xxhash.xxh3_128(_array_header(arr.dtype, arr.shape))
     for block in _c_order_blocks(arr):
         hasher.update(block)
+    return hasher.hexdigest()
+
+
+def digest_npy_file(path: str | os.PathLike[str]) -> str:
+    """``digest_array`` of a C-order .npy file's array, its data read in CHUNK_BYTES blocks (no memory map,
+    so hashing a song costs one buffer of memory); ValueError for a malformed, Fortran-order or short file."""
+    with open(path, "rb", buffering=0) as fh:
+        version = np.lib.format.read_magic(fh)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = reader(fh)
+        if fortran_order:
+            raise ValueError(f"{path}: a Fortran-order array (objects are stored in C order)")
+        hasher = xxhash.xxh3_128(_array_header(dtype, shape))
+        remaining = math.prod(shape) * dtype.itemsize
+        buffer = bytearray(CHUNK_BYTES)
+        view = memoryview(buffer)
+        while remaining:
+            n = fh.readinto(view[:min(CHUNK_BYTES, remaining)])
+            if not n:
+                raise ValueError(f"{path}: data ends {remaining} bytes short of its header's shape")
+            hasher.update(view[:n])
+            remaining -= n
+        if fh.read(1):
+            raise ValueError(f"{path}: bytes after the array's data")
     return hasher.hexdigest()
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from stages.registry import SCRATCH_FILES, Blob, RenderError, StageKind, load_kinds
+from stages.registry import SCRATCH_FILES, AudioFile, Blob, NonFiniteAudio, RenderError, StageKind, load_kinds
 
 from .cache import Cache
 from .codeversion import kind_code_version
@@ -66,10 +66,14 @@ def run_task(cache_root: str, task: Task) -> tuple[str, str, float]:
         started = time.perf_counter()
         try:
             out = kind.render(kind.inputs(**values), kind.params.model_validate(task.params))
+        except NonFiniteAudio as err:
+            raise RenderError(f"{node_id}: {err}") from None
         except (ValueError, MemoryError) as err:  # a kernel refusing its input is a render failure, not a crash
             raise RenderError(f"{node_id}: {type(err).__name__}: {err}") from None
         seconds = time.perf_counter() - started
-        if isinstance(out, np.ndarray):
+        if isinstance(out, AudioFile):  # written block by block: moved in, never loaded whole
+            digest, output = cache.put_array_file(out.path), "array"
+        elif isinstance(out, np.ndarray):
             if not np.isfinite(out).all():
                 raise RenderError(f"{node_id}: kernel produced NaN or Inf samples")
             digest, output = cache.put_array(np.ascontiguousarray(out, dtype=np.float32)), "array"

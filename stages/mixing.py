@@ -7,7 +7,7 @@ source at its start frame and cuts what runs past the song's end.
 from __future__ import annotations
 
 import mmap
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -31,18 +31,38 @@ def start_frame(offset_s: float, sample_rate_hz: int) -> int:
     return int(round(offset_s * sample_rate_hz))
 
 
-def eq_chain(audio: np.ndarray, bands: list[EqBand], sample_rate_hz: int) -> np.ndarray:
-    """Run EQ bands in order as one cascade of second-order sections (float64)."""
+def eq_sos(bands: list[EqBand], sample_rate_hz: int) -> np.ndarray | None:
+    """EQ bands in order as one cascade of second-order sections; None for no bands."""
     if not bands:
-        return audio
-    from .dsp.eq import apply_sos, band_sos
+        return None
+    from .dsp.eq import band_sos
 
-    sos = np.concatenate([
+    return np.concatenate([
         band_sos(b.type, b.freq_hz, sample_rate_hz, gain_db=getattr(b, "gain_db", 0.0), q=b.q,
                  slope_db_per_oct=getattr(b, "slope_db_per_oct", 12))
         for b in bands
     ])
+
+
+def eq_chain(audio: np.ndarray, bands: list[EqBand], sample_rate_hz: int) -> np.ndarray:
+    """Run EQ bands in order as one cascade of second-order sections (float64)."""
+    sos = eq_sos(bands, sample_rate_hz)
+    if sos is None:
+        return audio
+    from .dsp.eq import apply_sos
+
     return apply_sos(audio, sos)
+
+
+def compressor_stream(settings: Compressor | None, channels: int, sample_rate_hz: int) -> Any:
+    """A compressor spec as a `dsp.compressor.Compressor` stream, or None when there is none."""
+    if settings is None:
+        return None
+    from .dsp.compressor import Compressor as Stream
+
+    return Stream(sample_rate_hz, channels, threshold_db=settings.threshold_db, ratio=settings.ratio,
+                  knee_db=settings.knee_db, attack_ms=settings.attack_ms, release_ms=settings.release_ms,
+                  makeup_db=settings.makeup_db, sidechain_highpass_hz=settings.sidechain_highpass_hz)
 
 
 def compressor(audio: np.ndarray, settings: Compressor | None, sample_rate_hz: int) -> np.ndarray:

@@ -5,8 +5,9 @@ the declaration: `XParams` (a SpecModel) says which parameters the kind takes, `
 names its inputs: a field per input, typed `np.ndarray` (an upstream node's audio), `Path` (a source file),
 `dict` (an upstream decision or manifest), a `list[...]` of one of those, or `... | None` when optional.
 It returns audio `(frames, channels)` or a small JSON-able dict in which `Blob` values stand for files.
-A large file (an album) is written into `scratch_file()` and returned as `Blob(path, suffix)`: the worker
-moves it into the cache, so no kernel holds a whole album's bytes in memory.
+A large file (an album) is written into `scratch_file()` and returned as `Blob(path, suffix)`, and audio
+may be written block by block through `AudioWriter` and returned as its `AudioFile`: the worker moves either
+into the cache, so no kernel needs a whole album's bytes, or a whole song's samples, in memory.
 
 Stage modules import their DSP (numba, scipy.fft: ~0.7 s) inside `render`, so that compiling, planning
 and a no-op build never pay for it; the code-version digest follows those imports all the same.
@@ -55,6 +56,56 @@ def scratch_file(suffix: str) -> Path:
     """A new empty file to write a large output into and return as `Blob(path, suffix)`. Rendering in a
     worker it lies in the cache (moving it in costs no copy) and is removed if the kernel fails."""
     return SCRATCH_FILES.get()(suffix)
+
+
+class NonFiniteAudio(ValueError):
+    """A kernel's audio holds NaN or Inf (the worker names the node)."""
+
+
+@dataclass(frozen=True)
+class AudioFile:
+    """A kernel's (frames, channels) float32 audio, written to a scratch .npy by an AudioWriter."""
+
+    path: Path
+    frames: int
+    channels: int
+
+
+class AudioWriter:
+    """A kernel's audio output, written front to back in blocks as float32 into a scratch .npy (the bytes
+    np.save would write, silence as holes): a kernel that streams never holds its whole output."""
+
+    def __init__(self, frames: int, channels: int) -> None:
+        import numpy as np
+
+        from .npyfile import SparseWriter, npy_header
+
+        self.frames, self.channels, self.written = frames, channels, 0
+        self.path = scratch_file(".npy")
+        self._fh = self.path.open("r+b")
+        self._sink = SparseWriter(self._fh)
+        self._sink.write(npy_header((frames, channels), np.dtype(np.float32)))
+
+    def write(self, block: Any) -> None:
+        """Append (n, channels) frames, cast to float32 as every stored audio output is."""
+        import numpy as np
+
+        samples = np.ascontiguousarray(block, dtype=np.float32)
+        if samples.ndim != 2 or samples.shape[1] != self.channels or self.written + samples.shape[0] > self.frames:
+            raise ValueError(f"AudioWriter: block of shape {samples.shape} does not fit ({self.frames}, "
+                             f"{self.channels}) after {self.written} frames")
+        if not np.isfinite(samples).all():
+            raise NonFiniteAudio("kernel produced NaN or Inf samples")
+        self._sink.write(samples)
+        self.written += samples.shape[0]
+
+    def finish(self) -> AudioFile:
+        """Close the file once every frame is written; the kernel returns what this gives."""
+        if self.written != self.frames:
+            raise ValueError(f"AudioWriter: {self.written} of {self.frames} frames written")
+        self._sink.close()
+        self._fh.close()
+        return AudioFile(self.path, self.frames, self.channels)
 
 
 class RenderError(Exception):

@@ -1,13 +1,15 @@
 """Stage `stem`: one source file through its channel strip, as stereo, spanning the stem only.
 
 Output is `(n, 2)` post-fader, or `(n, 4)` with the pre-fader (pre-pan, unity-gain) signal in channels
-2-3 when a pre-fader send taps this stem; n is the source's length at the render rate. The output starts
+2-3 when a pre-fader send taps this stem; n is the source's length at the render rate. The stem is a
+stream: decoded, resampled, filtered and written block by block, so its memory does not grow with its length. The output starts
 at the stem's `start_frame(offset_s)` in song time, where the buses and the mixdown place it; the song's
 length is theirs, so a longer tail or a later-ending stem leaves this output (and its key) alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +18,9 @@ import soundfile
 from pydantic import Field
 
 from .dsp.checks import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
-from .mixing import compressor, eq_chain, start_frame
+from .mixing import compressor_stream, eq_sos, start_frame
 from .params import Breakpoints, RenderParams, StemStrip
-from .registry import RenderError, stage
+from .registry import AudioFile, AudioWriter, RenderError, stage
 
 
 MAX_SOURCE_PEAK = 16.0
@@ -37,50 +39,110 @@ class StemInputs:
     source: Path
 
 
-def read_source(path: str, sample_rate_hz: int) -> np.ndarray:
-    """Decode a source file to float64 `(frames, channels)` at the render rate; refuse NaN/Inf."""
-    from .dsp.resample import resample
+STEM_BLOCK_FRAMES = 1 << 15
+"""Frames per block of a stem's stream: the compressor's block, so the stream cuts the blocks it cut."""
 
-    try:
-        audio, rate = soundfile.read(path, dtype="float64", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError, OSError) as err:
-        raise RenderError(f"{path}: does not decode as audio ({err})") from None
-    if not np.isfinite(audio).all():
+
+def _decode_error(path: str, err: Exception) -> RenderError:
+    return RenderError(f"{path}: does not decode as audio ({err})")
+
+
+def _checked(block: np.ndarray, path: str) -> np.ndarray:
+    """A decoded block, refused if it holds NaN/Inf or exceeds MAX_SOURCE_PEAK."""
+    if not np.isfinite(block).all():
         raise RenderError(f"{path}: contains NaN or Inf samples")
-    if audio.shape[0] == 0:
-        raise RenderError(f"{path}: has no audio frames")
-    peak = float(np.abs(audio).max())
+    peak = float(np.abs(block).max(initial=0.0))
     if peak > MAX_SOURCE_PEAK:
         raise RenderError(f"{path}: samples reach {peak:.3g}, over +{20 * np.log10(MAX_SOURCE_PEAK):.0f} dBFS "
                           f"(a float file with unscaled values?)")
+    return block
+
+
+def source_stream(path: str, sample_rate_hz: int) -> tuple[int, int, Iterator[np.ndarray]]:
+    """A source file decoded to float64 at the render rate as a stream: (frames, channels, blocks of
+    STEM_BLOCK_FRAMES frames, the last shorter). Resampled with libsoxr's stream, which gives what its
+    one-shot call gives; NaN/Inf and overs are refused block by block."""
+    try:
+        source = soundfile.SoundFile(path)
+    except (RuntimeError, soundfile.LibsndfileError, OSError) as err:
+        raise _decode_error(path, err) from None
+    rate, channels, frames = source.samplerate, source.channels, source.frames
+    if frames == 0:
+        source.close()
+        raise RenderError(f"{path}: has no audio frames")
     if not MIN_SAMPLE_RATE_HZ <= rate <= MAX_SAMPLE_RATE_HZ:
+        source.close()
         raise RenderError(f"{path}: sample rate must be {MIN_SAMPLE_RATE_HZ:g}..{MAX_SAMPLE_RATE_HZ:g} Hz "
                           f"(got {rate} Hz)")
-    return resample(audio, rate, sample_rate_hz) if rate != sample_rate_hz else audio
+    out_frames = frames if rate == sample_rate_hz else (2 * frames * sample_rate_hz + rate) // (2 * rate)
+
+    def decoded() -> Iterator[np.ndarray]:
+        with source:
+            try:
+                for block in source.blocks(STEM_BLOCK_FRAMES, dtype="float64", always_2d=True):
+                    yield _checked(block, path)
+            except (RuntimeError, soundfile.LibsndfileError) as err:
+                raise _decode_error(path, err) from None
+
+    def resampled() -> Iterator[np.ndarray]:
+        import soxr
+
+        stream = soxr.ResampleStream(rate, sample_rate_hz, channels, dtype="float64", quality="VHQ")
+        read = 0
+        for block in decoded():
+            read += block.shape[0]
+            yield stream.resample_chunk(block, last=read >= frames)
+
+    blocks = decoded() if rate == sample_rate_hz else _rechunk(resampled(), channels)
+    return out_frames, channels, blocks
+
+
+def _rechunk(pieces: Iterator[np.ndarray], channels: int) -> Iterator[np.ndarray]:
+    """Pieces of any length as blocks of STEM_BLOCK_FRAMES frames (the last shorter)."""
+    pending, held = [], 0
+    for piece in pieces:
+        pending.append(piece)
+        held += piece.shape[0]
+        if held >= STEM_BLOCK_FRAMES:
+            joined = np.concatenate(pending)
+            whole = held - held % STEM_BLOCK_FRAMES
+            yield from (joined[i:i + STEM_BLOCK_FRAMES] for i in range(0, whole, STEM_BLOCK_FRAMES))
+            pending, held = [joined[whole:]], held - whole
+    if held:
+        yield np.concatenate(pending)
 
 
 @stage("stem", "2")
-def render_stem(inputs: StemInputs, p: StemParams) -> np.ndarray:
-    from .dsp.automation import envelope
+def render_stem(inputs: StemInputs, p: StemParams) -> AudioFile:
+    from .dsp.automation import envelope_range
+    from .dsp.iir import initial_state, sosfilt
     from .dsp.pan import invert_polarity, pan_to_stereo, stereo_width
 
-    audio = read_source(str(inputs.source), p.sample_rate_hz)
-    if p.polarity_invert:
-        audio = invert_polarity(audio)
-    audio = compressor(eq_chain(audio, p.eq, p.sample_rate_hz), p.compressor, p.sample_rate_hz)
-    audio = np.asarray(audio, dtype=np.float64)
-    start, n = start_frame(p.offset_s, p.sample_rate_hz), audio.shape[0]
+    frames, channels, blocks = source_stream(str(inputs.source), p.sample_rate_hz)
+    sos = eq_sos(p.eq, p.sample_rate_hz)
+    eq_state = None if sos is None else initial_state(sos, channels)
+    squeeze = compressor_stream(p.compressor, channels, p.sample_rate_hz)
+    start, auto = start_frame(p.offset_s, p.sample_rate_hz), p.automation
+    out = AudioWriter(frames, 4 if p.prefader_tap else 2)
+    done = 0
+    for block in blocks:
+        n = block.shape[0]
 
-    def automated(points: Breakpoints) -> np.ndarray:
-        """The envelope at song-time frames [start, start + n): the same t = frame / rate as over the song."""
-        return envelope(points, start + n, p.sample_rate_hz)[start:]
+        def automated(points: Breakpoints) -> np.ndarray:
+            """The envelope at this block's song-time frames: the same t = frame / rate as over the song."""
+            return envelope_range(points, start + done, n, p.sample_rate_hz)
 
-    auto = p.automation
-    gain_db = p.gain_db + (automated(auto.gain_db) if auto and auto.gain_db else 0.0)
-    pan = automated(auto.pan) if auto and auto.pan else p.pan
-    gain = 10.0 ** (np.asarray(gain_db) / 20.0)
-    gained = audio * (gain[:, None] if np.ndim(gain) else gain)
-    post = stereo_width(pan_to_stereo(gained, pan), p.width)
-    if not p.prefader_tap:
-        return post
-    return np.concatenate([post, pan_to_stereo(audio, 0.0)], axis=1)
+        audio = invert_polarity(block) if p.polarity_invert else block
+        if sos is not None:
+            audio = sosfilt(sos, audio, eq_state)
+        if squeeze is not None:
+            audio = squeeze.process(audio)
+        audio = np.asarray(audio, dtype=np.float64)
+        gain_db = p.gain_db + (automated(auto.gain_db) if auto and auto.gain_db else 0.0)
+        pan = automated(auto.pan) if auto and auto.pan else p.pan
+        gain = 10.0 ** (np.asarray(gain_db) / 20.0)
+        gained = audio * (gain[:, None] if np.ndim(gain) else gain)
+        post = stereo_width(pan_to_stereo(gained, pan), p.width)
+        out.write(np.concatenate([post, pan_to_stereo(audio, 0.0)], axis=1) if p.prefader_tap else post)
+        done += n
+    return out.finish()

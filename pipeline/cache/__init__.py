@@ -41,7 +41,7 @@ import numpy as np
 
 from pipeline.atomic import (atomic_path, atomic_save_npy, atomic_write_bytes, fsync_dir, new_temp_file,
                              sweep_stale_temps)
-from pipeline.digest import canonical_json, digest_array, digest_bytes, digest_file
+from pipeline.digest import canonical_json, digest_array, digest_bytes, digest_file, digest_npy_file
 from pipeline.filememo import FileDigestMemo
 
 from . import actions, limit, maintenance, objects, pruning
@@ -114,6 +114,25 @@ class Cache:
         digest = digest_array(arr)
         return objects.put_object(self.array_path(digest), digest, "array",
                                   lambda path: atomic_save_npy(path, arr, fsync=self.fsync))
+
+    def put_array_file(self, source: Path) -> str:
+        """Store a kernel's float32 .npy written in this cache's scratch/ (an AudioWriter's) by renaming it
+        in; return its digest, hashed from the file in blocks. An intact copy already stored is kept."""
+        digest = digest_npy_file(source)
+
+        def write(path: Path) -> None:
+            if self.fsync:
+                fd = os.open(source, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, path)
+
+        objects.put_object(self.array_path(digest), digest, "array", write)
+        source.unlink(missing_ok=True)  # an intact copy was already stored
+        return digest
 
     def load_array(self, digest: str, mmap: bool = True) -> np.ndarray:
         """The array ``digest``: a read-only memory map by default. Not verified here:

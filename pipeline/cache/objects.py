@@ -26,9 +26,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 
-from pipeline.digest import digest_array, digest_file
+from pipeline.digest import digest_file, digest_npy_file
 
 from .layout import HEX32
 
@@ -74,9 +73,10 @@ def touch(path: Path) -> None:
 
 
 def _hash_object(path: Path, kind: str) -> str:
-    """The digest of an object file's content (an array by its values, others by bytes)."""
+    """The digest of an object file's content (an array by its values, others by bytes), read in blocks:
+    verifying a song's array costs a buffer, not the song's pages."""
     if kind == "array":
-        return digest_array(np.load(path, mmap_mode="r", allow_pickle=False))
+        return digest_npy_file(path)
     return digest_file(path)
 
 

@@ -17,7 +17,14 @@ def envelope(breakpoints: ArrayLike, n_frames: int, sample_rate_hz: float) -> np
     Held at the first value before the first breakpoint and at the last after the last one; values at
     breakpoint times are exact. Equal times make a step: the later breakpoint holds from that time on.
     """
+    return envelope_range(breakpoints, 0, n_frames, sample_rate_hz)
+
+
+def envelope_range(breakpoints: ArrayLike, first_frame: int, n_frames: int, sample_rate_hz: float) -> np.ndarray:
+    """`envelope(breakpoints, first_frame + n_frames, rate)[first_frame:]`, value for value, without the
+    frames before: a block of a stream costs its own length."""
     rate = check_sample_rate(sample_rate_hz)
+    first = check_number(first_frame, "first_frame", ge=0, integer=True)
     frames = check_number(n_frames, "n_frames", ge=0, integer=True)
     try:
         points = np.asarray(breakpoints, dtype=np.float64)
@@ -31,7 +38,7 @@ def envelope(breakpoints: ArrayLike, n_frames: int, sample_rate_hz: float) -> np
     if np.any(np.diff(times) < 0):
         raise ValueError(f"breakpoints: times must not decrease (got {times.tolist()})")
 
-    t = np.arange(frames, dtype=np.float64) / rate
+    t = np.arange(first, first + frames, dtype=np.float64) / rate
     if times.shape[0] == 1:
         return np.full(t.shape, values[0])
     # Segment i spans [times[i], times[i+1]); side="right" makes the later of equal times win.

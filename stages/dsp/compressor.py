@@ -114,42 +114,57 @@ def _ballistics_and_gain(level: np.ndarray, knee_floor: float, log_loud: np.ndar
     return state
 
 
-def compress(audio: np.ndarray, sample_rate_hz: float, threshold_db: float, ratio: float, knee_db: float = 6.0,
-             attack_ms: float = 10.0, release_ms: float = 100.0, makeup_db: float = 0.0,
-             sidechain_highpass_hz: float | None = None) -> np.ndarray:
-    """Compress (frames, channels) audio with one stereo-linked gain; returns a new float64 array.
+class Compressor:
+    """The compressor as a stream: `process` takes consecutive blocks of BLOCK_FRAMES frames (the last may
+    be shorter), carrying the ballistics and the side-chain filter across them, so a track compressed
+    block by block is bit-identical to `compress` on the whole track (which cuts the same blocks).
 
     The detector (optionally through a 12 dB/oct RBJ high-pass at sidechain_highpass_hz, detector only)
     is the per-sample peak over channels in dB; gain = static curve smoothed by attack/release, + makeup_db.
     """
-    check_audio(audio)
-    rate = check_sample_rate(sample_rate_hz)
-    threshold = check_number(threshold_db, "threshold_db")
-    slope = 1.0 / check_number(ratio, "ratio", ge=1.0, finite=False) - 1.0  # ratio inf: a limiter curve
-    knee = check_number(knee_db, "knee_db", ge=0.0)
-    attack = time_coefficient(check_number(attack_ms, "attack_ms", gt=0.0), rate)
-    release = time_coefficient(check_number(release_ms, "release_ms", gt=0.0), rate)
-    makeup = check_number(makeup_db, "makeup_db")
-    frames, channels = audio.shape
-    sidechain = None
-    if sidechain_highpass_hz is not None:
-        sidechain = band_sos("highpass", sidechain_highpass_hz, rate)
-        sidechain_state = initial_state(sidechain, channels)
 
-    # Under knee_floor a level's curve is 0 whatever its log: over + W/2 <= 0 with a margin (1e-6, ~1e-5 dB)
-    # far above the rounding of log, scaling and sums (~1e-12 dB), so only the louder levels need numpy's log.
-    knee_floor = 10.0 ** (min(threshold - 0.5 * knee, 6000.0) / 20.0) * (1.0 - 1e-6)
-    out = np.empty((frames, channels), dtype=np.float64)
-    size = min(BLOCK_FRAMES, max(frames, 1))
-    level, loud, states = np.empty(size), np.empty(size), np.empty(size)
-    state = 0.0
-    for start in range(0, frames, BLOCK_FRAMES):  # a loop over blocks, never over samples
-        stop = min(start + BLOCK_FRAMES, frames)
-        block = audio[start:stop]
-        detector = block if sidechain is None else sosfilt(sidechain, block, sidechain_state)
-        lev = level[: stop - start]
-        log_loud = loud[: _peak_level(detector, knee_floor, lev, loud)]
+    def __init__(self, sample_rate_hz: float, channels: int, threshold_db: float, ratio: float,
+                 knee_db: float = 6.0, attack_ms: float = 10.0, release_ms: float = 100.0, makeup_db: float = 0.0,
+                 sidechain_highpass_hz: float | None = None) -> None:
+        rate = check_sample_rate(sample_rate_hz)
+        self.threshold = check_number(threshold_db, "threshold_db")
+        self.reduction_per_db = 1.0 - 1.0 / check_number(ratio, "ratio", ge=1.0, finite=False)  # inf: a limiter
+        self.knee = check_number(knee_db, "knee_db", ge=0.0)
+        self.attack = time_coefficient(check_number(attack_ms, "attack_ms", gt=0.0), rate)
+        self.release = time_coefficient(check_number(release_ms, "release_ms", gt=0.0), rate)
+        self.makeup = check_number(makeup_db, "makeup_db")
+        self.sidechain = None if sidechain_highpass_hz is None else band_sos("highpass", sidechain_highpass_hz, rate)
+        self.sidechain_state = None if self.sidechain is None else initial_state(self.sidechain, channels)
+        # Under knee_floor a level's curve is 0 whatever its log: over + W/2 <= 0 with a margin (1e-6, ~1e-5 dB)
+        # far above the rounding of log, scaling and sums (~1e-12 dB), so only the louder levels need numpy's log.
+        self.knee_floor = 10.0 ** (min(self.threshold - 0.5 * self.knee, 6000.0) / 20.0) * (1.0 - 1e-6)
+        self.state = 0.0
+        self._level, self._loud, self._states = np.empty(BLOCK_FRAMES), np.empty(BLOCK_FRAMES), np.empty(BLOCK_FRAMES)
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """The next block (at most BLOCK_FRAMES frames), compressed: a new float64 array."""
+        frames = block.shape[0]
+        if frames > BLOCK_FRAMES:
+            raise ValueError(f"block: at most {BLOCK_FRAMES} frames (got {frames})")
+        out = np.empty(block.shape, dtype=np.float64)
+        detector = block if self.sidechain is None else sosfilt(self.sidechain, block, self.sidechain_state)
+        level = self._level[:frames]
+        log_loud = self._loud[: _peak_level(detector, self.knee_floor, level, self._loud)]
         np.log(log_loud, out=log_loud)  # numpy's log, as ever: its SIMD variants are not libm's, bit for bit
-        state = _ballistics_and_gain(lev, knee_floor, log_loud, threshold, knee, -slope, state, attack, release,
-                                     makeup, block, states, out[start:stop])
+        self.state = _ballistics_and_gain(level, self.knee_floor, log_loud, self.threshold, self.knee,
+                                          self.reduction_per_db, self.state, self.attack, self.release,
+                                          self.makeup, block, self._states, out)
+        return out
+
+
+def compress(audio: np.ndarray, sample_rate_hz: float, threshold_db: float, ratio: float, knee_db: float = 6.0,
+             attack_ms: float = 10.0, release_ms: float = 100.0, makeup_db: float = 0.0,
+             sidechain_highpass_hz: float | None = None) -> np.ndarray:
+    """Compress (frames, channels) audio with one stereo-linked gain (see `Compressor`); a new float64 array."""
+    check_audio(audio)
+    stream = Compressor(sample_rate_hz, audio.shape[1], threshold_db, ratio, knee_db, attack_ms, release_ms,
+                        makeup_db, sidechain_highpass_hz)
+    out = np.empty(audio.shape, dtype=np.float64)
+    for start in range(0, audio.shape[0], BLOCK_FRAMES):  # a loop over blocks, never over samples
+        out[start:start + BLOCK_FRAMES] = stream.process(audio[start:start + BLOCK_FRAMES])
     return out

@@ -72,10 +72,12 @@ def test_a_stem_spans_itself_and_its_automation_stays_in_song_time(tmp_path: Pat
     p = StemParams(sample_rate_hz=SR, prefader_tap=True, offset_s=0.3157, gain_db=-2.0, width=1.4,
                    automation={"gain_db": [[0.0, -30.0], [0.5, 0.0], [0.5, -6.0], [0.7, 0.0]],
                                "pan": [[0.2, -1.0], [1.0, 1.0]]})
-    out = render_stem(StemInputs(source=source), p)
+    written = render_stem(StemInputs(source=source), p)  # streamed into a .npy, as float32 (what is stored)
+    out = np.load(written.path)
+    written.path.unlink()
     assert out.shape == (SR // 2, 4)               # the stem's frames, not the song's
 
     frames = SR                                     # a one-second song: the stem is cut nowhere
     start = start_frame(p.offset_s, SR)
     decoded, _ = soundfile.read(str(source), dtype="float64", always_2d=True)
-    np.testing.assert_array_equal(out, _old_stem(decoded, p, frames)[start:start + SR // 2])
+    np.testing.assert_array_equal(out, _old_stem(decoded, p, frames)[start:start + SR // 2].astype(np.float32))

@@ -1,10 +1,12 @@
-"""Large kernel outputs (an album file) are written into the cache's scratch/ and moved into objects/:
-nothing stays behind, after a good render or a failed one, and the album file's blob is the delivered file."""
+"""Large kernel outputs (an album file, a stem's audio written block by block) are written into the cache's
+scratch/ and moved into objects/: nothing stays behind, after a good render or a failed one, the album file's
+blob is the delivered file and streamed audio is the .npy np.save would write."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 import stages.album_export as album_export
@@ -36,3 +38,46 @@ def test_a_failing_kernel_leaves_no_scratch_file(project, monkeypatch):
     with pytest.raises(Exception, match="facts refused"):
         project.build()
     assert scratch_files(project) == []
+
+
+def test_audio_written_block_by_block_is_stored_by_rename(tmp_path, monkeypatch):
+    from pipeline.digest import digest_array, digest_npy_file
+    from stages.registry import SCRATCH_FILES, AudioWriter, NonFiniteAudio
+
+    cache = Cache(tmp_path / "cache")
+    token = SCRATCH_FILES.set(cache.scratch_file)
+    try:
+        audio = np.random.default_rng(2).standard_normal((100_003, 2))
+        audio[20_000:90_000] = 0.0  # silence: holes in the written file
+        writer = AudioWriter(audio.shape[0], 2)
+        for start in range(0, audio.shape[0], 32_768):
+            writer.write(audio[start:start + 32_768])
+        written = writer.finish()
+        np.save(tmp_path / "plain.npy", audio.astype(np.float32))
+        assert written.path.read_bytes() == (tmp_path / "plain.npy").read_bytes()  # np.save's bytes
+        digest = cache.put_array_file(written.path)
+        assert digest == digest_array(audio.astype(np.float32)) == digest_npy_file(cache.array_path(digest))
+        assert not written.path.exists() and cache.check_object(digest)[0] == "ok"
+
+        bad = AudioWriter(4, 2)
+        with pytest.raises(NonFiniteAudio):
+            bad.write(np.array([[0.0, np.nan]] * 4))
+        short = AudioWriter(4, 2)
+        short.write(np.zeros((3, 2)))
+        with pytest.raises(ValueError, match="3 of 4 frames"):
+            short.finish()
+    finally:
+        SCRATCH_FILES.reset(token)
+
+
+def test_a_short_or_foreign_npy_file_does_not_hash(tmp_path):
+    from pipeline.digest import digest_npy_file
+
+    np.save(tmp_path / "x.npy", np.ones((1000, 2), dtype=np.float32))
+    data = (tmp_path / "x.npy").read_bytes()
+    (tmp_path / "short.npy").write_bytes(data[:-4])
+    (tmp_path / "long.npy").write_bytes(data + b"\0")
+    np.save(tmp_path / "fortran.npy", np.asfortranarray(np.ones((1000, 2), dtype=np.float32)))
+    for name, message in (("short", "short of its header"), ("long", "after the array"), ("fortran", "Fortran")):
+        with pytest.raises(ValueError, match=message):
+            digest_npy_file(tmp_path / f"{name}.npy")

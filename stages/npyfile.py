@@ -1,0 +1,59 @@
+"""Writing .npy files front to back: the same bytes as `np.save`, silence left as holes.
+
+The cache saves arrays through `SparseWriter`, and a kernel writes its audio block by block through
+`registry.AudioWriter`, which uses it too, so that no process needs a whole song in memory to store it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+import numpy as np
+
+HOLE_BYTES = 1 << 16
+"""The zero runs a saved array leaves as holes: 64 KiB pieces (16 pages), aligned in the file."""
+
+
+def npy_header(shape: tuple[int, ...], dtype: np.dtype[Any]) -> bytes:
+    """The header `np.save` writes for a C-order array of this shape and dtype (format 1.0)."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(shape)})
+    return buffer.getvalue()
+
+
+class SparseWriter:
+    """A file-like with only ``write``: each aligned HOLE_BYTES piece of zeros is skipped by a seek instead
+    of written, so silence takes no disk where the file system keeps holes (ext4, xfs, btrfs, tmpfs, APFS)
+    and reads back as zeros; ``close`` sets the file's length."""
+
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+        self._position = 0
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        head = min(view.nbytes, -self._position % HOLE_BYTES)  # up to the next piece boundary: written
+        pieces = (view.nbytes - head) // HOLE_BYTES
+        zero = np.zeros(pieces + 1, dtype=bool)  # per aligned whole piece, then the written tail
+        if pieces:
+            words = np.frombuffer(view[head:head + pieces * HOLE_BYTES], dtype=np.uint64)
+            zero[:pieces] = ~words.reshape(pieces, HOLE_BYTES // 8).any(axis=1)
+        edges = [0, head, *range(head + HOLE_BYTES, head + pieces * HOLE_BYTES + 1, HOLE_BYTES), view.nbytes]
+        kinds = [False, *zero[:pieces], False]  # each span [edges[i], edges[i + 1]): a hole or not
+        start = 0
+        for i in range(1, len(kinds) + 1):  # coalesce runs of the same kind into one write or seek
+            if i == len(kinds) or kinds[i] != kinds[start]:
+                lo, hi = edges[start], edges[i]
+                if kinds[start]:
+                    self._fh.seek(hi - lo, os.SEEK_CUR)
+                elif hi > lo:
+                    self._fh.write(view[lo:hi])
+                start = i
+        self._position += view.nbytes
+        return view.nbytes
+
+    def close(self) -> None:
+        self._fh.truncate(self._position)  # a trailing hole: the file still ends where the data does

@@ -1,6 +1,7 @@
 """Stages `bus` and `mixdown`: fixed-order sums of stems and buses, with a bus's own processing.
 
-A bus with a delay or reverb is an effect return: it outputs the wet signal only.
+A bus with a delay or reverb is an effect return: it outputs the wet signal only. The mixdown and a bus without
+effects stream block by block; an effect return's delay line and convolution still take the whole song.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import Field
 
-from .mixing import MixInput, compressor, eq_chain, sum_inputs
+from .mixing import MIX_BLOCK_FRAMES, Chain, MixInput, compressor, eq_chain, eq_sos, sum_inputs, summed
 from .params import BusStrip, RenderParams
-from .registry import stage
+from .registry import AudioFile, AudioWriter, stage
 
 
 class MixdownParams(RenderParams):
@@ -36,11 +37,14 @@ class BusParams(BusStrip, MixdownParams):
 
 
 @stage("bus", "1")
-def render_bus(inputs: MixInputs, p: BusParams) -> np.ndarray:
+def render_bus(inputs: MixInputs, p: BusParams) -> np.ndarray | AudioFile:
     from .dsp.delay import apply_delay
     from .dsp.pan import pan_to_stereo, stereo_width
     from .dsp.reverb import apply_reverb, reverb_ir
 
+    if p.delay is None and p.reverb is None:
+        return _stream_bus(inputs, p)
+    # an effect return: its delay line and its reverb's convolution run over the whole song
     audio = sum_inputs(inputs.sources, p.taps, p.frames)
     audio = compressor(eq_chain(audio, p.eq, p.sample_rate_hz), p.compressor, p.sample_rate_hz)
     if p.delay is not None:
@@ -54,6 +58,21 @@ def render_bus(inputs: MixInputs, p: BusParams) -> np.ndarray:
     return stereo_width(pan_to_stereo(audio, p.pan), p.width)
 
 
+def _stream_bus(inputs: MixInputs, p: BusParams) -> AudioFile:
+    """A bus without effects, block by block: sum, EQ, compressor, fader, pan and width."""
+    from .dsp.pan import pan_to_stereo, stereo_width
+
+    chain = Chain([eq_sos(p.eq, p.sample_rate_hz)], p.compressor, 2, p.sample_rate_hz)
+    out = AudioWriter(p.frames, 2)
+    for lo in range(0, p.frames, MIX_BLOCK_FRAMES):
+        audio = chain.process(summed(inputs.sources, p.taps, lo, min(p.frames, lo + MIX_BLOCK_FRAMES)))
+        out.write(stereo_width(pan_to_stereo(audio * 10.0 ** (p.gain_db / 20.0), p.pan), p.width))
+    return out.finish()
+
+
 @stage("mixdown", "1")
-def render_mixdown(inputs: MixInputs, p: MixdownParams) -> np.ndarray:
-    return sum_inputs(inputs.sources, p.taps, p.frames)
+def render_mixdown(inputs: MixInputs, p: MixdownParams) -> AudioFile:
+    out = AudioWriter(p.frames, 2)
+    for lo in range(0, p.frames, MIX_BLOCK_FRAMES):
+        out.write(summed(inputs.sources, p.taps, lo, min(p.frames, lo + MIX_BLOCK_FRAMES)))
+    return out.finish()

@@ -1,4 +1,5 @@
-"""Stage `master`: a song's mastering chain — broad EQ, the album's tonal decision, glue compression."""
+"""Stage `master`: a song's mastering chain — broad EQ, the album's tonal decision, glue compression — as a
+stream over the mixdown, block by block."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from .album_tonal import HIGH_SHELF_HZ, LOW_SHELF_HZ
-from .mixing import compressor, eq_chain
+from .mixing import MIX_BLOCK_FRAMES, Chain, eq_sos, release_pages
 from .params import MasterStrip, RenderParams
-from .registry import stage
+from .registry import AudioFile, AudioWriter, stage
 
 
 class MasterParams(MasterStrip, RenderParams):
@@ -25,14 +26,19 @@ class MasterInputs:
 
 
 @stage("master", "1")
-def render_master(inputs: MasterInputs, p: MasterParams) -> np.ndarray:
-    from .dsp.eq import apply_sos, band_sos
+def render_master(inputs: MasterInputs, p: MasterParams) -> AudioFile:
+    from .dsp.eq import band_sos
 
-    audio = eq_chain(np.asarray(inputs.mixdown, dtype=np.float64), p.eq, p.sample_rate_hz)
     tonal = inputs.tonal["value"] if inputs.tonal else None
-    if tonal:
-        for kind, freq_hz, gain_db in (("low_shelf", LOW_SHELF_HZ, tonal["low_shelf_db"]),
-                                       ("high_shelf", HIGH_SHELF_HZ, tonal["high_shelf_db"])):
-            if gain_db:
-                audio = apply_sos(audio, band_sos(kind, freq_hz, p.sample_rate_hz, gain_db=gain_db))
-    return compressor(audio, p.compressor, p.sample_rate_hz)
+    shelves = [band_sos(kind, freq_hz, p.sample_rate_hz, gain_db=gain_db)
+               for kind, freq_hz, gain_db in (("low_shelf", LOW_SHELF_HZ, tonal["low_shelf_db"]),
+                                              ("high_shelf", HIGH_SHELF_HZ, tonal["high_shelf_db"]))
+               if gain_db] if tonal else []
+    mixdown = inputs.mixdown
+    frames, channels = mixdown.shape
+    chain = Chain([eq_sos(p.eq, p.sample_rate_hz), *shelves], p.compressor, channels, p.sample_rate_hz)
+    out = AudioWriter(frames, channels)
+    for lo in range(0, frames, MIX_BLOCK_FRAMES):  # block by block: the EQ's and compressor's state carried
+        out.write(chain.process(np.asarray(mixdown[lo:lo + MIX_BLOCK_FRAMES], dtype=np.float64)))
+        release_pages(mixdown)
+    return out.finish()

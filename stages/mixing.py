@@ -76,18 +76,53 @@ def compressor(audio: np.ndarray, settings: Compressor | None, sample_rate_hz: i
                     makeup_db=settings.makeup_db, sidechain_highpass_hz=settings.sidechain_highpass_hz)
 
 
+MIX_BLOCK_FRAMES = 1 << 18
+"""Frames per block of a streamed sum or chain (5.5 s at 48 kHz): a whole number of compressor blocks."""
+
+
 def sum_inputs(arrays: list[np.ndarray], inputs: list[MixInput], frames: int) -> np.ndarray:
     """Sum stereo inputs into `frames` frames in their given (fixed) order, each at its level from its start
     frame, cut at the song's end; float64 accumulator. Frames a source does not span get nothing added,
     which is what adding its zeros gave, bit for bit."""
-    out = np.zeros((frames, 2))
+    return summed(arrays, inputs, 0, frames)
+
+
+def summed(arrays: list[np.ndarray], inputs: list[MixInput], lo: int, hi: int) -> np.ndarray:
+    """Frames [lo, hi) of the sum (see `sum_inputs`): the same products added in the same order, so a sum
+    taken block by block is bit-identical to the whole; each input's pages are dropped once read."""
+    out = np.zeros((hi - lo, 2))
     for audio, spec in zip(arrays, inputs):
         half = audio[:, 0:2] if spec.tap == "post" else audio[:, 2:4]
-        start = min(spec.start_frame, frames)
-        n = min(frames - start, half.shape[0])
-        out[start:start + n] += half[:n] * (10.0 ** (spec.level_db / 20.0))
+        first, last = max(lo, spec.start_frame), min(hi, spec.start_frame + half.shape[0])
+        if first < last:
+            out[first - lo:last - lo] += half[first - spec.start_frame:last - spec.start_frame] * (
+                10.0 ** (spec.level_db / 20.0))
         release_pages(audio)
     return out
+
+
+class Chain:
+    """EQ cascades in order, then a compressor, as a stream over consecutive blocks (each a whole number of
+    compressor blocks but the last): the filters' and the compressor's state carried, bit-identical to
+    running each stage over the whole song."""
+
+    def __init__(self, cascades: list[np.ndarray | None], settings: Compressor | None, channels: int,
+                 sample_rate_hz: int) -> None:
+        from .dsp.iir import initial_state
+
+        self.cascades = [(sos, initial_state(sos, channels)) for sos in cascades if sos is not None]
+        self.squeeze = compressor_stream(settings, channels, sample_rate_hz)
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        from .dsp.compressor import BLOCK_FRAMES
+        from .dsp.iir import sosfilt
+
+        for sos, state in self.cascades:
+            block = sosfilt(sos, block, state)
+        if self.squeeze is None:
+            return block
+        return np.concatenate([self.squeeze.process(block[i:i + BLOCK_FRAMES])
+                               for i in range(0, max(block.shape[0], 1), BLOCK_FRAMES)])
 
 
 def release_pages(audio: np.ndarray) -> None:

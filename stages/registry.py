@@ -25,6 +25,8 @@ import pkgutil
 import typing
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Callable, TypeVar
 
@@ -84,7 +86,18 @@ class AudioWriter:
         self.path = scratch_file(".npy")
         self._fh = self.path.open("r+b")
         self._sink = SparseWriter(self._fh)
-        self._sink.write(npy_header((frames, channels), np.dtype(np.float32)))
+        with self._naming_errors():
+            self._sink.write(npy_header((frames, channels), np.dtype(np.float32)))
+
+    @contextmanager
+    def _naming_errors(self) -> Iterator[None]:
+        """An OSError of a write (a full disk: ENOSPC carries no file name) names the file written."""
+        try:
+            yield
+        except OSError as err:
+            if err.filename is not None:
+                raise
+            raise OSError(err.errno, err.strerror or str(err), str(self.path)) from err
 
     def write(self, block: Any) -> None:
         """Append (n, channels) frames, cast to float32 as every stored audio output is."""
@@ -96,15 +109,17 @@ class AudioWriter:
                              f"{self.channels}) after {self.written} frames")
         if not np.isfinite(samples).all():
             raise NonFiniteAudio("kernel produced NaN or Inf samples")
-        self._sink.write(samples)
+        with self._naming_errors():
+            self._sink.write(samples)
         self.written += samples.shape[0]
 
     def finish(self) -> AudioFile:
         """Close the file once every frame is written; the kernel returns what this gives."""
         if self.written != self.frames:
             raise ValueError(f"AudioWriter: {self.written} of {self.frames} frames written")
-        self._sink.close()
-        self._fh.close()
+        with self._naming_errors():
+            self._sink.close()
+            self._fh.close()
         return AudioFile(self.path, self.frames, self.channels)
 
 

@@ -93,26 +93,40 @@ def channel_weights(channels: int) -> np.ndarray:
     return np.ones(channels)
 
 
-def _weighted_power_cumsum(audio: np.ndarray, sample_rate_hz: float) -> np.ndarray:
-    """Cumulative sum (length frames+1, leading 0) of sum_i G_i * z_i[n]^2 over K-weighted channels (BS.1770-4 eq. 1-2)."""
-    check_audio(audio)
-    sos = k_weighting_sos(sample_rate_hz)
-    frames, channels = audio.shape
-    weights = channel_weights(channels)
-    cumsum = np.zeros(frames + 1)
-    power = cumsum[1:]
-    state = initial_state(sos, channels)
-    for start in range(0, frames, _FILTER_BLOCK_FRAMES):
-        stop = min(frames, start + _FILTER_BLOCK_FRAMES)
-        y = sosfilt(sos, audio[start:stop], state)
-        np.square(y, out=y)
-        block = power[start:stop]
-        np.multiply(y[:, 0], weights[0], out=block)
-        for ch in range(1, channels):  # column adds: 3x faster than a sum over the short axis
-            y[:, ch] *= weights[ch]  # G_i; LFE (weight 0) drops out
-            block += y[:, ch]
-    np.cumsum(power, out=power)
-    return cumsum
+class _Cumsum:
+    """The cumulative sum (a leading 0, then one value per frame) of sum_i G_i * z_i[n]^2 over the K-weighted
+    channels (BS.1770-4 eq. 1-2), kept only at the frames some block series read: computed block by block
+    with the running sum carried into each block's cumsum, the same additions in the same order as one
+    cumsum over the whole programme, without its (frames + 1) float64 array."""
+
+    def __init__(self, audio: np.ndarray, sample_rate_hz: float, indices: np.ndarray) -> None:
+        check_audio(audio)
+        self.indices = np.unique(indices)
+        self.values = np.zeros(self.indices.shape[0])
+        sos = k_weighting_sos(sample_rate_hz)
+        frames, channels = audio.shape
+        weights = channel_weights(channels)
+        state = initial_state(sos, channels)
+        carry = 0.0
+        for start in range(0, frames, _FILTER_BLOCK_FRAMES):
+            stop = min(frames, start + _FILTER_BLOCK_FRAMES)
+            y = sosfilt(sos, audio[start:stop], state)
+            np.square(y, out=y)
+            running = np.empty(stop - start + 1)
+            running[0] = carry  # the sum up to frame `start`
+            power = running[1:]
+            np.multiply(y[:, 0], weights[0], out=power)
+            for ch in range(1, channels):  # column adds: 3x faster than a sum over the short axis
+                y[:, ch] *= weights[ch]  # G_i; LFE (weight 0) drops out
+                power += y[:, ch]
+            np.cumsum(running, out=running)
+            lo, hi = np.searchsorted(self.indices, [start + 1, stop + 1])
+            self.values[lo:hi] = running[self.indices[lo:hi] - start]
+            carry = float(running[-1])
+
+    def at(self, frames: np.ndarray) -> np.ndarray:
+        """The cumsum at these frames (each one of the indices it was made for)."""
+        return self.values[np.searchsorted(self.indices, frames)]
 
 
 def _block_lengths(sample_rate_hz: float, block_s: float, step_s: float) -> tuple[int, int]:
@@ -126,14 +140,22 @@ def _block_lengths(sample_rate_hz: float, block_s: float, step_s: float) -> tupl
     return block, step
 
 
-def _powers_from_cumsum(cumsum: np.ndarray, block: int, step: int) -> np.ndarray:
-    frames = cumsum.shape[0] - 1
-    if frames < block:
-        return np.zeros(0)
-    starts = np.arange(0, frames - block + 1, step)
-    powers = (cumsum[starts + block] - cumsum[starts]) / block
+def _block_starts(frames: int, block: int, step: int) -> np.ndarray:
+    """First frames of the whole blocks (a partial final block is dropped)."""
+    return np.arange(0, frames - block + 1, step) if frames >= block else np.zeros(0, dtype=np.int64)
+
+
+def _powers(cumsum: _Cumsum, frames: int, block: int, step: int) -> np.ndarray:
+    starts = _block_starts(frames, block, step)
+    powers = (cumsum.at(starts + block) - cumsum.at(starts)) / block
     np.maximum(powers, 0.0, out=powers)
     return powers
+
+
+def _reads(frames: int, block: int, step: int) -> list[np.ndarray]:
+    """The cumsum frames a block series reads."""
+    starts = _block_starts(frames, block, step)
+    return [starts, starts + block]
 
 
 def block_powers(audio: np.ndarray, sample_rate_hz: float, block_s: float = MOMENTARY_S,
@@ -143,7 +165,8 @@ def block_powers(audio: np.ndarray, sample_rate_hz: float, block_s: float = MOME
     Blocks are round(block_s*fs) samples starting every round(step_s*fs); a partial final block is dropped.
     """
     block, step = _block_lengths(sample_rate_hz, block_s, step_s)
-    return _powers_from_cumsum(_weighted_power_cumsum(audio, sample_rate_hz), block, step)
+    frames = np.asarray(audio).shape[0]
+    return _powers(_Cumsum(audio, sample_rate_hz, np.concatenate(_reads(frames, block, step))), frames, block, step)
 
 
 def power_to_lufs(powers: np.ndarray) -> np.ndarray:
@@ -219,11 +242,14 @@ def measure(audio: np.ndarray, sample_rate_hz: float, true_peak: bool = True) ->
     true_peak=False skips the oversampling (true_peak_dbtp is then NaN) for a caller that knows it already.
     """
     rate = check_sample_rate(sample_rate_hz)
-    cumsum = _weighted_power_cumsum(audio, rate)
-    momentary = _powers_from_cumsum(cumsum, *_block_lengths(rate, MOMENTARY_S, SERIES_STEP_S))
-    short_term = _powers_from_cumsum(cumsum, *_block_lengths(rate, SHORT_TERM_S, SERIES_STEP_S))
-    gating_blocks = _powers_from_cumsum(cumsum, *_block_lengths(rate, MOMENTARY_S, GATING_STEP_S))
-    lra_blocks = _powers_from_cumsum(cumsum, *_block_lengths(rate, SHORT_TERM_S, GATING_STEP_S))
+    frames = np.asarray(audio).shape[0]
+    series = [_block_lengths(rate, block_s, step_s) for block_s, step_s in (
+        (MOMENTARY_S, SERIES_STEP_S), (SHORT_TERM_S, SERIES_STEP_S), (MOMENTARY_S, GATING_STEP_S),
+        (SHORT_TERM_S, GATING_STEP_S))]
+    step = series[2][1]
+    edges = np.append(np.arange(0, frames, step), frames)  # the 100 ms segments' bounds
+    cumsum = _Cumsum(audio, rate, np.concatenate([edges, *(r for s in series for r in _reads(frames, *s))]))
+    momentary, short_term, gating_blocks, lra_blocks = (_powers(cumsum, frames, *s) for s in series)
     return LoudnessReport(
         integrated_lufs=gated_loudness_lufs(gating_blocks),
         momentary_max_lufs=_max_lufs(momentary),
@@ -231,14 +257,8 @@ def measure(audio: np.ndarray, sample_rate_hz: float, true_peak: bool = True) ->
         lra_lu=loudness_range_from_powers(lra_blocks),
         true_peak_dbtp=true_peak_dbtp(audio, rate) if true_peak else float("nan"),
         sample_peak_dbfs=sample_peak_dbfs(audio),
-        segment_energies=_segment_energies(cumsum, _block_lengths(rate, MOMENTARY_S, GATING_STEP_S)[1]),
+        segment_energies=np.diff(cumsum.at(edges)),
     )
-
-
-def _segment_energies(cumsum: np.ndarray, step: int) -> np.ndarray:
-    frames = cumsum.shape[0] - 1
-    edges = np.append(np.arange(0, frames, step), frames)
-    return np.diff(cumsum[edges])
 
 
 def sequence_loudness(starts: list[int], energies: list[np.ndarray], frames: int,

@@ -39,7 +39,6 @@ class BusParams(BusStrip, MixdownParams):
 @stage("bus", "1")
 def render_bus(inputs: MixInputs, p: BusParams) -> np.ndarray | AudioFile:
     from .dsp.delay import apply_delay
-    from .dsp.pan import pan_to_stereo, stereo_width
     from .dsp.reverb import apply_reverb, reverb_ir
 
     if p.delay is None and p.reverb is None:
@@ -54,19 +53,23 @@ def render_bus(inputs: MixInputs, p: BusParams) -> np.ndarray | AudioFile:
         ir = reverb_ir(p.sample_rate_hz, p.reverb.decay_s, predelay_ms=p.reverb.predelay_ms,
                        damping=p.reverb.damping, width=p.reverb.width, seed=p.reverb_seed)
         audio = apply_reverb(audio, ir)
-    audio = audio * 10.0 ** (p.gain_db / 20.0)
-    return stereo_width(pan_to_stereo(audio, p.pan), p.width)
+    return _fader(audio, p)
+
+
+def _fader(audio: np.ndarray, p: BusParams) -> np.ndarray:
+    """The bus's fader, pan and width, frame by frame (a block or the whole song alike)."""
+    from .dsp.pan import pan_to_stereo, stereo_width
+
+    return stereo_width(pan_to_stereo(audio * 10.0 ** (p.gain_db / 20.0), p.pan), p.width)
 
 
 def _stream_bus(inputs: MixInputs, p: BusParams) -> AudioFile:
     """A bus without effects, block by block: sum, EQ, compressor, fader, pan and width."""
-    from .dsp.pan import pan_to_stereo, stereo_width
-
     chain = Chain([eq_sos(p.eq, p.sample_rate_hz)], p.compressor, 2, p.sample_rate_hz)
     out = AudioWriter(p.frames, 2)
     for lo in range(0, p.frames, MIX_BLOCK_FRAMES):
         audio = chain.process(summed(inputs.sources, p.taps, lo, min(p.frames, lo + MIX_BLOCK_FRAMES)))
-        out.write(stereo_width(pan_to_stereo(audio * 10.0 ** (p.gain_db / 20.0), p.pan), p.width))
+        out.write(_fader(audio, p))
     return out.finish()
 
 

@@ -119,20 +119,22 @@ class Cache:
         """Store a kernel's float32 .npy written in this cache's scratch/ (an AudioWriter's) by renaming it
         in; return its digest, hashed from the file in blocks. An intact copy already stored is kept."""
         digest = digest_npy_file(source)
-
-        def write(path: Path) -> None:
-            if self.fsync:
-                fd = os.open(source, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, path)
-
-        objects.put_object(self.array_path(digest), digest, "array", write)
+        objects.put_object(self.array_path(digest), digest, "array", lambda path: self._move_in(source, path))
         source.unlink(missing_ok=True)  # an intact copy was already stored
         return digest
+
+    def _move_in(self, source: Path, path: Path) -> None:
+        """Rename a scratch file into place as an object (fsync'd first when this cache fsyncs)."""
+        if self.fsync:
+            fd = os.open(source, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, path)
+        if self.fsync:
+            fsync_dir(path.parent)
 
     def load_array(self, digest: str, mmap: bool = True) -> np.ndarray:
         """The array ``digest``: a read-only memory map by default. Not verified here:
@@ -155,8 +157,9 @@ class Cache:
         return self._put_bytes(data, "blob")
 
     def scratch_file(self, suffix: str) -> Path:
-        """A new empty file in ``scratch/`` for a kernel's large output (an album file), on the objects'
-        file system so that ``put_blob_file(move=True)`` renames it in; leftovers of dead builds are swept."""
+        """A new empty file in ``scratch/`` for a kernel's large output (an album file, streamed audio), on
+        the objects' file system so that ``put_blob_file(move=True)`` and ``put_array_file`` rename it in;
+        leftovers of dead builds are swept."""
         directory = self.layout.scratch_dir
         directory.mkdir(parents=True, exist_ok=True)
         sweep_stale_temps(directory)
@@ -169,16 +172,7 @@ class Cache:
 
         def write(path: Path) -> None:
             if move:
-                if self.fsync:
-                    fd = os.open(source, os.O_RDONLY)
-                    try:
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(source, path)
-                if self.fsync:
-                    fsync_dir(path.parent)
+                self._move_in(source, path)
             else:
                 with atomic_path(path, fsync=self.fsync) as tmp:
                     shutil.copyfile(source, tmp)

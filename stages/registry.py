@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Callable, TypeVar
 
+import numpy as np
+
 from .params import SpecModel
 
 
@@ -73,16 +75,21 @@ class AudioFile:
     channels: int
 
 
+WRITE_BUFFER_BYTES = 1 << 22
+"""An AudioWriter passes 4 MiB at a time to the file: in small appends, ext4 allocates blocks around the
+holes that one large write leaves free (7.3 vs 5.8 MB on disk for 30 s with 15 s of silence)."""
+
+
 class AudioWriter:
     """A kernel's audio output, written front to back in blocks as float32 into a scratch .npy (the bytes
     np.save would write, silence as holes): a kernel that streams never holds its whole output."""
 
     def __init__(self, frames: int, channels: int) -> None:
-        import numpy as np
-
         from .npyfile import SparseWriter, npy_header
 
         self.frames, self.channels, self.written = frames, channels, 0
+        self._pending: list[np.ndarray] = []
+        self._pending_bytes = 0
         self.path = scratch_file(".npy")
         self._fh = self.path.open("r+b")
         self._sink = SparseWriter(self._fh)
@@ -101,22 +108,29 @@ class AudioWriter:
 
     def write(self, block: Any) -> None:
         """Append (n, channels) frames, cast to float32 as every stored audio output is."""
-        import numpy as np
-
         samples = np.ascontiguousarray(block, dtype=np.float32)
         if samples.ndim != 2 or samples.shape[1] != self.channels or self.written + samples.shape[0] > self.frames:
             raise ValueError(f"AudioWriter: block of shape {samples.shape} does not fit ({self.frames}, "
                              f"{self.channels}) after {self.written} frames")
         if not np.isfinite(samples).all():
             raise NonFiniteAudio("kernel produced NaN or Inf samples")
-        with self._naming_errors():
-            self._sink.write(samples)
+        self._pending.append(samples)
+        self._pending_bytes += samples.nbytes
+        if self._pending_bytes >= WRITE_BUFFER_BYTES:
+            self._flush()
         self.written += samples.shape[0]
+
+    def _flush(self) -> None:
+        with self._naming_errors():
+            self._sink.write(np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0])
+        self._pending, self._pending_bytes = [], 0
 
     def finish(self) -> AudioFile:
         """Close the file once every frame is written; the kernel returns what this gives."""
         if self.written != self.frames:
             raise ValueError(f"AudioWriter: {self.written} of {self.frames} frames written")
+        if self._pending:
+            self._flush()
         with self._naming_errors():
             self._sink.close()
             self._fh.close()

@@ -19,7 +19,7 @@ from mutagen.id3 import ID3, TALB, TIT2, TPE1, TRCK, TSRC, TXXX
 from .formats import LOSSLESS, LOSSY, fixed_ogg_serial, is_lossy
 from .delivery import BitDepth, Encoding
 from .params import RenderParams
-from .registry import Blob, RenderError, scratch_file, stage
+from .registry import AudioFile, AudioWriter, Blob, RenderError, scratch_file, stage
 
 if TYPE_CHECKING:
     from .dsp.loudness import LoudnessReport
@@ -38,25 +38,42 @@ class ExportParams(Encoding, RenderParams):
     tags: dict[str, str] = {}
 
 
-def pcm_frames(audio: np.ndarray, bit_depth: BitDepth, dither: str, seed: int) -> tuple[np.ndarray, str]:
-    """Quantised samples in the dtype soundfile writes exactly, and the subtype to write them as."""
-    from .dsp.dither import quantize
+EXPORT_BLOCK_FRAMES = 1 << 16
+"""Frames per block as an export dithers, quantises, writes and decodes a final."""
 
+SUBTYPES: dict[BitDepth, str] = {16: "PCM_16", 24: "PCM_24", "32f": "FLOAT"}
+"""The libsndfile subtype a lossless bit depth is written as."""
+
+
+def pcm_block(block: np.ndarray, bit_depth: BitDepth, quantizer: Any) -> np.ndarray:
+    """Quantised samples in the dtype soundfile writes exactly (`quantizer`: the final's `Quantizer`)."""
     if bit_depth == "32f":
-        return np.asarray(audio, dtype=np.float32), "FLOAT"
-    grid = quantize(np.asarray(audio, dtype=np.float64), bit_depth, dither=dither, seed=seed)
-    ints = np.round(grid * 2.0 ** (bit_depth - 1))
+        return np.asarray(block, dtype=np.float32)
+    ints = np.round(quantizer.process(np.asarray(block, dtype=np.float64)) * 2.0 ** (bit_depth - 1))
     if bit_depth == 16:
-        return ints.astype(np.int16), "PCM_16"
-    return (ints.astype(np.int32) << 8), "PCM_24"  # soundfile maps int32 to 24 bit by its top bits
+        return ints.astype(np.int16)
+    return ints.astype(np.int32) << 8  # soundfile maps int32 to 24 bit by its top bits
 
 
-def encode(audio: np.ndarray, p: ExportParams, path: Path) -> np.ndarray:
-    """Write `audio` to `path` in the target's format and bit depth, then tag it; returns the frames written."""
-    frames, subtype = pcm_frames(audio, p.bit_depth, p.dither, p.dither_seed)
-    soundfile.write(str(path), frames, p.sample_rate_hz, format=LOSSLESS[p.format], subtype=subtype)
+def encode(final: np.ndarray, p: ExportParams, path: Path) -> AudioFile:
+    """Dither, quantise and write `final` to `path` in the target's format and bit depth block by block (the
+    bytes one write of the whole gives), then tag it; returns the samples the file decodes to, written as
+    they are made into a scratch .npy (`decoded`), so no whole song is held here."""
+    from .dsp.dither import Quantizer
+    from .mixing import release_pages
+
+    frames, channels = final.shape
+    quantizer = None if p.bit_depth == "32f" else Quantizer(p.bit_depth, p.dither, p.dither_seed, final.size)
+    samples = AudioWriter(frames, channels)
+    with soundfile.SoundFile(str(path), "w", p.sample_rate_hz, channels, SUBTYPES[p.bit_depth],
+                             format=LOSSLESS[p.format]) as sink:
+        for start in range(0, frames, EXPORT_BLOCK_FRAMES):
+            pcm = pcm_block(final[start:start + EXPORT_BLOCK_FRAMES], p.bit_depth, quantizer)
+            sink.write(pcm)
+            samples.write(decoded(pcm))
+            release_pages(final)
     tag_file(path, p.format, p.tags)
-    return frames
+    return samples.finish()
 
 
 LOSSY_WRITE_FRAMES = 8192
@@ -217,7 +234,12 @@ def render_export(inputs: ExportInputs, p: ExportParams) -> dict[str, Any]:
         tag_file(path, p.format, p.tags)
         facts, _ = measured_facts(path, samples, peak_dbtp)
         return {"file": Blob(path, f".{p.format}"), "facts": facts}
-    samples = decoded(encode(np.asarray(inputs.final), p, path))
-    facts, report = measured_facts(path, samples)
-    return {"file": Blob(path, f".{p.format}"), "facts": facts,
-            "sequence": sequence_measures(samples, p.sample_rate_hz, report)}
+    written = encode(inputs.final, p, path)
+    samples = np.load(written.path, mmap_mode="r")  # what the file decodes to, paged in as measured
+    try:
+        facts, report = measured_facts(path, samples)
+        sequence = sequence_measures(samples, p.sample_rate_hz, report)
+    finally:
+        del samples
+        written.path.unlink(missing_ok=True)
+    return {"file": Blob(path, f".{p.format}"), "facts": facts, "sequence": sequence}

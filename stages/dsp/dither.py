@@ -17,24 +17,35 @@ MIN_BIT_DEPTH = 2
 MAX_BIT_DEPTH = 32
 
 
-def quantize(audio: np.ndarray, bit_depth: int, dither: str = "tpdf", seed: int = 0) -> np.ndarray:
-    """Quantise to bit_depth bits: float64 values k / 2**(bit_depth-1), clipped to [-1, 1 - 1 LSB].
+class Quantizer:
+    """Quantise to bit_depth bits as a stream over consecutive blocks of one signal of `values` samples in
+    all (frames x channels): float64 values k / 2**(bit_depth-1), clipped to [-1, 1 - 1 LSB].
 
-    "tpdf" adds the sum of two independent uniform +-0.5 LSB variables before rounding (total error
-    RMS = LSB/2, independent of the signal); "none" rounds to nearest. Deterministic for a seed.
-    """
-    check_audio(audio)
-    depth = check_number(bit_depth, "bit_depth", ge=MIN_BIT_DEPTH, le=MAX_BIT_DEPTH, integer=True)
-    if dither not in DITHER_KINDS:
-        raise ValueError(f"dither: must be one of {', '.join(DITHER_KINDS)} (got {dither!r})")
-    seed = check_number(seed, "seed", ge=0, integer=True)
-    scale = float(2 ** (depth - 1))
-    scaled = np.multiply(audio, scale, dtype=np.float64)
-    if dither == "tpdf":
-        rng = np.random.default_rng(seed)
-        scaled += rng.uniform(-0.5, 0.5, size=scaled.shape)
-        scaled += rng.uniform(-0.5, 0.5, size=scaled.shape)
-    np.rint(scaled, out=scaled)
-    np.clip(scaled, -scale, scale - 1.0, out=scaled)
-    scaled /= scale
-    return scaled
+    "tpdf" adds the sum of two independent uniform +-0.5 LSB variables before rounding (total error RMS =
+    LSB/2, independent of the signal); "none" rounds to nearest. Deterministic for a seed. The two draws come
+    from two generators, the second advanced past the first's `values` draws, so the blocks get the noise
+    one block holding the whole signal gets: the stream's cut does not change a sample."""
+
+    def __init__(self, bit_depth: int, dither: str, seed: int, values: int) -> None:
+        depth = check_number(bit_depth, "bit_depth", ge=MIN_BIT_DEPTH, le=MAX_BIT_DEPTH, integer=True)
+        if dither not in DITHER_KINDS:
+            raise ValueError(f"dither: must be one of {', '.join(DITHER_KINDS)} (got {dither!r})")
+        seed = check_number(seed, "seed", ge=0, integer=True)
+        self.scale = float(2 ** (depth - 1))
+        self.first = self.second = None
+        if dither == "tpdf":  # default_rng's generator: PCG64, which can jump ahead
+            self.first = np.random.Generator(np.random.PCG64(seed))
+            self.second = np.random.Generator(np.random.PCG64(seed).advance(values))  # a 64-bit draw per double
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """The next block, quantised: float64 values k / 2**(bit_depth-1), clipped to [-1, 1 - 1 LSB]."""
+        check_audio(block)
+        scaled = np.multiply(block, self.scale, dtype=np.float64)
+        if self.first is not None and self.second is not None:
+            scaled += self.first.uniform(-0.5, 0.5, size=scaled.shape)
+            scaled += self.second.uniform(-0.5, 0.5, size=scaled.shape)
+        np.rint(scaled, out=scaled)
+        np.clip(scaled, -self.scale, self.scale - 1.0, out=scaled)
+        scaled /= self.scale
+        return scaled
+

@@ -6,9 +6,14 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from stages.dsp.dither import quantize
+from stages.dsp.dither import Quantizer
 
 from .signals import music_like, sine
+
+
+def quantize(x: np.ndarray, bit_depth: int, dither: str = "tpdf", seed: int = 0) -> np.ndarray:
+    """The whole signal quantised as one block."""
+    return Quantizer(bit_depth, dither, seed, x.size).process(x)
 
 LSB16 = 2.0**-15
 
@@ -105,3 +110,10 @@ def test_input_untouched():
 def test_bad_arguments_name_themselves(kwargs, name):
     with pytest.raises(ValueError, match=name):
         quantize(np.zeros((4, 2)), **kwargs)
+
+
+def test_a_quantised_stream_equals_the_whole_signal_quantised():
+    x = np.random.default_rng(3).standard_normal((100_003, 2)) * 0.3
+    stream = Quantizer(16, "tpdf", 99, x.size)
+    blocks = [stream.process(x[i:i + 32_768]) for i in range(0, x.shape[0], 32_768)]
+    assert np.array_equal(np.concatenate(blocks), quantize(x, 16, "tpdf", seed=99))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +102,8 @@ def write_sequence(path: Path, p: AlbumExportParams, tracks: list[Path], lengths
     info = soundfile.info(str(tracks[0]))
     frame_bytes = SPLICED_SUBTYPES.get(info.subtype, 0) * info.channels
     data_bytes = sum(lengths) * frame_bytes
-    splice = p.format == "wav" and frame_bytes and data_bytes % 2 == 0 and data_bytes < RIFF_MAX_BYTES - 1024
+    splice = (p.format == "wav" and frame_bytes and data_bytes % 2 == 0 and data_bytes < RIFF_MAX_BYTES - 1024
+              and hasattr(os, "pwrite"))  # POSIX: positioned reads and writes
     dtype = "float32" if "FLOAT" in info.subtype else "int32"
     with soundfile.SoundFile(str(path), "w", p.sample_rate_hz, info.channels, info.subtype,
                              format=LOSSLESS[p.format]) as sink:

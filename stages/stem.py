@@ -93,11 +93,11 @@ def source_stream(path: str, sample_rate_hz: int) -> tuple[int, int, Iterator[np
             read += block.shape[0]
             yield stream.resample_chunk(block, last=read >= frames)
 
-    blocks = decoded() if rate == sample_rate_hz else _rechunk(resampled(), channels)
+    blocks = decoded() if rate == sample_rate_hz else _rechunk(resampled())
     return out_frames, channels, blocks
 
 
-def _rechunk(pieces: Iterator[np.ndarray], channels: int) -> Iterator[np.ndarray]:
+def _rechunk(pieces: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
     """Pieces of any length as blocks of STEM_BLOCK_FRAMES frames (the last shorter)."""
     pending, held = [], 0
     for piece in pieces:
@@ -143,6 +143,11 @@ def render_stem(inputs: StemInputs, p: StemParams) -> AudioFile:
         gain = 10.0 ** (np.asarray(gain_db) / 20.0)
         gained = audio * (gain[:, None] if np.ndim(gain) else gain)
         post = stereo_width(pan_to_stereo(gained, pan), p.width)
+        if done + n > frames:
+            break
         out.write(np.concatenate([post, pan_to_stereo(audio, 0.0)], axis=1) if p.prefader_tap else post)
         done += n
+    if done != frames:
+        raise RenderError(f"{inputs.source}: decodes to a length other than its header's {frames} frames "
+                          f"(a truncated or damaged file?)")
     return out.finish()

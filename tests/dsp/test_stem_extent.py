@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile
 
 from stages.dsp.automation import envelope
 from stages.dsp.pan import pan_to_stereo, stereo_width
 from stages.mixing import MixInput, start_frame, sum_inputs
+from stages.registry import RenderError
 from stages.stem import StemInputs, StemParams, render_stem
 
 SR = 48000
@@ -81,3 +83,19 @@ def test_a_stem_spans_itself_and_its_automation_stays_in_song_time(tmp_path: Pat
     start = start_frame(p.offset_s, SR)
     decoded, _ = soundfile.read(str(source), dtype="float64", always_2d=True)
     np.testing.assert_array_equal(out, _old_stem(decoded, p, frames)[start:start + SR // 2].astype(np.float32))
+
+
+def test_a_source_shorter_than_its_header_is_one_clear_error(tmp_path: Path, monkeypatch):
+    import stages.stem as stem
+
+    source = tmp_path / "cut.wav"
+    soundfile.write(str(source), np.zeros((1000, 1)), SR)
+    real = stem.source_stream
+
+    def lying_header(path: str, rate: int):  # a header that promises more frames than the file decodes to
+        frames, channels, blocks = real(path, rate)
+        return frames + 10, channels, blocks
+
+    monkeypatch.setattr(stem, "source_stream", lying_header)
+    with pytest.raises(RenderError, match="cut.wav: decodes to a length other than its header's 1010 frames"):
+        render_stem(StemInputs(source=source), StemParams(sample_rate_hz=SR))

@@ -1,17 +1,19 @@
 """Stages `bus` and `mixdown`: fixed-order sums of stems and buses, with a bus's own processing.
 
-A bus with a delay or reverb is an effect return: it outputs the wet signal only. The mixdown and a bus without
-effects stream block by block; an effect return's delay line and convolution still take the whole song.
+A bus with a delay or reverb is an effect return: it outputs the wet signal only. Both stream block by block:
+the sum, EQ and compressor, the delay line and the reverb's overlap-add, each bit-identical to one pass over the
+whole song.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pydantic import Field
 
-from .mixing import MIX_BLOCK_FRAMES, Chain, MixInput, compressor, eq_chain, eq_sos, sum_inputs, summed
+from .mixing import MIX_BLOCK_FRAMES, Chain, MixInput, eq_sos, summed
 from .params import BusStrip, RenderParams
 from .registry import AudioFile, AudioWriter, stage
 
@@ -37,40 +39,37 @@ class BusParams(BusStrip, MixdownParams):
 
 
 @stage("bus", "1")
-def render_bus(inputs: MixInputs, p: BusParams) -> np.ndarray | AudioFile:
-    from .dsp.delay import apply_delay
-    from .dsp.reverb import apply_reverb, reverb_ir
+def render_bus(inputs: MixInputs, p: BusParams) -> AudioFile:
+    from .dsp.delay import delay_stream
+    from .dsp.reverb import reverb_ir, reverb_stream
 
-    if p.delay is None and p.reverb is None:
-        return _stream_bus(inputs, p)
-    # an effect return: its delay line and its reverb's convolution run over the whole song
-    audio = sum_inputs(inputs.sources, p.taps, p.frames)
-    audio = compressor(eq_chain(audio, p.eq, p.sample_rate_hz), p.compressor, p.sample_rate_hz)
+    chain = Chain([eq_sos(p.eq, p.sample_rate_hz)], p.compressor, 2, p.sample_rate_hz)
+    effects: list[Any] = []  # streams with process(block) and finish(): an effect return's wet signal
     if p.delay is not None:
-        audio = apply_delay(audio, p.sample_rate_hz, time_ms=p.delay.spacing_ms(p.tempo_bpm),
-                            feedback=p.delay.feedback, highcut_hz=p.delay.highcut_hz, wet_only=True)
+        effects.append(delay_stream(p.sample_rate_hz, p.delay.spacing_ms(p.tempo_bpm), p.delay.feedback,
+                                    p.delay.highcut_hz, p.frames, 2))
     if p.reverb is not None:
         ir = reverb_ir(p.sample_rate_hz, p.reverb.decay_s, predelay_ms=p.reverb.predelay_ms,
                        damping=p.reverb.damping, width=p.reverb.width, seed=p.reverb_seed)
-        audio = apply_reverb(audio, ir)
-    return _fader(audio, p)
-
-
-def _fader(audio: np.ndarray, p: BusParams) -> np.ndarray:
-    """The bus's fader, pan and width, frame by frame (a block or the whole song alike)."""
-    from .dsp.pan import pan_to_stereo, stereo_width
-
-    return stereo_width(pan_to_stereo(audio * 10.0 ** (p.gain_db / 20.0), p.pan), p.width)
-
-
-def _stream_bus(inputs: MixInputs, p: BusParams) -> AudioFile:
-    """A bus without effects, block by block: sum, EQ, compressor, fader, pan and width."""
-    chain = Chain([eq_sos(p.eq, p.sample_rate_hz)], p.compressor, 2, p.sample_rate_hz)
+        effects.append(reverb_stream(ir, p.frames, 2))
     out = AudioWriter(p.frames, 2)
     for lo in range(0, p.frames, MIX_BLOCK_FRAMES):
         audio = chain.process(summed(inputs.sources, p.taps, lo, min(p.frames, lo + MIX_BLOCK_FRAMES)))
+        for effect in effects:  # each returns the frames it has made final (an effect lags, then catches up)
+            audio = effect.process(audio)
         out.write(_fader(audio, p))
+    tail = np.zeros((0, 2))
+    for effect in effects:  # what each still holds, through the effects after it
+        tail = np.concatenate([effect.process(tail), effect.finish()])
+    out.write(_fader(tail, p))
     return out.finish()
+
+
+def _fader(audio: np.ndarray, p: BusParams) -> np.ndarray:
+    """The bus's fader, pan and width, frame by frame."""
+    from .dsp.pan import pan_to_stereo, stereo_width
+
+    return stereo_width(pan_to_stereo(audio * 10.0 ** (p.gain_db / 20.0), p.pan), p.width)
 
 
 @stage("mixdown", "1")

@@ -44,16 +44,6 @@ def eq_sos(bands: list[EqBand], sample_rate_hz: int) -> np.ndarray | None:
     ])
 
 
-def eq_chain(audio: np.ndarray, bands: list[EqBand], sample_rate_hz: int) -> np.ndarray:
-    """Run EQ bands in order as one cascade of second-order sections (float64)."""
-    sos = eq_sos(bands, sample_rate_hz)
-    if sos is None:
-        return audio
-    from .dsp.eq import apply_sos
-
-    return apply_sos(audio, sos)
-
-
 def compressor_stream(settings: Compressor | None, channels: int, sample_rate_hz: int) -> Any:
     """A compressor spec as a `dsp.compressor.Compressor` stream, or None when there is none."""
     if settings is None:
@@ -65,31 +55,15 @@ def compressor_stream(settings: Compressor | None, channels: int, sample_rate_hz
                   makeup_db=settings.makeup_db, sidechain_highpass_hz=settings.sidechain_highpass_hz)
 
 
-def compressor(audio: np.ndarray, settings: Compressor | None, sample_rate_hz: int) -> np.ndarray:
-    """Apply a compressor spec, or pass through when there is none."""
-    if settings is None:
-        return audio
-    from .dsp.compressor import compress
-
-    return compress(audio, sample_rate_hz, threshold_db=settings.threshold_db, ratio=settings.ratio,
-                    knee_db=settings.knee_db, attack_ms=settings.attack_ms, release_ms=settings.release_ms,
-                    makeup_db=settings.makeup_db, sidechain_highpass_hz=settings.sidechain_highpass_hz)
-
-
 MIX_BLOCK_FRAMES = 1 << 18
 """Frames per block of a streamed sum or chain (5.5 s at 48 kHz): a whole number of compressor blocks."""
 
 
-def sum_inputs(arrays: list[np.ndarray], inputs: list[MixInput], frames: int) -> np.ndarray:
-    """Sum stereo inputs into `frames` frames in their given (fixed) order, each at its level from its start
-    frame, cut at the song's end; float64 accumulator. Frames a source does not span get nothing added,
-    which is what adding its zeros gave, bit for bit."""
-    return summed(arrays, inputs, 0, frames)
-
-
 def summed(arrays: list[np.ndarray], inputs: list[MixInput], lo: int, hi: int) -> np.ndarray:
-    """Frames [lo, hi) of the sum (see `sum_inputs`): the same products added in the same order, so a sum
-    taken block by block is bit-identical to the whole; each input's pages are dropped once read."""
+    """Frames [lo, hi) of the sum of stereo inputs in their given (fixed) order, each at its level from its
+    start frame, cut at the song's end; float64. Frames a source does not span get nothing added (what adding
+    its zeros gave, bit for bit), and the same products are added in the same order whatever the block, so a
+    sum taken block by block is bit-identical to the whole; each input's pages are dropped once read."""
     out = np.zeros((hi - lo, 2))
     for audio, spec in zip(arrays, inputs):
         half = audio[:, 0:2] if spec.tap == "post" else audio[:, 2:4]

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from stages.dsp.reverb import fft_convolve
+from stages.dsp.reverb import Convolver
 from stages.dsp.checks import check_audio, check_number, check_sample_rate
 from stages.dsp.iir import initial_state, sosfilt
 
@@ -84,18 +84,58 @@ def delay_ir(sample_rate_hz: float, time_ms: float, feedback: float, highcut_hz:
     return ir
 
 
-def _wet_by_loop(audio: np.ndarray, step: int, fb: float, pole: float | None) -> np.ndarray:
-    """The loop wet = LP(z^-step (x + fb * wet)) run step frames at a time (exact: no truncation)."""
-    frames, channels = audio.shape
-    wet = np.zeros((frames, channels))
-    sos = _one_pole_sos(pole) if pole is not None else None
-    state = initial_state(sos, channels) if sos is not None else None
-    for start in range(step, frames, step):  # a loop over blocks of one delay, never over samples
-        stop = min(start + step, frames)
-        feed = wet[start - step:stop - step] * fb
-        feed += audio[start - step:stop - step]
-        wet[start:stop] = feed if sos is None else sosfilt(sos, feed, state)
-    return wet
+class DelayLoop:
+    """The loop wet = LP(z^-step (x + fb * wet)) run step frames at a time (exact: no truncation), as a
+    stream: wet chunk j needs input chunk j - 1 and wet chunk j - 1 only, so each is emitted as soon as its
+    input chunk is in; the chunks and the filter's state are the ones one call on the whole input makes."""
+
+    def __init__(self, frames: int, channels: int, step: int, fb: float, pole: float | None) -> None:
+        self.frames, self.channels, self.step, self.fb = frames, channels, step, fb
+        self.sos = _one_pole_sos(pole) if pole is not None else None
+        self.state = initial_state(self.sos, channels) if self.sos is not None else None
+        self.chunk = 0  # the next wet chunk to emit
+        self.pending: list[np.ndarray] = []
+        self.buffered = 0
+        self.wet = np.zeros((0, channels))  # the last wet chunk emitted
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """Feed the next input frames; returns the wet frames now known (possibly none)."""
+        if block.shape[0]:
+            self.pending.append(np.asarray(block))
+            self.buffered += block.shape[0]
+        outputs = []
+        while self.chunk * self.step < self.frames:
+            start = self.chunk * self.step
+            stop = min(start + self.step, self.frames)
+            if self.chunk == 0:
+                wet = np.zeros((stop - start, self.channels))
+            elif self.buffered < self.step:
+                break
+            else:
+                joined = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
+                previous, rest = joined[:self.step], joined[self.step:]
+                self.pending, self.buffered = ([rest] if rest.shape[0] else []), self.buffered - self.step
+                feed = self.wet[:stop - start] * self.fb
+                feed += previous[:stop - start]
+                wet = feed if self.sos is None else sosfilt(self.sos, feed, self.state)
+            self.wet = wet
+            outputs.append(wet)
+            self.chunk += 1
+        return np.concatenate(outputs) if outputs else np.zeros((0, self.channels))
+
+    def finish(self) -> np.ndarray:
+        """The rest of the wet signal, once every input frame is in."""
+        return self.process(np.zeros((0, self.channels)))
+
+
+def delay_stream(sample_rate_hz: float, time_ms: float, feedback: float, highcut_hz: float | None,
+                 frames: int, channels: int) -> DelayLoop | Convolver:
+    """The wet echoes of `apply_delay` as a stream (`process(block)`, then `finish()`)."""
+    step, fb, pole = _loop(sample_rate_hz, time_ms, feedback, highcut_hz)
+    if step >= RECURSION_MIN_FRAMES:
+        return DelayLoop(frames, channels, step, fb, pole)
+    return Convolver(delay_ir(sample_rate_hz, time_ms, feedback, highcut_hz, max_frames=frames)[:, None],
+                     frames, channels)
 
 
 def apply_delay(audio: np.ndarray, sample_rate_hz: float, time_ms: float, feedback: float = 0.3,
@@ -108,12 +148,8 @@ def apply_delay(audio: np.ndarray, sample_rate_hz: float, time_ms: float, feedba
     """
     check_audio(audio)
     wet_level = check_number(mix, "mix", ge=0.0, le=1.0)
-    step, fb, pole = _loop(sample_rate_hz, time_ms, feedback, highcut_hz)
-    frames = audio.shape[0]
-    if step >= RECURSION_MIN_FRAMES:
-        wet = _wet_by_loop(audio, step, fb, pole)
-    else:
-        wet = fft_convolve(audio, delay_ir(sample_rate_hz, time_ms, feedback, highcut_hz, max_frames=frames)[:, None])
+    stream = delay_stream(sample_rate_hz, time_ms, feedback, highcut_hz, audio.shape[0], audio.shape[1])
+    wet = np.concatenate([stream.process(audio), stream.finish()])
     if wet_only:
         return wet
     wet *= wet_level

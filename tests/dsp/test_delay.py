@@ -55,7 +55,7 @@ def test_impulse_response_is_truncated_at_minus_90_db():
 def test_loop_and_convolution_renderings_agree(highcut_hz):
     # Delays just either side of RECURSION_MIN_FRAMES take the two paths; rendered the other way by
     # hand, each agrees to -90 dB of the wet peak (the convolution's response stops at -90 dB echoes).
-    from stages.dsp.delay import _wet_by_loop
+    from stages.dsp.delay import DelayLoop
     from stages.dsp.reverb import fft_convolve
 
     rate = 48000
@@ -63,7 +63,8 @@ def test_loop_and_convolution_renderings_agree(highcut_hz):
     for step in (RECURSION_MIN_FRAMES - 1, RECURSION_MIN_FRAMES):
         time_ms = step * 1000 / rate
         pole = None if highcut_hz is None else math.exp(-2 * math.pi * highcut_hz / rate)
-        by_loop = _wet_by_loop(x, step, 0.9, pole)
+        loop = DelayLoop(x.shape[0], 2, step, 0.9, pole)
+        by_loop = np.concatenate([loop.process(x), loop.finish()])
         by_conv = fft_convolve(x, delay_ir(rate, time_ms, 0.9, highcut_hz)[:, None])
         np.testing.assert_allclose(apply_delay(x, rate, time_ms, 0.9, highcut_hz, wet_only=True),
                                    by_loop if step >= RECURSION_MIN_FRAMES else by_conv, rtol=0, atol=1e-12)
@@ -104,3 +105,16 @@ def test_delay_tail_and_beats():
 def test_bad_arguments_raise_value_error_naming_the_parameter(call, field):
     with pytest.raises(ValueError, match=rf"^{field}: .*\(got"):
         call()
+
+
+@pytest.mark.parametrize("time_ms", [2.0, 375.0])  # the convolution and the loop
+def test_the_delay_streamed_in_any_blocks_equals_one_pass(time_ms):
+    from stages.dsp.delay import delay_stream
+
+    rate = 48000
+    x = np.random.default_rng(9).standard_normal((100_003, 2))
+    whole = apply_delay(x, rate, time_ms, 0.6, 5000.0, wet_only=True)
+    for block in (999, 32_768):
+        stream = delay_stream(rate, time_ms, 0.6, 5000.0, x.shape[0], 2)
+        parts = [stream.process(x[i:i + block]) for i in range(0, x.shape[0], block)] + [stream.finish()]
+        assert np.array_equal(np.concatenate(parts), whole), block

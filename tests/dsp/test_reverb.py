@@ -108,3 +108,15 @@ def test_bad_arguments_raise_value_error_naming_the_parameter(kwargs, field):
     args = {"sample_rate_hz": FS, "decay_s": 1.0, **kwargs}
     with pytest.raises(ValueError, match=rf"^{field}: .*\(got"):
         reverb_ir(**args)
+
+
+def test_the_reverb_streamed_in_any_blocks_equals_one_pass():
+    from stages.dsp.reverb import reverb_stream
+
+    rate = 48000
+    x = np.random.default_rng(8).standard_normal((150_001, 2))
+    ir = reverb_ir(rate, 1.5, predelay_ms=20.0, seed=3)
+    for block in (7_777, 65_536, 262_144):  # shorter and longer than the overlap-add hop
+        stream = reverb_stream(ir, x.shape[0], 2)
+        parts = [stream.process(x[i:i + block]) for i in range(0, x.shape[0], block)] + [stream.finish()]
+        assert np.array_equal(np.concatenate(parts), apply_reverb(x, ir)), block

@@ -11,7 +11,7 @@ import soundfile
 
 from stages.dsp.automation import envelope
 from stages.dsp.pan import pan_to_stereo, stereo_width
-from stages.mixing import MixInput, start_frame, sum_inputs
+from stages.mixing import MixInput, start_frame, summed
 from stages.registry import RenderError
 from stages.stem import StemInputs, StemParams, render_stem
 
@@ -32,7 +32,7 @@ def test_sum_places_each_source_at_its_start_and_cuts_at_the_songs_end():
     arrays = [bus, early, late, gone]
     taps = [MixInput(), MixInput(tap="pre", level_db=-6.0, start_frame=2), MixInput(start_frame=8),
             MixInput(level_db=3.0, start_frame=12)]
-    out = sum_inputs(arrays, taps, frames)
+    out = summed(arrays, taps, 0, frames)
 
     expected = np.zeros((frames, 2))               # per sample, in the sources' order, float64 accumulator
     for audio, tap in zip(arrays, taps):
@@ -51,7 +51,7 @@ def test_sum_places_each_source_at_its_start_and_cuts_at_the_songs_end():
         song_long[tap.start_frame:tap.start_frame + n] = audio[:n]
         padded.append(song_long)
     at_zero = [MixInput(tap=t.tap, level_db=t.level_db) for t in taps]
-    np.testing.assert_array_equal(out, sum_inputs(padded, at_zero, frames))  # bit for bit
+    np.testing.assert_array_equal(out, summed(padded, at_zero, 0, frames))  # bit for bit
 
 
 def _old_stem(audio: np.ndarray, p: StemParams, frames: int) -> np.ndarray:

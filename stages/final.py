@@ -1,7 +1,8 @@
 """Stage `final` (<song>/final/<target>): the delivered signal before encoding.
 
 Sample-rate conversion to the target's rate first (so the true-peak limit holds at the delivered
-rate), then vinyl mono-bass, then the loudness gain (album or track mode), then the true-peak limiter.
+rate), then vinyl mono-bass, then the loudness gain (album or track mode), then the true-peak limiter. The
+song is held whole (float64), once: the gain and the limiter work in place and the output is written in blocks.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pydantic import Field
 
 from .delivery import LoudnessTarget
 from .params import Limiter, RenderParams
-from .registry import RenderError, stage
+from .registry import AudioFile, AudioWriter, RenderError, stage
 
 
 class FinalParams(LoudnessTarget, RenderParams):
@@ -34,13 +35,15 @@ class FinalInputs:
 
 
 @stage("final", "1")
-def render_final(inputs: FinalInputs, p: FinalParams) -> np.ndarray:
+def render_final(inputs: FinalInputs, p: FinalParams) -> AudioFile:
     from .dsp.crossover import mono_bass
     from .dsp.limiter import true_peak_limit
     from .dsp.loudness import integrated_lufs
     from .dsp.resample import resample
+    from .mixing import MIX_BLOCK_FRAMES, release_pages
 
-    audio = np.asarray(inputs.master, dtype=np.float64)
+    audio = np.array(inputs.master, dtype=np.float64)  # a copy of our own: gained and limited in place
+    release_pages(inputs.master)
     if p.target_rate_hz != p.sample_rate_hz:
         audio = resample(audio, p.sample_rate_hz, p.target_rate_hz)
     if p.mono_bass_hz is not None:
@@ -53,6 +56,11 @@ def render_final(inputs: FinalInputs, p: FinalParams) -> np.ndarray:
         else:
             measured = integrated_lufs(audio, p.target_rate_hz)
             gain_db = p.target_lufs - measured if np.isfinite(measured) else 0.0
-        audio = audio * 10.0 ** (gain_db / 20.0)
-    return true_peak_limit(audio, p.target_rate_hz, ceiling_dbtp=p.ceiling_dbtp,
-                           release_ms=p.limiter.release_ms, lookahead_ms=p.limiter.lookahead_ms)
+        audio *= 10.0 ** (gain_db / 20.0)
+    limited = true_peak_limit(audio, p.target_rate_hz, ceiling_dbtp=p.ceiling_dbtp, release_ms=p.limiter.release_ms,
+                              lookahead_ms=p.limiter.lookahead_ms, in_place=True)
+    del audio
+    out = AudioWriter(*limited.shape)
+    for start in range(0, limited.shape[0], MIX_BLOCK_FRAMES):  # no float32 copy of the whole song
+        out.write(limited[start:start + MIX_BLOCK_FRAMES])
+    return out.finish()

@@ -246,12 +246,15 @@ def true_peak_limit(
     ceiling_dbtp: float = -1.0,
     release_ms: float = 100.0,
     lookahead_ms: float = 5.0,
+    in_place: bool = False,
 ) -> np.ndarray:
     """Limit the true peak (BS.1770-4 Annex 2) to ceiling_dbtp with a look-ahead limiter; float64, same frames.
 
     A signal already at or under the ceiling is returned unchanged (a float64 copy). Aims 0.05 dB under the
     ceiling, re-measures and re-limits the output (at most MAX_PASSES passes, then a static trim), so our
-    meter never reads over the ceiling.
+    meter never reads over the ceiling. `in_place`: a writeable float64 `audio` is limited in place and
+    returned (the same values: each chunk is read, then written, and the meter reads only finished frames),
+    saving a song-length array.
     """
     check_audio(audio)
     rate = check_sample_rate(sample_rate_hz)
@@ -263,11 +266,12 @@ def true_peak_limit(
     ceiling = 10.0 ** (ceiling_dbtp / 20.0)
     envelope = true_peak_envelope(audio, rate, check=False)  # checked above
     peak = float(envelope.max()) if audio.shape[0] else 0.0
+    in_place = in_place and audio.dtype == np.float64 and audio.flags.writeable
     if peak <= ceiling:
-        return np.array(audio, dtype=np.float64, copy=True)
+        return audio if in_place else np.array(audio, dtype=np.float64, copy=True)
     lookahead_frames = max(1, int(round(lookahead_ms * rate / 1000.0)))
     release_frames = release_ms * rate / 1000.0
-    out = np.empty(audio.shape, dtype=np.float64)
+    out = audio if in_place else np.empty(audio.shape, dtype=np.float64)
     source = audio  # the first pass reads the input (its float64 copy is the gain's work), later ones out
     no_gain = np.empty(0)
     margin_db = SAFETY_MARGIN_DB

@@ -305,3 +305,20 @@ def test_detector_envelope_bit_identical_to_block_by_block(rate, dtype):
     for frames in (100, 8128 * 5 + 17):
         x = (rng.standard_normal((frames, 2)) * 0.5).astype(dtype)
         np.testing.assert_array_equal(_bits(true_peak_envelope(x, rate)), _bits(_reference_envelope(x, rate)))
+
+
+def test_limiting_in_place_gives_the_same_samples():
+    rate = 48000
+    rng = np.random.default_rng(21)
+    quiet = rng.standard_normal((rate, 2)) * 0.05  # under the ceiling: returned as it is
+    hot = rng.standard_normal((3 * rate + 17, 2)) * 0.8  # over it everywhere: more than one pass
+    hot[rate:rate + 5000] *= 4.0
+    for signal in (quiet, hot):
+        copied = true_peak_limit(signal, rate, -1.0)
+        work = signal.copy()
+        in_place = true_peak_limit(work, rate, -1.0, in_place=True)
+        assert in_place is work and np.array_equal(in_place, copied)
+    frozen = hot.astype(np.float32)  # not float64: limited as a copy, the input left alone
+    before = frozen.copy()
+    assert np.array_equal(true_peak_limit(frozen, rate, -1.0, in_place=True), true_peak_limit(before, rate, -1.0))
+    assert np.array_equal(frozen, before)

@@ -38,13 +38,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from bench_scale import REPO, build, compile_once, machine, progress  # also puts the checkout on sys.path
+from bench_scale import REPO, build, compile_once, in_work_dir, machine, progress  # also puts the checkout on sys.path
 
 from pipeline.api import graph
 from pipeline.cache import Cache
@@ -195,13 +194,4 @@ def parse_args() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    arguments = parse_args()
-    if arguments.work:
-        work_dir = arguments.work.resolve()
-        if work_dir.is_relative_to(REPO):
-            raise SystemExit(f"--work {arguments.work}: outside the repository, please (gigabytes of audio)")
-        work_dir.mkdir(parents=True, exist_ok=True)
-        run(arguments, work_dir)
-    else:
-        with tempfile.TemporaryDirectory(prefix="mixbuild-memory-") as tmp:
-            run(arguments, Path(tmp))
+    in_work_dir(parse_args(), run, "mixbuild-memory-")

@@ -380,14 +380,19 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-if __name__ == "__main__":
-    arguments = parse_args()
+def in_work_dir(arguments: argparse.Namespace, run_in: Callable[[argparse.Namespace, Path], None],
+                prefix: str) -> None:
+    """Run in --work (kept; never inside the repository: gigabytes of audio) or in a temp dir, removed."""
     if arguments.work:
         work_dir = arguments.work.resolve()
         if work_dir.is_relative_to(REPO):
             raise SystemExit(f"--work {arguments.work}: outside the repository, please (gigabytes of audio)")
         work_dir.mkdir(parents=True, exist_ok=True)
-        run(arguments, work_dir)
+        run_in(arguments, work_dir)
     else:
-        with tempfile.TemporaryDirectory(prefix="mixbuild-scale-") as tmp:
-            run(arguments, Path(tmp))
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            run_in(arguments, Path(tmp))
+
+
+if __name__ == "__main__":
+    in_work_dir(parse_args(), run, "mixbuild-scale-")

@@ -208,9 +208,10 @@ def render_album_export(inputs: AlbumExportInputs, p: AlbumExportParams) -> dict
         files[name] = Blob(path, ext)  # the stored track, passed on
         # measured once, by the export node
         entries.append({"path": name, "title": track.title, "track": number, **exported["facts"]})
-    track_frames = [soundfile.info(str(path)).frames for path in tracks]
-    if is_lossy(p.format):
-        track_frames = [final.shape[0] for final in inputs.finals or []]  # the album is encoded from these
+    if is_lossy(p.format):  # the album is encoded from the finals
+        track_frames = [final.shape[0] for final in inputs.finals or []]
+    else:
+        track_frames = [soundfile.info(str(path)).frames for path in tracks]
     lengths = sequence_lengths(p, track_frames)
     starts = [sum(lengths[:i]) for i in range(len(lengths))]
     album_name = f"{safe_name(p.album_title)}{ext}"

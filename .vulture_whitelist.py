@@ -14,7 +14,7 @@ from pipeline.specs import master
 from stages import (album_export, album_loudness, album_tonal, bus, delivery, export, final, params, pick,
                     song_loudness, stem)
 from stages import master as master_stage
-from stages.dsp import delay, eq, reverb
+from stages.dsp import crossover, delay, eq, reverb
 
 # Stage kernels: `@stage` registers each in stages.registry.KINDS; the executor calls `kind.render`.
 album_export.render_album_export
@@ -50,9 +50,10 @@ BaseException.__cause__
 # A test hook (tests/engine/test_keys.py): forget memoised code versions after editing a stage.
 codeversion.clear_code_version_memo
 
-# DSP's whole-signal forms: the kernels stream (Convolver, DelayLoop, sosfilt with state, Compressor), and
+# DSP's whole-signal forms: the kernels stream (Convolver, DelayLoop, sosfilt with state, Compressor, MonoBass), and
 # the reference tests and benchmarks (scipy, pedalboard) call these one-call forms of the same code.
 delay.apply_delay
 reverb.apply_reverb
 reverb.fft_convolve
 eq.apply_sos
+crossover.mono_bass

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,14 +188,26 @@ def sequence_lengths(p: AlbumExportParams, track_frames: list[int]) -> list[int]
 
 def lossy_album(finals: list[np.ndarray], lengths: list[int], p: AlbumExportParams,
                 path: Path) -> dict[str, Any]:
-    """A lossy album file, encoded from the finals in one stream (one generation of codec loss); facts
-    from its decode, as for a lossy track."""
-    pieces = [np.concatenate([np.asarray(f, dtype=np.float32), np.zeros((n - f.shape[0], f.shape[1]), np.float32)])
-              for f, n in zip(finals, lengths)]
-    decoded_album, peak_dbtp = encode_lossy(np.concatenate(pieces), p.sample_rate_hz, p.format, path, p.ceiling_dbtp)
-    del pieces
-    tag_file(path, p.format, {"album": p.album_title, "artist": p.album_artist})
-    return file_facts(path, decoded_album, peak_dbtp)
+    """A lossy album file, encoded from the finals in one stream (one generation of codec loss), block by
+    block with each track's silence after it; facts from its decode, as for a lossy track."""
+    from .dsp.pages import walk
+
+    channels = finals[0].shape[1]
+
+    def programme() -> Iterator[np.ndarray]:
+        for final, length in zip(finals, lengths):
+            yield from (block for _, block in walk(final, READ_BLOCK_FRAMES))
+            for written in range(final.shape[0], length, READ_BLOCK_FRAMES):
+                yield np.zeros((min(READ_BLOCK_FRAMES, length - written), channels), dtype=np.float32)
+
+    decoded_path = scratch_file(".f32")
+    try:
+        decoded_album, peak_dbtp = encode_lossy(programme, channels, p.sample_rate_hz, p.format, path,
+                                                p.ceiling_dbtp, decoded_path)
+        tag_file(path, p.format, {"album": p.album_title, "artist": p.album_artist})
+        return file_facts(path, decoded_album, peak_dbtp)
+    finally:
+        decoded_path.unlink(missing_ok=True)
 
 
 @stage("album_export", "2")

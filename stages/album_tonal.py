@@ -49,11 +49,13 @@ def render_album_tonal(inputs: AlbumTonalInputs, p: AlbumTonalParams) -> dict[st
     """Per song of `p.songs`, the shelf moves toward the album mean (none for fewer than two songs)."""
     if len(p.songs) < 2:
         return {"tonal": {}}
+    from .dsp.pages import drop_pages
     from .dsp.spectrum import third_octave_levels_db
 
     spectra = []
     for audio in inputs.mixdowns:
-        centers, levels = third_octave_levels_db(np.asarray(audio), p.sample_rate_hz)
+        centers, levels = third_octave_levels_db(audio, p.sample_rate_hz)
+        drop_pages(audio)  # an album's mixdowns are read one after another, not held
         spectra.append(np.maximum(levels, -120.0))
     moves = tonal_corrections(spectra, centers, [p.tonal_match[s] for s in p.songs])
     return {"tonal": {song: {"low_shelf_db": lo, "high_shelf_db": hi} for song, (lo, hi) in zip(p.songs, moves)}}

@@ -9,6 +9,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import mutagen
@@ -16,6 +17,7 @@ import numpy as np
 import soundfile
 from mutagen.id3 import ID3, TALB, TIT2, TPE1, TRCK, TSRC, TXXX
 
+from .dsp.pages import rechunk
 from .formats import LOSSLESS, LOSSY, fixed_ogg_serial, is_lossy
 from .delivery import BitDepth, Encoding
 from .params import RenderParams
@@ -60,7 +62,7 @@ def encode(final: np.ndarray, p: ExportParams, path: Path) -> AudioFile:
     bytes one write of the whole gives), then tag it; returns the samples the file decodes to, written as
     they are made into a scratch .npy (`decoded`), so no whole song is held here."""
     from .dsp.dither import Quantizer
-    from .mixing import release_pages
+    from .dsp.pages import drop_pages
 
     frames, channels = final.shape
     quantizer = None if p.bit_depth == "32f" else Quantizer(p.bit_depth, p.dither, p.dither_seed, final.size)
@@ -71,7 +73,7 @@ def encode(final: np.ndarray, p: ExportParams, path: Path) -> AudioFile:
             pcm = pcm_block(final[start:start + EXPORT_BLOCK_FRAMES], p.bit_depth, quantizer)
             sink.write(pcm)
             samples.write(decoded(pcm))
-            release_pages(final)
+            drop_pages(final, start + EXPORT_BLOCK_FRAMES, start)
     tag_file(path, p.format, p.tags)
     return samples.finish()
 
@@ -85,28 +87,42 @@ LOSSY_CEILING_PASSES = 4
 """Encodes tried before giving up on the ceiling; one trim usually suffices, codec overshoot is ~0.1-1 dB."""
 
 
-def _write_lossy(samples: np.ndarray, sample_rate_hz: int, fmt: str, path: Path) -> None:
+def _write_lossy(programme: Callable[[], Iterable[np.ndarray]], gain: np.float32, channels: int,
+                 sample_rate_hz: int, fmt: str, path: Path) -> None:
     container, subtype = LOSSY[fmt]
-    with soundfile.SoundFile(str(path), "w", sample_rate_hz, samples.shape[1], subtype, format=container) as sink:
-        for start in range(0, samples.shape[0], LOSSY_WRITE_FRAMES):
-            sink.write(samples[start:start + LOSSY_WRITE_FRAMES])
+    with soundfile.SoundFile(str(path), "w", sample_rate_hz, channels, subtype, format=container) as sink:
+        for block in rechunk(programme(), LOSSY_WRITE_FRAMES):
+            sink.write(np.asarray(block, dtype=np.float32) * gain)
     if container == "OGG":
         path.write_bytes(fixed_ogg_serial(path.read_bytes()))
 
 
-def encode_lossy(audio: np.ndarray, sample_rate_hz: int, fmt: str, path: Path,
-                 ceiling_dbtp: float) -> tuple[np.ndarray, float]:
-    """Encode float samples with the target's lossy codec (libsndfile defaults), reproducibly, so that the
-    decoded file's true peak stays at or under `ceiling_dbtp`: a codec overshoots the limiter's ceiling
-    (its filtering rebuilds peaks the limiter removed), so the input is trimmed by the measured excess and
-    encoded again. Returns the decoded samples and their true peak (dBTP), for the file's facts."""
+def decode_to(path: Path, into: Path) -> np.ndarray:
+    """An encoded file's samples as soundfile reads them (float32), decoded block by block into the raw file
+    `into` and mapped from it: a long programme's decode is not held on the heap."""
+    with soundfile.SoundFile(str(path)) as source, into.open("wb") as sink:
+        channels, frames = source.channels, 0
+        for block in source.blocks(EXPORT_BLOCK_FRAMES, dtype="float32", always_2d=True):
+            sink.write(block.tobytes())
+            frames += block.shape[0]
+    if not frames:
+        return np.zeros((0, channels), dtype=np.float32)
+    return np.memmap(into, dtype=np.float32, mode="r", shape=(frames, channels))
+
+
+def encode_lossy(programme: Callable[[], Iterable[np.ndarray]], channels: int, sample_rate_hz: int, fmt: str,
+                 path: Path, ceiling_dbtp: float, decoded_into: Path) -> tuple[np.ndarray, float]:
+    """Encode float samples (each call of `programme` gives them afresh, in blocks) with the target's lossy
+    codec (libsndfile defaults), reproducibly, so that the decoded file's true peak stays at or under
+    `ceiling_dbtp`: a codec overshoots the limiter's ceiling (its filtering rebuilds peaks the limiter
+    removed), so the input is trimmed by the measured excess and encoded again. Returns the decoded samples
+    (mapped from `decoded_into`) and their true peak (dBTP), for the file's facts."""
     from .dsp.truepeak import true_peak_dbtp
 
-    samples = np.asarray(audio, dtype=np.float32)
     trim_db = 0.0
     for _ in range(LOSSY_CEILING_PASSES):
-        _write_lossy(samples * np.float32(10.0 ** (trim_db / 20.0)), sample_rate_hz, fmt, path)
-        decoded_audio, _ = soundfile.read(str(path), dtype="float32", always_2d=True)
+        _write_lossy(programme, np.float32(10.0 ** (trim_db / 20.0)), channels, sample_rate_hz, fmt, path)
+        decoded_audio = decode_to(path, decoded_into)
         peak_dbtp = true_peak_dbtp(decoded_audio, sample_rate_hz)
         excess_db = peak_dbtp - ceiling_dbtp
         if excess_db <= 0.0:
@@ -228,11 +244,19 @@ class ExportInputs:
 
 @stage("export", "2")
 def render_export(inputs: ExportInputs, p: ExportParams) -> dict[str, Any]:
+    from .dsp.pages import walk
+
     path = scratch_file(f".{p.format}")
     if is_lossy(p.format):  # facts from the decode the ceiling was checked on: the codec changed the samples
-        samples, peak_dbtp = encode_lossy(inputs.final, p.sample_rate_hz, p.format, path, p.ceiling_dbtp)
-        tag_file(path, p.format, p.tags)
-        facts, _ = measured_facts(path, samples, peak_dbtp)
+        final, decoded_path = inputs.final, scratch_file(".f32")
+        try:
+            samples, peak_dbtp = encode_lossy(lambda: (block for _, block in walk(final, LOSSY_WRITE_FRAMES)),
+                                              final.shape[1], p.sample_rate_hz, p.format, path, p.ceiling_dbtp,
+                                              decoded_path)
+            tag_file(path, p.format, p.tags)
+            facts, _ = measured_facts(path, samples, peak_dbtp)
+        finally:
+            decoded_path.unlink(missing_ok=True)
         return {"file": Blob(path, f".{p.format}"), "facts": facts}
     written = encode(inputs.final, p, path)
     samples = np.load(written.path, mmap_mode="r")  # what the file decodes to, paged in as measured

@@ -2,12 +2,15 @@
 
 Sample-rate conversion to the target's rate first (so the true-peak limit holds at the delivered
 rate), then vinyl mono-bass, then the loudness gain (album or track mode), then the true-peak limiter. The
-song is held whole (float64), once: the gain and the limiter work in place and the output is written in blocks.
+song is held once, in float64, in a scratch file mapped into memory: the gain and the limiter work on it in
+place, each pass drops the pages it is done with, and the output is written in blocks, so memory stays at a
+window whatever the song's length.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -15,7 +18,8 @@ from pydantic import Field
 
 from .delivery import LoudnessTarget
 from .params import Limiter, RenderParams
-from .registry import AudioFile, AudioWriter, RenderError, stage
+from .dsp.pages import drop_pages
+from .registry import AudioFile, AudioWriter, RenderError, scratch_file, stage
 
 
 class FinalParams(LoudnessTarget, RenderParams):
@@ -34,33 +38,62 @@ class FinalInputs:
     """Album mode: this target's share of album/loudness (album/gain/<target>)."""
 
 
+def _work_copy(master: np.ndarray, p: FinalParams, path: Path) -> np.ndarray:
+    """The master at the target rate (libsoxr's stream: what its one-shot call gives), mono-bassed, as a
+    float64 map of `path` written block by block: the song is held in the file, not the heap."""
+    import soxr
+
+    from .dsp.crossover import MonoBass
+    from .mixing import MIX_BLOCK_FRAMES
+
+    frames, channels = master.shape
+    stream = None if p.target_rate_hz == p.sample_rate_hz else soxr.ResampleStream(
+        p.sample_rate_hz, p.target_rate_hz, channels, dtype="float64", quality="VHQ")
+    bass = None if p.mono_bass_hz is None else MonoBass(p.target_rate_hz, p.mono_bass_hz, channels)
+    written = 0
+    with path.open("wb") as sink:
+        for start in range(0, frames, MIX_BLOCK_FRAMES):
+            block = np.array(master[start:start + MIX_BLOCK_FRAMES], dtype=np.float64)
+            drop_pages(master, start + MIX_BLOCK_FRAMES, start)
+            if stream is not None:
+                block = stream.resample_chunk(block, last=start + MIX_BLOCK_FRAMES >= frames)
+            if bass is not None:
+                block = bass.process(block)
+            sink.write(np.ascontiguousarray(block, dtype=np.float64).tobytes())
+            written += block.shape[0]
+    return np.memmap(path, dtype=np.float64, mode="r+", shape=(written, channels)) if written else \
+        np.zeros((0, channels))
+
+
 @stage("final", "1")
 def render_final(inputs: FinalInputs, p: FinalParams) -> AudioFile:
-    from .dsp.crossover import mono_bass
     from .dsp.limiter import true_peak_limit
     from .dsp.loudness import integrated_lufs
-    from .dsp.resample import resample
-    from .mixing import MIX_BLOCK_FRAMES, release_pages
+    from .dsp.pages import walk
+    from .mixing import MIX_BLOCK_FRAMES
 
-    audio = np.array(inputs.master, dtype=np.float64)  # a copy of our own: gained and limited in place
-    release_pages(inputs.master)
-    if p.target_rate_hz != p.sample_rate_hz:
-        audio = resample(audio, p.sample_rate_hz, p.target_rate_hz)
-    if p.mono_bass_hz is not None:
-        audio = mono_bass(audio, p.target_rate_hz, p.mono_bass_hz)
-    if p.target_lufs is not None:
-        if p.loudness_mode == "album":
-            if inputs.album_gain is None:
-                raise RenderError("final: album loudness mode needs the album_gain input")
-            gain_db = inputs.album_gain["value"]
-        else:
-            measured = integrated_lufs(audio, p.target_rate_hz)
-            gain_db = p.target_lufs - measured if np.isfinite(measured) else 0.0
-        audio *= 10.0 ** (gain_db / 20.0)
-    limited = true_peak_limit(audio, p.target_rate_hz, ceiling_dbtp=p.ceiling_dbtp, release_ms=p.limiter.release_ms,
-                              lookahead_ms=p.limiter.lookahead_ms, in_place=True)
-    del audio
-    out = AudioWriter(*limited.shape)
-    for start in range(0, limited.shape[0], MIX_BLOCK_FRAMES):  # no float32 copy of the whole song
-        out.write(limited[start:start + MIX_BLOCK_FRAMES])
-    return out.finish()
+    work_path, envelope_path = scratch_file(".f64"), scratch_file(".f64")
+    try:
+        audio = _work_copy(inputs.master, p, work_path)  # ours: gained and limited in place
+        if p.target_lufs is not None:
+            if p.loudness_mode == "album":
+                if inputs.album_gain is None:
+                    raise RenderError("final: album loudness mode needs the album_gain input")
+                gain_db = inputs.album_gain["value"]
+            else:
+                measured = integrated_lufs(audio, p.target_rate_hz)
+                gain_db = p.target_lufs - measured if np.isfinite(measured) else 0.0
+            for _, block in walk(audio):
+                block *= 10.0 ** (gain_db / 20.0)
+        envelope = np.memmap(envelope_path, dtype=np.float64, mode="w+", shape=audio.shape[:1]) \
+            if audio.shape[0] else None
+        limited = true_peak_limit(audio, p.target_rate_hz, ceiling_dbtp=p.ceiling_dbtp,
+                                  release_ms=p.limiter.release_ms, lookahead_ms=p.limiter.lookahead_ms,
+                                  in_place=True, envelope=envelope)
+        out = AudioWriter(*limited.shape)
+        for _, block in walk(limited, MIX_BLOCK_FRAMES):  # no float32 copy of the whole song
+            out.write(block)
+        return out.finish()
+    finally:
+        work_path.unlink(missing_ok=True)
+        envelope_path.unlink(missing_ok=True)

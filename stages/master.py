@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from .album_tonal import HIGH_SHELF_HZ, LOW_SHELF_HZ
-from .mixing import MIX_BLOCK_FRAMES, Chain, eq_sos, release_pages
+from .dsp.pages import drop_pages
+from .mixing import MIX_BLOCK_FRAMES, Chain, eq_sos
 from .params import MasterStrip, RenderParams
 from .registry import AudioFile, AudioWriter, stage
 
@@ -40,5 +41,5 @@ def render_master(inputs: MasterInputs, p: MasterParams) -> AudioFile:
     out = AudioWriter(frames, channels)
     for lo in range(0, frames, MIX_BLOCK_FRAMES):  # block by block: the EQ's and compressor's state carried
         out.write(chain.process(np.asarray(mixdown[lo:lo + MIX_BLOCK_FRAMES], dtype=np.float64)))
-        release_pages(mixdown)
+        drop_pages(mixdown)
     return out.finish()

@@ -6,12 +6,12 @@ source at its start frame and cuts what runs past the song's end.
 
 from __future__ import annotations
 
-import mmap
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
+from .dsp.pages import drop_pages
 from .params import Compressor, EqBand, SpecModel
 
 
@@ -71,7 +71,7 @@ def summed(arrays: list[np.ndarray], inputs: list[MixInput], lo: int, hi: int) -
         if first < last:
             out[first - lo:last - lo] += half[first - spec.start_frame:last - spec.start_frame] * (
                 10.0 ** (spec.level_db / 20.0))
-        release_pages(audio)
+        drop_pages(audio)  # memory stays flat in stem count
     return out
 
 
@@ -97,10 +97,3 @@ class Chain:
             return block
         return np.concatenate([self.squeeze.process(block[i:i + BLOCK_FRAMES])
                                for i in range(0, max(block.shape[0], 1), BLOCK_FRAMES)])
-
-
-def release_pages(audio: np.ndarray) -> None:
-    """Drop a memory-mapped input's resident pages once it is used: memory stays flat in stem count."""
-    mapped = getattr(audio, "_mmap", None)
-    if mapped is not None and hasattr(mapped, "madvise"):
-        mapped.madvise(mmap.MADV_DONTNEED)

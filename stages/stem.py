@@ -18,6 +18,7 @@ import soundfile
 from pydantic import Field
 
 from .dsp.checks import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
+from .dsp.pages import rechunk
 from .mixing import compressor_stream, eq_sos, start_frame
 from .params import Breakpoints, RenderParams, StemStrip
 from .registry import AudioFile, AudioWriter, RenderError, stage
@@ -93,23 +94,8 @@ def source_stream(path: str, sample_rate_hz: int) -> tuple[int, int, Iterator[np
             read += block.shape[0]
             yield stream.resample_chunk(block, last=read >= frames)
 
-    blocks = decoded() if rate == sample_rate_hz else _rechunk(resampled())
+    blocks = decoded() if rate == sample_rate_hz else rechunk(resampled(), STEM_BLOCK_FRAMES)
     return out_frames, channels, blocks
-
-
-def _rechunk(pieces: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    """Pieces of any length as blocks of STEM_BLOCK_FRAMES frames (the last shorter)."""
-    pending, held = [], 0
-    for piece in pieces:
-        pending.append(piece)
-        held += piece.shape[0]
-        if held >= STEM_BLOCK_FRAMES:
-            joined = np.concatenate(pending)
-            whole = held - held % STEM_BLOCK_FRAMES
-            yield from (joined[i:i + STEM_BLOCK_FRAMES] for i in range(0, whole, STEM_BLOCK_FRAMES))
-            pending, held = [joined[whole:]], held - whole
-    if held:
-        yield np.concatenate(pending)
 
 
 @stage("stem", "2")

@@ -1,6 +1,6 @@
 """Argument checks every DSP primitive shares, and the limits the spec, the engine and the kernels agree on.
 
-Imports numpy only, so that light modules (params, stem) can take these limits without loading a kernel.
+Imports numpy (and the page walker) only, so that light modules (params, stem) can take these limits without loading a kernel.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ import math
 from typing import Any, Literal, overload
 
 import numpy as np
+
+from stages.dsp.pages import walk
 
 #: Sample rates the kernels accept, in Hz (sources, render and delivery rates alike).
 MIN_SAMPLE_RATE_HZ = 8_000
@@ -31,9 +33,10 @@ def check_audio(audio: np.ndarray, name: str = "audio") -> np.ndarray:
         raise ValueError(f"{name}: must have shape (frames, channels) with >= 1 channel (got shape {audio.shape})")
     if not np.issubdtype(audio.dtype, np.floating):
         raise ValueError(f"{name}: must be a float array with full scale at 1.0 (got dtype {audio.dtype})")
-    if audio.size:
-        # One pass without a boolean temporary; confirm exactly if the sum is not finite.
-        if not np.isfinite(audio.sum(dtype=np.float64)) and not np.isfinite(audio).all():
+    # One pass without a boolean temporary, block by block (a mapped song is not paged in whole); a block
+    # whose sum is not finite is confirmed exactly.
+    for _, block in walk(audio):
+        if not np.isfinite(block.sum(dtype=np.float64)) and not np.isfinite(block).all():
             raise ValueError("audio contains NaN or Inf samples")
     return audio
 

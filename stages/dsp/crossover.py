@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from stages.dsp.checks import Q_BUTTERWORTH, check_audio, check_number, check_sample_rate
 from stages.dsp.eq import rbj_biquad
-from stages.dsp.iir import sosfilt
+from stages.dsp.iir import initial_state, sosfilt
 
 
 def linkwitz_riley_sos(crossover_hz: float, sample_rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
@@ -21,17 +21,31 @@ def linkwitz_riley_sos(crossover_hz: float, sample_rate_hz: float) -> tuple[np.n
     return np.stack([low, low]), np.stack([high, high])
 
 
+class MonoBass:
+    """Mono bass as a stream: blocks of (frames, channels) through `process`, the crossover's state carried,
+    so that a song taken block by block is the same, bit for bit, as `mono_bass` on the whole."""
+
+    def __init__(self, sample_rate_hz: float, crossover_hz: float, channels: int) -> None:
+        self.low_sos, self.high_sos = linkwitz_riley_sos(crossover_hz, sample_rate_hz)
+        self.high_state = initial_state(self.high_sos, channels)
+        self.low_state = initial_state(self.low_sos, 1)
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """The next frames, float64, same shape."""
+        x = np.asarray(block, dtype=np.float64)
+        out = sosfilt(self.high_sos, x, self.high_state)  # float64 biquads: low-frequency precision
+        low_mono = sosfilt(self.low_sos, x.mean(axis=1)[:, None], self.low_state)
+        out += low_mono
+        return out
+
+
 def mono_bass(audio: np.ndarray, sample_rate_hz: float, crossover_hz: float) -> np.ndarray:
     """Sum the band below crossover_hz to mono (mean of channels), keep the band above per channel (LR4).
 
     float64, same shape; a mono or fully correlated input only gets the crossover's allpass phase.
     """
     check_audio(audio)
-    low_sos, high_sos = linkwitz_riley_sos(crossover_hz, sample_rate_hz)
     x = np.asarray(audio, dtype=np.float64)
     if x.shape[0] == 0:
         return np.array(x, copy=True)
-    out = sosfilt(high_sos, x)  # float64 biquads: low-frequency precision
-    low_mono = sosfilt(low_sos, x.mean(axis=1))
-    out += low_mono[:, None]
-    return out
+    return MonoBass(sample_rate_hz, crossover_hz, x.shape[1]).process(x)

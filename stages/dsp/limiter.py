@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit
 
 from stages.dsp.checks import check_audio, check_number, check_sample_rate
+from stages.dsp.pages import drop_pages, walk
 from stages.dsp.truepeak import INTERPOLATOR_HALF_TAPS, TruePeakFollower, true_peak_envelope
 
 #: The gain aims this far under the ceiling: a time-varying gain lets the reconstructed
@@ -247,6 +248,7 @@ def true_peak_limit(
     release_ms: float = 100.0,
     lookahead_ms: float = 5.0,
     in_place: bool = False,
+    envelope: np.ndarray | None = None,
 ) -> np.ndarray:
     """Limit the true peak (BS.1770-4 Annex 2) to ceiling_dbtp with a look-ahead limiter; float64, same frames.
 
@@ -254,7 +256,8 @@ def true_peak_limit(
     ceiling, re-measures and re-limits the output (at most MAX_PASSES passes, then a static trim), so our
     meter never reads over the ceiling. `in_place`: a writeable float64 `audio` is limited in place and
     returned (the same values: each chunk is read, then written, and the meter reads only finished frames),
-    saving a song-length array.
+    saving a song-length array. `envelope`: a (frames,) float64 array to hold the detector in (a file-backed
+    map, with a mapped `audio`, keeps a long song off the heap: each pass drops the pages it is done with).
     """
     check_audio(audio)
     rate = check_sample_rate(sample_rate_hz)
@@ -264,13 +267,15 @@ def true_peak_limit(
     if audio.shape[0] == 0 or audio.dtype not in (np.float32, np.float64):
         audio = np.array(audio, dtype=np.float64)  # float16, longdouble: limited as their float64 copy
     ceiling = 10.0 ** (ceiling_dbtp / 20.0)
-    envelope = true_peak_envelope(audio, rate, check=False)  # checked above
-    peak = float(envelope.max()) if audio.shape[0] else 0.0
+    envelope = true_peak_envelope(audio, rate, out=envelope, check=False)  # checked above
+    peak = float(np.max([block.max() for _, block in walk(envelope)])) if audio.shape[0] else 0.0  # NaN stays
     in_place = in_place and audio.dtype == np.float64 and audio.flags.writeable
     if peak <= ceiling:
         return audio if in_place else np.array(audio, dtype=np.float64, copy=True)
     lookahead_frames = max(1, int(round(lookahead_ms * rate / 1000.0)))
     release_frames = release_ms * rate / 1000.0
+    hold_frames = INTERPOLATOR_HALF_TAPS + 1
+    context = lookahead_frames + hold_frames  # frames of envelope a chunk reads each side
     out = audio if in_place else np.empty(audio.shape, dtype=np.float64)
     source = audio  # the first pass reads the input (its float64 copy is the gain's work), later ones out
     no_gain = np.empty(0)
@@ -282,14 +287,17 @@ def true_peak_limit(
         # One pass over the signal: each chunk's gain is applied, and the output re-measured, while in cache.
         follower = TruePeakFollower(out, rate, samples=False)  # the samples' peak comes with the gain
         sample_peak = 0.0
-        for start, release, attack in _gain_chunks(envelope, target, lookahead_frames, INTERPOLATOR_HALF_TAPS + 1,
+        for start, release, attack in _gain_chunks(envelope, target, lookahead_frames, hold_frames,
                                                    release_frames):
             if attack is not None or source is not out:
                 chunk_peak = _apply_gain(source, out, start, release, no_gain if attack is None else attack)
             else:  # a gain of 1 on out: nothing to do but measure
                 chunk_peak = float(np.abs(out[start : start + release.shape[0]]).max())
             sample_peak = max(sample_peak, chunk_peak)
-            follower.advance(start + release.shape[0])
+            follower.advance(start + release.shape[0])  # it drops out's pages it has measured
+            drop_pages(envelope, start + release.shape[0] - context, start - context)  # the next chunk's reach
+            if source is not out:
+                drop_pages(source, start + release.shape[0], start)
         peak = follower.peak()
         peak = peak if math.isnan(peak) else max(peak, sample_peak)
         source = out

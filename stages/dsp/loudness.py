@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from stages.dsp.checks import check_audio, check_number, check_sample_rate
 from stages.dsp.iir import initial_state, sosfilt
+from stages.dsp.pages import drop_pages
 from stages.dsp.truepeak import sample_peak_dbfs, true_peak_dbtp
 
 #: BS.1770-4 eq. 2: loudness offset so that a 997 Hz sine at -23 dBFS on one channel reads about -23 LKFS.
@@ -123,6 +124,7 @@ class _Cumsum:
             lo, hi = np.searchsorted(self.indices, [start + 1, stop + 1])
             self.values[lo:hi] = running[self.indices[lo:hi] - start]
             carry = float(running[-1])
+            drop_pages(audio, stop, start)
 
     def at(self, frames: np.ndarray) -> np.ndarray:
         """The cumsum at these frames (each one of the indices it was made for)."""

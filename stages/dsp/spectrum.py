@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from stages.dsp.checks import check_audio, check_sample_rate
+from stages.dsp.pages import drop_pages
 
 #: IEC 61260-1 nominal mid-band frequencies, 25 Hz to 16 kHz.
 NOMINAL_CENTERS_HZ = np.array(
@@ -32,6 +33,7 @@ def welch_psd(audio: np.ndarray, sample_rate_hz: float, nperseg: int) -> tuple[n
         segment = np.asarray(audio[start:start + nperseg], dtype=np.float64)
         segment = (segment - segment.mean(axis=0)) * window[:, None]
         power += (np.abs(np.fft.rfft(segment, axis=0)) ** 2).sum(axis=1)
+        drop_pages(audio, start + hop, start)  # the next segment starts there
     power *= 2.0 / (sample_rate_hz * np.sum(window ** 2) * len(starts) * channels)  # one-sided density
     power[0] /= 2.0
     if nperseg % 2 == 0:

@@ -22,6 +22,7 @@ from numba import njit
 from scipy import fft as sfft
 
 from stages.dsp.checks import check_audio, check_sample_rate
+from stages.dsp.pages import drop_pages, walk
 
 #: BS.1770-4 Annex 2: oversample so that the effective rate is >= 4 x 44.1 kHz.
 MIN_OVERSAMPLED_RATE_HZ = 176_400.0
@@ -93,6 +94,8 @@ def _oversampled_groups(audio: np.ndarray, sample_rate_hz: float,
         spectrum = sfft.rfft(segments[:blocks], axis=-1)
         product = np.multiply(spectrum[:, None], spectra, out=products[:blocks])
         yield start, sfft.irfft(product, _FFT_SIZE, axis=-1, overwrite_x=True).reshape(blocks, -1, _FFT_SIZE)
+        stop = start + blocks * _STEP  # the next group reads from stop - HALF + 1 on
+        drop_pages(audio, stop - INTERPOLATOR_HALF_TAPS, start - INTERPOLATOR_HALF_TAPS)
 
 
 @njit(cache=True, nogil=True)
@@ -156,9 +159,7 @@ def _oversampled_blocks(audio: np.ndarray, sample_rate_hz: float) -> Iterator[tu
     and the samples themselves (phase 0: the input's (n, channels) block, exact) of consecutive blocks."""
     frames = audio.shape[0]
     if oversample_factor(sample_rate_hz) == 1:
-        step = 1 << 16
-        for start in range(0, frames, step):
-            block = audio[start : start + step]
+        for start, block in walk(audio):
             yield start, np.empty((0, block.shape[0]), dtype=np.float32), block
         return
     for group_start, points in _oversampled_groups(audio, sample_rate_hz):
@@ -184,8 +185,9 @@ def true_peak_envelope(audio: np.ndarray, sample_rate_hz: float, out: np.ndarray
     native = audio.dtype in (np.float32, np.float64)
     if oversample_factor(sample_rate_hz) == 1 or not native:  # the samples' part here, not with the segments
         samples = audio if native else audio.astype(np.float64)
-        for start in range(0, frames, 1 << 16):
-            _sample_envelope(samples[start : start + (1 << 16)], out[start : start + (1 << 16)])
+        for start, block in walk(samples):
+            _sample_envelope(block, out[start : start + block.shape[0]])
+            drop_pages(out, start + block.shape[0], start)
         if oversample_factor(sample_rate_hz) == 1:
             return out
     rows_max = np.empty((_group_blocks(frames), _FFT_SIZE), dtype=np.float32)
@@ -199,6 +201,7 @@ def true_peak_envelope(audio: np.ndarray, sample_rate_hz: float, out: np.ndarray
         for b in range(blocks):
             block = env[b * _STEP : (b + 1) * _STEP]
             np.maximum(block, rows_max[b, : block.shape[0]], out=block)
+        drop_pages(out, start + blocks * _STEP, start)
     return out
 
 
@@ -247,6 +250,8 @@ class TruePeakFollower:
         for value in values:
             self._nan |= value != value
             self._peak = max(self._peak, value)
+        if self._groups is None:  # the groups drop their own pages
+            drop_pages(self._audio, stop, start)
         self._next = stop
 
 
@@ -283,7 +288,9 @@ def sample_peak_dbfs(audio: np.ndarray) -> float:
     check_audio(audio)
     if audio.size == 0:
         return float("-inf")
-    peak = max(float(audio.max()), -float(audio.min()))
+    peak = 0.0
+    for _, block in walk(audio):
+        peak = max(peak, float(block.max()), -float(block.min()))
     return _amplitude_db(peak)
 
 

@@ -34,6 +34,8 @@ class SparseWriter:
         self._position = 0
 
     def write(self, data: Any) -> int:
+        if not memoryview(data).nbytes:  # an empty block (a stream that had nothing final yet): no-op
+            return 0
         view = memoryview(data).cast("B")
         head = min(view.nbytes, -self._position % HOLE_BYTES)  # up to the next piece boundary: written
         pieces = (view.nbytes - head) // HOLE_BYTES

@@ -42,7 +42,7 @@ def test_a_failing_kernel_leaves_no_scratch_file(project, monkeypatch):
 
 def test_audio_written_block_by_block_is_stored_by_rename(tmp_path, monkeypatch):
     from pipeline.digest import digest_array, digest_npy_file
-    from stages.registry import SCRATCH_FILES, AudioWriter, NonFiniteAudio
+    from stages.registry import SCRATCH_FILES, WRITE_BUFFER_BYTES, AudioWriter, NonFiniteAudio
 
     cache = Cache(tmp_path / "cache")
     token = SCRATCH_FILES.set(cache.scratch_file)
@@ -64,6 +64,12 @@ def test_audio_written_block_by_block_is_stored_by_rename(tmp_path, monkeypatch)
             bad.write(np.array([[0.0, np.nan]] * 4))
         short = AudioWriter(4, 2)
         short.write(np.zeros((3, 2)))
+        # a stream may hand over an empty block (an effect's tail with nothing left), also right after the
+        # writer passed its buffer to the file
+        flushed = AudioWriter(WRITE_BUFFER_BYTES // 8, 2)
+        flushed.write(np.ones((WRITE_BUFFER_BYTES // 8, 2)))  # float32 stereo: the buffer's size, passed on
+        flushed.write(np.zeros((0, 2)))
+        assert np.array_equal(np.load(flushed.finish().path), np.ones((WRITE_BUFFER_BYTES // 8, 2)))
         with pytest.raises(ValueError, match="3 of 4 frames"):
             short.finish()
     finally:

@@ -44,15 +44,20 @@ class Routing:
         for kind, group in channels:
             for name, ch in group.items():
                 node_id = f"{song.id}/{kind}/{name}"
-                start = start_frame(ch.offset_s, sample_rate_hz) if isinstance(ch, Stem) else 0
+                stem = isinstance(ch, Stem)
+                if stem and any(send.pre_fader and bus in buses for bus, send in ch.sends.items()):
+                    prefader.add(name)
+                # a stem's output: its post-fader signal, and its pre-fader one if a send taps it; a mono
+                # stem's signals are placed by its pan and width in the sums
+                own = MixInput(start_frame=start_frame(ch.offset_s, sample_rate_hz), pan=ch.pan, width=ch.width,
+                               signals=2 if name in prefader else 1) if isinstance(ch, Stem) else MixInput()
                 if ch.output is None or ch.output in buses:
-                    feeds[ch.output].append((node_id, MixInput(start_frame=start)))
+                    feeds[ch.output].append((node_id, own))
                 for bus, send in sorted(ch.sends.items()):
                     if bus in buses:
-                        tap: Literal["post", "pre"] = "pre" if kind == "stem" and send.pre_fader else "post"
-                        feeds[bus].append((node_id, MixInput(tap=tap, level_db=send.level_db, start_frame=start)))
-                        if tap == "pre":
-                            prefader.add(name)
+                        tap: Literal["post", "pre"] = "pre" if stem and send.pre_fader else "post"
+                        feeds[bus].append((node_id, MixInput(**{**own.model_dump(), "tap": tap,
+                                                                "level_db": send.level_db})))
         return cls(str(song.id), stems, _live_buses(buses, feeds, bus_edges(song)), feeds, prefader)
 
     def feeds_of(self, bus: str | None) -> tuple[tuple[str, ...], list[MixInput]]:

@@ -38,7 +38,7 @@ class BusParams(BusStrip, MixdownParams):
     reverb_seed: int = Field(default=0, description="From the node id: the same room on every render.")
 
 
-@stage("bus", "1")
+@stage("bus", "2")
 def render_bus(inputs: MixInputs, p: BusParams) -> AudioFile:
     from .dsp.delay import delay_stream
     from .dsp.reverb import reverb_ir, reverb_stream
@@ -72,7 +72,7 @@ def _fader(audio: np.ndarray, p: BusParams) -> np.ndarray:
     return stereo_width(pan_to_stereo(audio * 10.0 ** (p.gain_db / 20.0), p.pan), p.width)
 
 
-@stage("mixdown", "1")
+@stage("mixdown", "2")
 def render_mixdown(inputs: MixInputs, p: MixdownParams) -> AudioFile:
     out = AudioWriter(p.frames, 2)
     for lo in range(0, p.frames, MIX_BLOCK_FRAMES):

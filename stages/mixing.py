@@ -16,10 +16,14 @@ from .params import Compressor, EqBand, SpecModel
 
 
 class MixInput(SpecModel):
-    """One input of a sum: which half of a stem's output to take (post/pre fader), its level and where it
-    starts in song time."""
+    """One input of a sum: which signal of a stem's output to take (post/pre fader), its level, where it
+    starts in song time, and where a mono signal sits in stereo."""
 
     tap: Literal["post", "pre"] = "post"
+    signals: Literal[1, 2] = Field(default=1, description="Signals the source's output holds, side by side: "
+                                   "its post-fader one, and for a stem with a pre-fader send its pre-fader one.")
+    pan: float = Field(default=0.0, ge=-1.0, le=1.0, description="A mono source's pan (its stem's).")
+    width: float = Field(default=1.0, ge=0.0, le=2.0, description="A mono source's width (its stem's).")
     level_db: float = 0.0
     """The send's level (a Send, bounded there), or 0 for a channel's own output."""
     start_frame: int = Field(default=0, ge=0, description="Where the source starts in the song: a stem's "
@@ -60,17 +64,28 @@ MIX_BLOCK_FRAMES = 1 << 18
 
 
 def summed(arrays: list[np.ndarray], inputs: list[MixInput], lo: int, hi: int) -> np.ndarray:
-    """Frames [lo, hi) of the sum of stereo inputs in their given (fixed) order, each at its level from its
-    start frame, cut at the song's end; float64. Frames a source does not span get nothing added (what adding
-    its zeros gave, bit for bit), and the same products are added in the same order whatever the block, so a
-    sum taken block by block is bit-identical to the whole; each input's pages are dropped once read."""
+    """Frames [lo, hi) of the stereo sum of inputs in their given (fixed) order, each at its level from its
+    start frame, cut at the song's end; float64. A mono signal (a mono stem's) is placed in stereo here, by
+    its pan and width (a pre-fader one at the centre), as a mixer's channel places it. Frames a source does
+    not span get nothing added (what adding its zeros gave, bit for bit), and the same products are added in
+    the same order whatever the block, so a sum taken block by block is bit-identical to the whole; each
+    input's pages are dropped once read."""
+    from .dsp.pan import mono_placement
+
     out = np.zeros((hi - lo, 2))
     for audio, spec in zip(arrays, inputs):
-        half = audio[:, 0:2] if spec.tap == "post" else audio[:, 2:4]
-        first, last = max(lo, spec.start_frame), min(hi, spec.start_frame + half.shape[0])
-        if first < last:
-            out[first - lo:last - lo] += half[first - spec.start_frame:last - spec.start_frame] * (
-                10.0 ** (spec.level_db / 20.0))
+        width = audio.shape[1] // spec.signals  # channels per signal: 1 (mono) or 2
+        if width not in (1, 2) or width * spec.signals != audio.shape[1]:
+            raise ValueError(f"summed: a source of {audio.shape[1]} channels does not hold {spec.signals} "
+                             "mono or stereo signal(s)")
+        first = 0 if spec.tap == "post" else width
+        signal = audio[:, first:first + width]
+        gain = 10.0 ** (spec.level_db / 20.0)
+        if width == 1:
+            gain = mono_placement(*((spec.pan, spec.width) if spec.tap == "post" else (0.0, 1.0))) * gain
+        start, stop = max(lo, spec.start_frame), min(hi, spec.start_frame + signal.shape[0])
+        if start < stop:
+            out[start - lo:stop - lo] += signal[start - spec.start_frame:stop - spec.start_frame] * gain
         drop_pages(audio)  # memory stays flat in stem count
     return out
 

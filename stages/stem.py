@@ -33,6 +33,8 @@ class StemParams(StemStrip, RenderParams):
     output spans the stem; `offset_s` places the automation, whose breakpoints are in song time."""
 
     prefader_tap: bool = Field(default=False, description="Also output the pre-fader signal (a pre-fader send).")
+    """The output: the post-fader signal, then with a pre-fader tap the pre-fader one; each mono for a mono
+    source (the sums place it by pan and width) unless its pan is automated, else stereo."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def source_stream(path: str, sample_rate_hz: int) -> tuple[int, int, Iterator[np
     return out_frames, channels, blocks
 
 
-@stage("stem", "2")
+@stage("stem", "3")
 def render_stem(inputs: StemInputs, p: StemParams) -> AudioFile:
     from .dsp.automation import envelope_range
     from .dsp.iir import initial_state, sosfilt
@@ -109,7 +111,11 @@ def render_stem(inputs: StemInputs, p: StemParams) -> AudioFile:
     eq_state = None if sos is None else initial_state(sos, channels)
     squeeze = compressor_stream(p.compressor, channels, p.sample_rate_hz)
     start, auto = start_frame(p.offset_s, p.sample_rate_hz), p.automation
-    out = AudioWriter(frames, 4 if p.prefader_tap else 2)
+    # A mono source stays mono (half the bytes): the sums place it by its pan and width. Automated pan
+    # places it here, frame by frame.
+    mono = channels == 1 and not (auto and auto.pan)
+    width = 1 if mono else 2
+    out = AudioWriter(frames, 2 * width if p.prefader_tap else width)
     done = 0
     for block in blocks:
         n = block.shape[0]
@@ -128,10 +134,11 @@ def render_stem(inputs: StemInputs, p: StemParams) -> AudioFile:
         pan = automated(auto.pan) if auto and auto.pan else p.pan
         gain = 10.0 ** (np.asarray(gain_db) / 20.0)
         gained = audio * (gain[:, None] if np.ndim(gain) else gain)
-        post = stereo_width(pan_to_stereo(gained, pan), p.width)
+        post = gained if mono else stereo_width(pan_to_stereo(gained, pan), p.width)
         if done + n > frames:
             break
-        out.write(np.concatenate([post, pan_to_stereo(audio, 0.0)], axis=1) if p.prefader_tap else post)
+        pre = audio if mono else pan_to_stereo(audio, 0.0)
+        out.write(np.concatenate([post, pre], axis=1) if p.prefader_tap else post)
         done += n
     if done != frames:
         raise RenderError(f"{inputs.source}: decodes to a length other than its header's {frames} frames "

@@ -68,6 +68,17 @@ def pan_to_stereo(audio: np.ndarray, pan: float | np.ndarray) -> np.ndarray:
     return out
 
 
+def mono_placement(pan: float, width: float) -> np.ndarray:
+    """(left, right) gains that place a mono signal as `pan_to_stereo` then `stereo_width` do: the pan law's
+    gains, then the width's side scaling (a panned mono signal has a side), as two numbers, float64."""
+    left, right = (float(g) for g in pan_gains(check_number(pan, "pan", ge=-1.0, le=1.0)))
+    w = check_number(width, "width", ge=0.0, le=2.0)
+    if w == 1.0:
+        return np.array([left, right])
+    same, cross = 0.5 * (1.0 + w), 0.5 * (1.0 - w)
+    return np.array([left * same + cross * right, right * same + cross * left])
+
+
 def stereo_width(audio: np.ndarray, width: float) -> np.ndarray:
     """Scale the side (L-R)/2 of stereo audio by width in [0, 2] (0 mono, 1 unchanged, 2 twice the side).
 

@@ -30,7 +30,7 @@ def test_sum_places_each_source_at_its_start_and_cuts_at_the_songs_end():
     late = _audio(4, 2, 3)                          # from frame 8: its last two frames fall past the end
     gone = _audio(3, 2, 4)                          # starts past the song's end: adds nothing
     arrays = [bus, early, late, gone]
-    taps = [MixInput(), MixInput(tap="pre", level_db=-6.0, start_frame=2), MixInput(start_frame=8),
+    taps = [MixInput(), MixInput(tap="pre", signals=2, level_db=-6.0, start_frame=2), MixInput(start_frame=8),
             MixInput(level_db=3.0, start_frame=12)]
     out = summed(arrays, taps, 0, frames)
 
@@ -50,8 +50,36 @@ def test_sum_places_each_source_at_its_start_and_cuts_at_the_songs_end():
         n = max(0, min(audio.shape[0], frames - tap.start_frame))
         song_long[tap.start_frame:tap.start_frame + n] = audio[:n]
         padded.append(song_long)
-    at_zero = [MixInput(tap=t.tap, level_db=t.level_db) for t in taps]
+    at_zero = [MixInput(tap=t.tap, signals=t.signals, level_db=t.level_db) for t in taps]
     np.testing.assert_array_equal(out, summed(padded, at_zero, 0, frames))  # bit for bit
+
+
+def test_a_mono_stem_stays_mono_and_the_sum_places_it_by_its_pan_and_width(tmp_path: Path):
+    """Half the bytes of a mono source's stereo image: the stored stem is mono, post then pre fader, and the
+    sum places it as pan_to_stereo then stereo_width placed it (to float64 rounding: the gains are folded)."""
+    source = tmp_path / "kick.wav"
+    soundfile.write(str(source), 0.3 * np.random.default_rng(6).standard_normal((SR // 4, 1)), SR, subtype="FLOAT")
+    p = StemParams(sample_rate_hz=SR, prefader_tap=True, gain_db=-4.0, pan=-0.35, width=1.6)
+    written = render_stem(StemInputs(source=source), p)
+    out = np.load(written.path)
+    written.path.unlink()
+    decoded, _ = soundfile.read(str(source), dtype="float64", always_2d=True)
+    assert out.shape == (SR // 4, 2)               # mono post-fader, mono pre-fader
+    np.testing.assert_array_equal(out[:, :1], (decoded * 10.0 ** (-4.0 / 20.0)).astype(np.float32))
+    np.testing.assert_array_equal(out[:, 1:], decoded.astype(np.float32))
+    frames = SR // 4
+    post, pre = (summed([out], [MixInput(tap=tap, signals=2, pan=p.pan, width=p.width)], 0, frames)
+                 for tap in ("post", "pre"))
+    np.testing.assert_allclose(post, stereo_width(pan_to_stereo(out[:, :1].astype(np.float64), p.pan), p.width),
+                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(pre, pan_to_stereo(out[:, 1:].astype(np.float64), 0.0), rtol=1e-12, atol=1e-15)
+    assert np.abs(post[:, 0]).sum() > 1.5 * np.abs(post[:, 1]).sum()  # panned left, widened
+    moving = render_stem(StemInputs(source=source), StemParams(sample_rate_hz=SR, automation={
+        "pan": [[0.0, -1.0], [0.25, 1.0]]}))  # automated pan moves frame by frame: placed by the stem
+    assert np.load(moving.path).shape == (SR // 4, 2)
+    moving.path.unlink()
+    with pytest.raises(ValueError, match="3 channels does not hold 2"):
+        summed([np.zeros((4, 3), np.float32)], [MixInput(signals=2)], 0, 4)
 
 
 def _old_stem(audio: np.ndarray, p: StemParams, frames: int) -> np.ndarray:

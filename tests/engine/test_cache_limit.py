@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from pipeline import api
 from pipeline.cache import LIMIT_ENV_VAR, Cache, CacheLimitError, clear_verified_memo, max_bytes
-from pipeline.cache.layout import scan_objects
+from pipeline.cache.layout import disk_bytes, scan_objects
 from pipeline.cli import app
 from pipeline.cli.cache import human_bytes
 from pipeline.digest import digest_file
@@ -73,8 +73,8 @@ def _held(cache: Cache, report: api.Report) -> set[str]:
 
 
 def _objects(cache: Cache) -> dict[str, int]:
-    """Digest -> size of every object in the cache."""
-    return {obj.digest: obj.stat.st_size for obj in scan_objects(cache.layout)}
+    """Digest -> size on disk of every object in the cache (allocated blocks, as the limit counts them)."""
+    return {obj.digest: disk_bytes(obj.stat) for obj in scan_objects(cache.layout)}
 
 
 def _age_everything(cache: Cache, seconds: float) -> None:
@@ -116,8 +116,14 @@ def test_a_small_limit_evicts_lru_down_to_it_and_a_rebuild_renders_only_what_wen
     held = _held(cache, b)
     a_only = {d: s for d, s in sizes.items() if d not in held}
     assert len(a_only) >= 4
-    limit = sum(sizes[d] for d in held) + sum(a_only.values()) // 2
     _age_everything(cache, HOUR_S)  # yesterday's session
+    by_age = sorted(a_only)  # album a's objects, each last used a minute before the next
+    paths = {obj.digest: obj.path for obj in scan_objects(cache.layout)}
+    for minutes, digest in enumerate(reversed(by_age), start=1):
+        t = time.time_ns() - int((HOUR_S + 60 * minutes) * 1e9)
+        os.utime(paths[digest], ns=(t, t))
+    oldest = set(by_age[:len(by_age) // 2])
+    limit = sum(sizes[d] for d in held) + sum(size for d, size in a_only.items() if d not in oldest)
     monkeypatch.setenv(LIMIT_ENV_VAR, f"{limit / 1e9:.9f}")
     again = api.build(b_spec, cache_dir=cache.root, out_dir=project.root / "out-b", jobs=1)
     assert not again.rendered and _held(cache, again) == held
@@ -125,7 +131,7 @@ def test_a_small_limit_evicts_lru_down_to_it_and_a_rebuild_renders_only_what_wen
     assert sum(after.values()) <= limit
     assert held <= set(after)  # everything the build holds stays
     evicted = set(a_only) - set(after)
-    assert evicted and evicted != set(a_only)  # LRU stops once the cache fits
+    assert evicted and set(by_age[-2:]).isdisjoint(evicted)  # least recently used first; stops once it fits
     _check_delivery(again)
     clear_verified_memo()
     assert cache.verify() == [] and _run("cache", "verify", "--cache", str(cache.root)).exit_code == 0

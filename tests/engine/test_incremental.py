@@ -89,10 +89,11 @@ def test_a_stem_is_cached_at_its_own_length_not_the_songs(project):
     project.save()
     project.build()
     digests, cache = _report_digests(project), Cache(project.root / "cache")
-    frames = {node_id: soundfile.info(str(project.root / "stems" / f"{node_id.replace('/stem/', '-')}.wav")).frames
-              for node_id in STEMS}
-    for node_id in STEMS:
-        assert cache.load_array(digests[node_id]).shape == (frames[node_id], 2), node_id
+    infos = {node_id: soundfile.info(str(project.root / "stems" / f"{node_id.replace('/stem/', '-')}.wav"))
+             for node_id in STEMS}
+    frames = {node_id: info.frames for node_id, info in infos.items()}
+    for node_id in STEMS:  # a mono source stays mono (the sums place it)
+        assert cache.load_array(digests[node_id]).shape == (frames[node_id], infos[node_id].channels), node_id
     song_frames = cache.load_array(digests["one/mixdown"]).shape[0]
     assert song_frames >= SR // 2 + frames["one/stem/kick"] + SR // 2  # the kick's offset, length, minimum tail
 

@@ -20,7 +20,7 @@ import numpy as np
 import soundfile
 
 from .export import encode_lossy, file_facts, rounded, stream_facts, tag_file
-from .formats import CUE_FILE_TYPES, LOSSLESS, is_lossy
+from .formats import CUE_FILE_TYPES, LOSSLESS, is_lossy, sound_file_writer
 from .delivery import FormatName
 from .params import SpecModel
 from .registry import Blob, scratch_file, stage
@@ -106,12 +106,12 @@ def write_sequence(path: Path, p: AlbumExportParams, tracks: list[Path], lengths
     splice = (p.format == "wav" and frame_bytes and data_bytes % 2 == 0 and data_bytes < RIFF_MAX_BYTES - 1024
               and hasattr(os, "pwrite"))  # POSIX: positioned reads and writes
     dtype = "float32" if "FLOAT" in info.subtype else "int32"
-    with soundfile.SoundFile(str(path), "w", p.sample_rate_hz, info.channels, info.subtype,
-                             format=LOSSLESS[p.format]) as sink:
-        if splice:  # closed at once: the header and an empty data chunk, to which splice_pcm appends
-            sink.close()
-            splice_pcm(path, tracks, lengths, frame_bytes)
-            return
+    if splice:
+        with sound_file_writer(path, p.sample_rate_hz, info.channels, info.subtype, LOSSLESS[p.format]):
+            pass  # the header and an empty data chunk, to which splice_pcm appends
+        splice_pcm(path, tracks, lengths, frame_bytes)
+        return
+    with sound_file_writer(path, p.sample_rate_hz, info.channels, info.subtype, LOSSLESS[p.format]) as sink:
         for track, length in zip(tracks, lengths):
             written = 0
             with soundfile.SoundFile(str(track)) as source:

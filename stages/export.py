@@ -18,7 +18,7 @@ import soundfile
 from mutagen.id3 import ID3, TALB, TIT2, TPE1, TRCK, TSRC, TXXX
 
 from .dsp.pages import rechunk
-from .formats import LOSSLESS, LOSSY, fixed_ogg_serial, is_lossy
+from .formats import LOSSLESS, LOSSY, fixed_ogg_serial, is_lossy, sound_file_writer
 from .delivery import BitDepth, Encoding
 from .params import RenderParams
 from .registry import AudioFile, AudioWriter, Blob, RenderError, scratch_file, stage
@@ -67,8 +67,7 @@ def encode(final: np.ndarray, p: ExportParams, path: Path) -> AudioFile:
     frames, channels = final.shape
     quantizer = None if p.bit_depth == "32f" else Quantizer(p.bit_depth, p.dither, p.dither_seed, final.size)
     samples = AudioWriter(frames, channels)
-    with soundfile.SoundFile(str(path), "w", p.sample_rate_hz, channels, SUBTYPES[p.bit_depth],
-                             format=LOSSLESS[p.format]) as sink:
+    with sound_file_writer(path, p.sample_rate_hz, channels, SUBTYPES[p.bit_depth], LOSSLESS[p.format]) as sink:
         for start in range(0, frames, EXPORT_BLOCK_FRAMES):
             pcm = pcm_block(final[start:start + EXPORT_BLOCK_FRAMES], p.bit_depth, quantizer)
             sink.write(pcm)
@@ -90,7 +89,7 @@ LOSSY_CEILING_PASSES = 4
 def _write_lossy(programme: Callable[[], Iterable[np.ndarray]], gain: np.float32, channels: int,
                  sample_rate_hz: int, fmt: str, path: Path) -> None:
     container, subtype = LOSSY[fmt]
-    with soundfile.SoundFile(str(path), "w", sample_rate_hz, channels, subtype, format=container) as sink:
+    with sound_file_writer(path, sample_rate_hz, channels, subtype, container) as sink:
         for block in rechunk(programme(), LOSSY_WRITE_FRAMES):
             sink.write(np.asarray(block, dtype=np.float32) * gain)
     if container == "OGG":

@@ -6,6 +6,9 @@ Lossy files are encoded once from the float final (no dither, no bit depth) and 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import soundfile
 
@@ -44,3 +47,15 @@ def fixed_ogg_serial(data: bytes) -> bytes:
         page.serial = OGG_STREAM_SERIAL
         pages.append(page.write())
     return b"".join(pages)
+
+
+@contextmanager
+def sound_file_writer(path: Path, sample_rate_hz: int, channels: int, subtype: str,
+                      container: str) -> Iterator[soundfile.SoundFile]:
+    """A SoundFile writing `path` through a Python file object, so that its close does not fsync the file
+    (given a path, libsndfile's sf_write_sync does: a third of a 24-bit WAV export's time here). The bytes
+    are the same; a kernel's files are cache entries, verified rather than synced, and a delivery syncs what
+    it delivers."""
+    with path.open("w+b") as fh, soundfile.SoundFile(fh, "w", sample_rate_hz, channels, subtype,
+                                                     format=container) as sink:
+        yield sink

@@ -112,6 +112,7 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
         stack.enter_context(cache.lease())
         pools = Pools(stack, jobs, parallel_backend, scheduler)
         resolve_ready([n for n, ups in graph.waiting.items() if not ups])
+        memo.flush()  # every source is hashed by now (stems wait on nothing): one write for all of them
         running: dict[Future[Any], Task] = {}
         while queue or running:
             while queue and len(running) < pools.capacity:

@@ -20,24 +20,27 @@ coarse filesystems (FAT: 2 s, HFS+: 1 s); a fresh file is simply re-read once.""
 
 
 def _stat_sig(st: os.stat_result) -> dict[str, int]:
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
+    """What a change to a file changes: size, mtime, inode, and ctime, which no user tool can set back (an
+    in-place edit that keeps the size and restores the mtime, as `touch -d` or `rsync -t` do, still moves it)."""
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino, "ctime_ns": st.st_ctime_ns}
 
 
 class FileDigestMemo:
-    """Digests of files memoised on (realpath, size, mtime_ns, inode) in a JSON file.
+    """Digests of files memoised on (realpath, size, mtime_ns, inode, ctime_ns) in a JSON file.
 
-    Unchanged source files are not re-read, in this process or the next. The memo
-    is only a cache: a corrupt or foreign memo file is ignored and rewritten;
-    concurrent processes merge their entries on write (atomic replace, last
-    writer wins for a given path). Files modified within RACY_WINDOW_NS of
+    Unchanged source files are not re-read, in this process or the next (once `flush` wrote what this one
+    learned: one write per batch, not per file, so memoising N new files costs O(N)). The memo is only a
+    cache: a corrupt or foreign memo file is ignored and rewritten; concurrent processes merge their entries
+    on write (atomic replace, last writer wins for a given path). Files modified within RACY_WINDOW_NS of
     being hashed, or changed while being read, are not memoised.
     """
 
-    VERSION = 1
+    VERSION = 2
 
     def __init__(self, memo_path: str | os.PathLike[str]) -> None:
         self.memo_path = Path(memo_path)
         self._entries: dict[str, dict[str, Any]] | None = None
+        self._learned: dict[str, dict[str, Any]] = {}
 
     def _read_disk(self) -> dict[str, dict[str, Any]]:
         try:
@@ -74,10 +77,16 @@ class FileDigestMemo:
         return digest
 
     def _remember(self, real: str, entry: dict[str, Any]) -> None:
-        merged = self._read_disk()  # keep what other processes memoised meanwhile
-        merged.update({k: v for k, v in self._entries_now().items() if k not in merged})
-        merged[real] = entry
-        self._entries = merged
+        self._entries_now()[real] = entry
+        self._learned[real] = entry
+
+    def flush(self) -> None:
+        """Write what this process learned, merged with what others memoised meanwhile (one atomic write)."""
+        if not self._learned:
+            return
+        merged = self._read_disk()
+        merged.update(self._learned)
+        self._entries, self._learned = merged, {}
         try:
             atomic_write_json(self.memo_path, {"version": self.VERSION, "entries": merged}, fsync=False)
         except OSError:  # read-only location: the memo is an optimisation, never an error

@@ -83,6 +83,7 @@ def make_plan(nodes: dict[str, Node], cache: Cache, last_keys: dict[str, str]) -
                 entry.changes = Changes(record_lost=True)
             entry.reasons = reasons(entry.changes, unknown)
         entries.append(entry)
+    memo.flush()
     return entries
 
 

@@ -482,6 +482,7 @@ def test_file_digest_memo_lives_in_the_cache(cache, tmp_path):
     _set_mtime(stem, 3600)
     memo = cache.file_digest_memo()
     digest = memo.digest(stem)
+    memo.flush()
     assert memo.memo_path.is_relative_to(cache.root) and memo.memo_path.is_file()
     assert digest in memo.memo_path.read_text()  # kept for the next process
     assert cache.file_digest_memo().digest(stem) == digest

@@ -250,7 +250,9 @@ def test_memo_avoids_rereading_across_processes(tmp_path, read_counter):
     path.write_bytes(b"RIFF....kick")
     _age(path)
     memo_path = tmp_path / "memo" / "digests.json"
-    first = FileDigestMemo(memo_path).digest(path)
+    memo = FileDigestMemo(memo_path)
+    first = memo.digest(path)
+    memo.flush()
     assert len(read_counter) == 1
     assert FileDigestMemo(memo_path).digest(path) == first  # a new process: memo read from disk
     assert len(read_counter) == 1
@@ -278,7 +280,41 @@ def test_memo_byte_change_gives_new_digest(tmp_path):
     path.write_bytes(b"bass take 2")  # same size, new mtime
     _age(path, 3600)
     assert memo.digest(path) == digest_bytes(b"bass take 2") != before
+    memo.flush()
     assert FileDigestMemo(tmp_path / "memo.json").digest(path) == digest_bytes(b"bass take 2")
+
+
+def test_an_in_place_edit_that_restores_size_and_mtime_is_seen(tmp_path):
+    """cp -p, rsync -t, touch -d: same size, mtime set back; the ctime moved, and the memo reads again."""
+    path = tmp_path / "bounce.wav"
+    path.write_bytes(b"take one")
+    _age(path, 7200)
+    stamp = os.stat(path)
+    memo = FileDigestMemo(tmp_path / "memo.json")
+    assert memo.digest(path) == digest_bytes(b"take one")
+    memo.flush()
+    time.sleep(0.01)  # a later ctime tick
+    with open(path, "r+b") as fh:  # in place: same inode, same size
+        fh.write(b"take two")
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert FileDigestMemo(tmp_path / "memo.json").digest(path) == digest_bytes(b"take two")
+
+
+def test_memoising_many_new_files_writes_the_memo_once(tmp_path, monkeypatch):
+    import pipeline.filememo as filememo
+
+    writes = []
+    monkeypatch.setattr(filememo, "atomic_write_json", lambda *a, **k: writes.append(a[0]))
+    memo = FileDigestMemo(tmp_path / "memo.json")
+    for i in range(50):
+        path = tmp_path / f"stem{i}.wav"
+        path.write_bytes(bytes([i]) * 10)
+        _age(path)
+        memo.digest(path)
+    assert writes == []
+    memo.flush()
+    memo.flush()  # nothing new learned: no write
+    assert len(writes) == 1
 
 
 def test_memo_does_not_memoise_racy_fresh_files(tmp_path, read_counter):
@@ -296,7 +332,9 @@ def test_corrupt_memo_is_ignored_and_rewritten(tmp_path):
     _age(path)
     memo_path = tmp_path / "memo.json"
     memo_path.write_bytes(b"\x00{not json")
-    assert FileDigestMemo(memo_path).digest(path) == digest_bytes(b"vocal")
+    memo = FileDigestMemo(memo_path)
+    assert memo.digest(path) == digest_bytes(b"vocal")
+    memo.flush()
     rewritten = json.loads(memo_path.read_text())["entries"][os.path.realpath(path)]
     assert rewritten["digest"] == digest_bytes(b"vocal")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left behind

@@ -19,7 +19,7 @@ changing (size, mtime_ns); git calls these "racily clean" entries. 2 s covers
 coarse filesystems (FAT: 2 s, HFS+: 1 s); a fresh file is simply re-read once."""
 
 
-def _stat_sig(st: os.stat_result) -> dict[str, int]:
+def stat_signature(st: os.stat_result) -> dict[str, int]:
     """What a change to a file changes: size, mtime, inode, and ctime, which no user tool can set back (an
     in-place edit that keeps the size and restores the mtime, as `touch -d` or `rsync -t` do, still moves it)."""
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino, "ctime_ns": st.st_ctime_ns}
@@ -63,14 +63,14 @@ class FileDigestMemo:
         """Digest of the file's bytes; read only if (size, mtime_ns, inode) changed."""
         real = os.path.realpath(path)
         before = os.stat(real)
-        sig = _stat_sig(before)
+        sig = stat_signature(before)
         entry = self._entries_now().get(real)
         if entry is not None and isinstance(entry.get("digest"), str):
             if all(entry.get(k) == v for k, v in sig.items()):
                 return entry["digest"]
         started_ns = time.time_ns()
         digest = digest_file(real)
-        after = _stat_sig(os.stat(real))
+        after = stat_signature(os.stat(real))
         racy = started_ns - before.st_mtime_ns < RACY_WINDOW_NS
         if after == sig and not racy:
             self._remember(real, {**sig, "digest": digest})

@@ -6,6 +6,7 @@ preimage), never arrays, so it runs the same on a thread, a loky worker or a das
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ from stages.registry import SCRATCH_FILES, AudioFile, Blob, NonFiniteAudio, Rend
 from .cache import Cache
 from .codeversion import kind_code_version
 from .dag import Node
+from .digest import digest_file
+from .filememo import stat_signature
 from .inputs import Resolved, digests, sources
 from .key import node_key, preimage
 
@@ -64,12 +67,14 @@ def run_task(cache_root: str, task: Task) -> tuple[str, str, float]:
     token = SCRATCH_FILES.set(scratch_file)
     try:
         started = time.perf_counter()
+        read = _verified_sources(task)
         try:
             out = kind.render(kind.inputs(**values), kind.params.model_validate(task.params))
         except NonFiniteAudio as err:
             raise RenderError(f"{node_id}: {err}") from None
         except (ValueError, MemoryError) as err:  # a kernel refusing its input is a render failure, not a crash
             raise RenderError(f"{node_id}: {type(err).__name__}: {err}") from None
+        _unchanged_since(read, node_id)
         seconds = time.perf_counter() - started
         if isinstance(out, AudioFile):  # written block by block: moved in, never loaded whole
             digest, output = cache.put_array_file(out.path), "array"
@@ -86,6 +91,43 @@ def run_task(cache_root: str, task: Task) -> tuple[str, str, float]:
     cache.put_action(task.key, {"digest": digest, "kind": output, "stage": task.kind, "node_id": node_id,
                                 "seconds": round(seconds, 6), "preimage": task.preimage, "refs": task.refs})
     return digest, output, seconds
+
+
+def _file_refs(wire: Any) -> list[tuple[str, str]]:
+    """(path, planned digest) of the source files among one named input's refs."""
+    refs = [wire] if wire and isinstance(wire[0], str) else wire
+    return [(source, digest) for output, source, digest in refs if output == "file"]
+
+
+def _verified_sources(task: Task) -> dict[str, dict[str, int]]:
+    """Each source file's stat signature once its bytes are hashed and match the digest the node's key was
+    built from: a file changed since the build planned it (a stem re-bounced mid-build, another copy on a
+    stale mount) is refused, so no output enters the cache under a key its content does not match."""
+    read = {}
+    for wire in task.inputs.values():
+        for path, planned in _file_refs(wire):
+            try:
+                before = stat_signature(os.stat(path))
+                digest = digest_file(path)
+            except OSError as err:
+                raise RenderError(f"{path}: cannot be read ({err.strerror or err})") from None
+            if digest != planned:
+                raise RenderError(f"{path}: changed since this build planned it (its bytes no longer match "
+                                  f"the digest {task.node_id} was keyed on); build again")
+            read[path] = before
+    return read
+
+
+def _unchanged_since(read: dict[str, dict[str, int]], node_id: str) -> None:
+    """The kernel read the bytes that were hashed: no source file was written, replaced or touched meanwhile
+    (size, mtime, inode and ctime, which no user tool sets back, all unchanged)."""
+    for path, before in read.items():
+        try:
+            same = stat_signature(os.stat(path)) == before
+        except OSError:
+            same = False
+        if not same:
+            raise RenderError(f"{path}: changed while {node_id} read it; build again")
 
 
 def _load_wire(cache: Cache, wire: list[Any]) -> Any:

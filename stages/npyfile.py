@@ -12,8 +12,10 @@ from typing import Any
 
 import numpy as np
 
-HOLE_BYTES = 1 << 16
-"""The zero runs a saved array leaves as holes: 64 KiB pieces (16 pages), aligned in the file."""
+HOLE_BYTES = 1 << 12
+"""The zero runs a saved array leaves as holes: 4 KiB pieces (a page, the usual file-system block),
+aligned in the file. Against 64 KiB pieces, the cache of bench_scale's default album is 2.43x its stems'
+bytes instead of 2.52x: the edges of each rest, each drum hit's silence, are kept to the block."""
 
 
 def npy_header(shape: tuple[int, ...], dtype: np.dtype[Any]) -> bytes:

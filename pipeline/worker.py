@@ -7,6 +7,7 @@ preimage), never arrays, so it runs the same on a thread, a loky worker or a das
 from __future__ import annotations
 
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,10 @@ def _verified_sources(task: Task) -> dict[str, dict[str, int]]:
     for wire in task.inputs.values():
         for path, planned in _file_refs(wire):
             try:
-                before = stat_signature(os.stat(path))
+                st = os.stat(path)
+                if not stat.S_ISREG(st.st_mode):  # replaced by a FIFO or device since validation: never read it
+                    raise RenderError(f"{path}: is not a regular file; build again")
+                before = stat_signature(st)
                 digest = digest_file(path)
             except OSError as err:
                 raise RenderError(f"{path}: cannot be read ({err.strerror or err})") from None

@@ -153,6 +153,10 @@ def _check_stem_files(song: Song, source: Source) -> Iterator[Problem]:
         if path.is_dir():
             yield source.problem(key, f"is a directory, expected an audio file: {path}")
             continue
+        if not path.is_file():  # reading a FIFO or a device could wait forever: refused before it is opened
+            yield source.problem(key, f"is not a regular file (a FIFO, device or socket?), expected an audio "
+                                      f"file: {path}")
+            continue
         try:
             info = soundfile.info(str(path))
         except (RuntimeError, soundfile.LibsndfileError, OSError) as err:

@@ -33,6 +33,11 @@ _SpecLoader.add_implicit_resolver(
 class _TooLarge(Exception):
     """The YAML node tree expands to more than MAX_SPEC_VALUES values."""
 
+
+class _Recursive(Exception):
+    """The YAML node graph has a cycle: an alias inside the node it names."""
+
+
 PathKey = tuple[str | int, ...]
 
 
@@ -63,6 +68,8 @@ def read_document(path: Path, field_name: str = "") -> Document | Problem:
         return Problem(path, None, field_name, "file not found")
     if path.is_dir():
         return Problem(path, None, field_name, "is a directory, expected a spec file")
+    if not path.is_file():  # a FIFO or device: reading it could wait forever
+        return Problem(path, None, field_name, "is not a regular file (a FIFO, device or socket?), expected a spec file")
     try:
         raw = path.read_bytes()
     except OSError as err:
@@ -91,6 +98,9 @@ def _parse_yaml(path: Path, text: str) -> Document | Problem:
         data = loader.construct_document(node) if node is not None else None
     except _TooLarge:
         return Problem(path, None, "", f"more than {MAX_SPEC_VALUES} values (after expanding YAML aliases)")
+    except _Recursive:
+        return Problem(path, None, "", "invalid YAML: an alias refers to a node that contains it (a recursive "
+                                       "structure); a spec is a tree")
     except ValueError as err:  # e.g. an integer of more than 4300 digits
         return Problem(path, None, "", f"invalid YAML: {_number_reason(err)}")
     except yaml.YAMLError as err:
@@ -120,6 +130,7 @@ def _count_values(root: yaml.Node) -> None:
     Iterative, with a count per distinct node: an alias bomb is caught without expanding it.
     """
     sizes: dict[int, int] = {}
+    entered: set[int] = set()  # expanded, not yet counted: the nodes on the current path from the root
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, done = stack.pop()
@@ -128,7 +139,10 @@ def _count_values(root: yaml.Node) -> None:
         children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
                     else node.value if isinstance(node, yaml.SequenceNode) else [])
         if not done:
+            if any(id(c) in entered and id(c) not in sizes for c in children):
+                raise _Recursive  # an alias inside what it names: `a: &a [*a]`, a mapping merging itself
             if any(id(c) not in sizes for c in children):
+                entered.add(id(node))
                 stack.append((node, True))
                 stack.extend((c, False) for c in children if id(c) not in sizes)
                 continue

@@ -272,3 +272,35 @@ def test_unopenable_stem_paths(here, name):
     album = here / "album.json"
     album.write_text(json.dumps({"title": "T", "songs": [name.replace(".wav", ".yaml")]}))
     spec_error(run("validate", album), album, "songs.0: song file")
+
+
+# --------------------------------------------------------------------------- inputs that could hang
+
+@pytest.mark.parametrize("text", [
+    "extra: &a [*a]\n",                        # a list holding itself
+    "extra: &m {x: 1, more: *m}\n",            # a mapping holding itself
+    "extra: &m {<<: *m, x: 1}\n",              # a mapping merging itself
+])
+def test_recursive_yaml_aliases_are_one_line_errors(here, text):
+    """These loop forever (growing memory) in a loader that expands them: refused from the node graph."""
+    spec = here / "loop.yaml"
+    spec.write_text(f"title: T\n{STEMS}{text}")
+    started = time.perf_counter()
+    result = run("validate", spec)
+    assert time.perf_counter() - started < 5
+    spec_error(result, spec, "an alias refers to a node that contains it")
+
+
+def test_a_fifo_as_stem_or_spec_is_refused_before_it_is_read(here):
+    """Opening a FIFO for reading blocks until a writer comes: validate and build would hang."""
+    import os
+
+    os.mkfifo(here / "pipe.wav")
+    spec = here / "song.yaml"
+    spec.write_text("title: T\nstems:\n  x: {file: pipe.wav}\n")
+    started = time.perf_counter()
+    for result in (run("validate", spec), run("build", spec, "--cache", here / "c", "--out", here / "o", "-j", "1")):
+        spec_error(result, spec, "stems.x.file: is not a regular file")
+    os.mkfifo(here / "pipe.yaml")
+    spec_error(run("validate", here / "pipe.yaml"), here / "pipe.yaml", "is not a regular file")
+    assert time.perf_counter() - started < 20

@@ -95,5 +95,6 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "build-report.json", report.as_dict())
         cache.enforce_limit(limit_bytes, keep={n.digest for n in results})
+        cache.remember_verified()  # after the limit: evicted objects drop out
     return report
 

@@ -83,6 +83,7 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
     load_code_versions(kinds, Path(cache.root) / "memo")
     graph = _Graph(nodes)
     memo = cache.file_digest_memo()
+    cache.recall_verified()  # hits an earlier build verified are not read again while their files are untouched
     cache_root = str(Path(cache.root).resolve())  # remote workers resolve it on the shared filesystem
     done: dict[str, NodeResult] = {}
     known: dict[str, tuple[str, str]] = {}  # node id -> (output kind, digest)

@@ -55,6 +55,7 @@ def make_plan(nodes: dict[str, Node], cache: Cache, last_keys: dict[str, str]) -
     kinds = load_kinds()
     load_code_versions(kinds, Path(cache.root) / "memo")
     memo = cache.file_digest_memo()
+    cache.recall_verified()
     known: dict[str, tuple[str, str]] = {}  # cached node id -> (output kind, digest)
     entries = []
     for node_id, node in nodes.items():
@@ -84,6 +85,7 @@ def make_plan(nodes: dict[str, Node], cache: Cache, last_keys: dict[str, str]) -
             entry.reasons = reasons(entry.changes, unknown)
         entries.append(entry)
     memo.flush()
+    cache.remember_verified()
     return entries
 
 

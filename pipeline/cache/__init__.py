@@ -191,6 +191,14 @@ class Cache:
         """Digests of the blobs a JSON object references (``{"blob": <digest>, ...}`` at any depth)."""
         return objects.blob_refs(self.json_path(json_digest))
 
+    def recall_verified(self) -> None:
+        """Trust what earlier builds verified, object by object, while its file is untouched (objects.py)."""
+        objects.load_verified(self.layout.verified_memo_path, self.root)
+
+    def remember_verified(self) -> None:
+        """Keep what this process verified for the next build (one write; none on a read-only cache)."""
+        objects.save_verified(self.layout.verified_memo_path, self.root)
+
     def check_object(self, digest: str, kind: str = "array", *, verify: bool = True) -> tuple[str, str]:
         """("ok" | "missing" | "corrupt", reason) for an object; ``verify=False`` only checks it exists."""
         return objects.check_object(self.object_path(digest, kind), digest, kind, verify=verify)

@@ -64,6 +64,11 @@ class Layout:
     def file_memo_path(self) -> Path:
         return self.root / "memo" / "file-digests.json"
 
+    @property
+    def verified_memo_path(self) -> Path:
+        """Objects verified by earlier builds, with the stat signature they were hashed at (objects.py)."""
+        return self.root / "memo" / "verified-objects.json"
+
     def object_path(self, digest: str, kind: str = "array") -> Path:
         """``objects/ab/<digest><suffix>``; ValueError for a malformed digest or kind."""
         check_hex(digest, "digest")

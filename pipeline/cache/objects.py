@@ -8,7 +8,10 @@ disk costs the read). Verified objects are memoised per process on
 (path, size, mtime_ns, ctime_ns, inode), so a hit checked twice is hashed once.
 Objects are only ever replaced (new inode), never written in place, so the memo
 can only be fooled by an in-place edit in the same timestamp tick as the
-verification; a new process re-verifies.
+verification. Builds and plans keep the memo across processes (``save_verified``,
+``load_verified``: ``memo/verified-objects.json``), so a no-op rebuild does not
+re-read the cache; ``cache verify`` re-hashes everything, whatever the memo says
+(a disk's silent bit rot moves no timestamp).
 
 Blobs (encoded files: a WAV export, a cue sheet) are referenced from JSON
 objects as ``{"blob": <digest>, ...}`` at any depth; a JSON object stands or
@@ -27,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+from pipeline.atomic import atomic_write_json
 from pipeline.digest import digest_file, digest_npy_file
 
 from .layout import HEX32
@@ -46,6 +50,46 @@ def clear_verified_memo() -> None:
 def forget_verified(path: Path | str) -> None:
     """Drop one object from the memo (it was deleted)."""
     _VERIFIED.pop(str(path), None)
+
+
+VERIFIED_MEMO_VERSION = 1
+
+
+def load_verified(memo_path: Path, root: Path) -> None:
+    """Add to this process's memo the objects under `root` that earlier processes verified (`save_verified`):
+    an entry vouches only while the file's size, mtime, ctime and inode are the ones it was hashed with, so
+    anything written into an object since (which moves its ctime) is hashed again. A missing or garbled
+    memo vouches for nothing."""
+    try:
+        doc = json.loads(memo_path.read_bytes())
+    except (OSError, ValueError):
+        return
+    entries = doc.get("entries") if isinstance(doc, dict) and doc.get("version") == VERIFIED_MEMO_VERSION else None
+    if not isinstance(entries, dict):
+        return
+    for relative, entry in entries.items():
+        if (isinstance(relative, str) and isinstance(entry, list) and len(entry) == 5
+                and all(type(v) is int for v in entry[:4]) and isinstance(entry[4], str)):
+            _VERIFIED.setdefault(str(root / relative), (entry[0], entry[1], entry[2], entry[3], entry[4]))
+
+
+def save_verified(memo_path: Path, root: Path) -> None:
+    """Record the verified objects under `root` whose files still carry the signature they were verified
+    with, merged with what other processes recorded; one atomic write. A read-only cache keeps no memo."""
+    load_verified(memo_path, root)  # what others recorded meanwhile (ours win for the same path)
+    prefix = str(root) + os.sep
+    entries = {}
+    for path, entry in _VERIFIED.items():
+        if not path.startswith(prefix):
+            continue
+        try:
+            current = _signature(os.stat(path))
+        except OSError:  # pruned or evicted since
+            continue
+        if current == entry[:4]:
+            entries[path[len(prefix):]] = list(entry)
+    with contextlib.suppress(OSError):
+        atomic_write_json(memo_path, {"version": VERIFIED_MEMO_VERSION, "entries": entries}, fsync=False)
 
 
 def _signature(st: os.stat_result) -> tuple[int, int, int, int]:

@@ -272,6 +272,47 @@ def test_in_process_memo_sees_a_changed_file(cache):
     assert cache.check_action(key)[0] == "corrupt"
 
 
+def test_verification_is_kept_across_processes_until_the_file_is_touched(cache, monkeypatch):
+    """A no-op build does not re-read the cache: what an earlier process verified is trusted while the
+    object's size, mtime, ctime and inode are unchanged; a write into it (the ctime moves, whatever is done
+    to the mtime) is hashed again and found; `cache verify` re-hashes regardless."""
+    import pipeline.cache.objects as objects
+
+    key, digest = _store(cache, _audio(9))
+    other_key, other = _store(cache, _audio(10))
+    time.sleep(0.01)  # a later clock tick for the writes below
+    assert cache.check_action(key)[0] == "ok" and cache.check_action(other_key)[0] == "ok"
+    cache.remember_verified()
+    hashed: list[Path] = []
+    real_hash = objects._hash_object
+    monkeypatch.setattr(objects, "_hash_object", lambda path, kind: hashed.append(path) or real_hash(path, kind))
+
+    clear_verified_memo()  # the next build's process
+    cache.recall_verified()
+    assert cache.check_action(key)[0] == "ok" and hashed == []  # vouched for by the memo, not read
+
+    path = cache.array_path(other)
+    stamp = path.stat()
+    _flip_byte(path)
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # the mtime set back; the ctime moved
+    clear_verified_memo()
+    cache.recall_verified()
+    assert cache.check_action(other_key)[0] == "corrupt" and hashed == [path]
+    assert any(p["path"] == str(path) for p in cache.verify())
+    assert len(hashed) >= 3  # verify hashed both objects, memo or not
+
+
+def test_a_garbled_verified_memo_vouches_for_nothing(cache):
+    key, digest = _store(cache, _audio(11))
+    _flip_byte(cache.array_path(digest))
+    cache.layout.verified_memo_path.parent.mkdir(parents=True, exist_ok=True)
+    for garbage in (b"not json", b'{"version": 1, "entries": {"x": [1, 2]}}', b"[]"):
+        cache.layout.verified_memo_path.write_bytes(garbage)
+        clear_verified_memo()
+        cache.recall_verified()
+        assert cache.check_action(key)[0] == "corrupt"
+
+
 def test_truncated_object_is_corrupt(cache):
     key, digest = _store(cache, _audio(6))
     path = cache.array_path(digest)

@@ -59,6 +59,17 @@ def explain_node(spec_path: str | Path, node_id: str, cache_dir: str | Path | No
     return explain(entries[node_id], cache)
 
 
+def _check_out_dir(out: Path) -> None:
+    """A delivery folder is the album's own: never a file system's root or the user's home, whose other
+    files a delivery (which replaces its targets' folders) must not sit among."""
+    where = out.expanduser().resolve()
+    home = Path.home().resolve()
+    if where == Path(where.anchor) or os.path.ismount(where) or where == home:
+        what = "the home folder" if where == home else "a file system's root"
+        raise SpecError([Problem(Path("command line"), None, "--out",
+                                 f"{where} is {what}; deliver into a folder of its own (e.g. {where / 'build'})")])
+
+
 def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: str | Path = "build",
           jobs: int | None = None, targets: list[str] | None = None,
           on_done: Callable[[NodeResult], None] | None = None, on_plan: Callable[[int], None] | None = None,
@@ -76,6 +87,7 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     report's digests are kept by name. A bad MIXBUILD_CACHE_MAX_GB is a SpecError before anything renders.
     """
     started = time.perf_counter()
+    _check_out_dir(Path(out_dir))
     album = load(spec_path) if album is None else album
     nodes = graph(album, targets)
     if on_plan is not None:

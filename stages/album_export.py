@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import soundfile
 
 from .export import encode_lossy, file_facts, rounded, stream_facts, tag_file
+from .naming import album_file_stem, track_file_stem
 from .formats import CUE_FILE_TYPES, LOSSLESS, is_lossy, sound_file_writer
 from .delivery import FormatName
 from .params import SpecModel
@@ -48,19 +48,6 @@ class AlbumExportParams(SpecModel):
     cue_sheet: bool = False
     ceiling_dbtp: float = 0.0
     """Lossy album file: the true peak its decode must stay under (the lowest of the songs' ceilings)."""
-
-
-SAFE_NAME_BYTES = 120
-"""UTF-8 bytes of a title in a file name: with `NN - `, the extension and a temp-file suffix it stays
-well under the 255-byte name limit of common file systems."""
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe version of a title: no separators, control characters or leading dots,
-    at most SAFE_NAME_BYTES bytes of UTF-8 (cut on a character boundary)."""
-    cleaned = re.sub(r'[\x00-\x1f\x7f/\\:*?"<>|]+', "_", text).strip().lstrip(".").strip()
-    cut = cleaned.encode("utf-8")[:SAFE_NAME_BYTES].decode("utf-8", errors="ignore").strip()
-    return cut or "untitled"
 
 
 def cue_time(frames: int, sample_rate_hz: int) -> str:
@@ -217,7 +204,7 @@ def render_album_export(inputs: AlbumExportInputs, p: AlbumExportParams) -> dict
     files: dict[str, Blob] = {}
     entries = []
     for number, (track, exported, path) in enumerate(zip(p.tracks, inputs.exports, tracks), start=1):
-        name = f"{number:02d} - {safe_name(track.title)}{ext}"
+        name = f"{track_file_stem(number, track.title)}{ext}"
         files[name] = Blob(path, ext)  # the stored track, passed on
         # measured once, by the export node
         entries.append({"path": name, "title": track.title, "track": number, **exported["facts"]})
@@ -227,7 +214,7 @@ def render_album_export(inputs: AlbumExportInputs, p: AlbumExportParams) -> dict
         track_frames = [soundfile.info(str(path)).frames for path in tracks]
     lengths = sequence_lengths(p, track_frames)
     starts = [sum(lengths[:i]) for i in range(len(lengths))]
-    album_name = f"{safe_name(p.album_title)}{ext}"
+    album_name = f"{album_file_stem(p.album_title)}{ext}"
     album = scratch_file(ext)
     if is_lossy(p.format):
         facts = lossy_album(inputs.finals or [], lengths, p, album)
@@ -240,7 +227,7 @@ def render_album_export(inputs: AlbumExportInputs, p: AlbumExportParams) -> dict
     entries.append({"path": album_name, "title": p.album_title, "track": None, **facts})
     manifest: dict[str, Any] = {"target": p.target, "files": entries}
     if p.cue_sheet:
-        cue_name = f"{safe_name(p.album_title)}.cue"
+        cue_name = f"{album_file_stem(p.album_title)}.cue"
         cue = cue_sheet(p, album_name, starts).encode()
         files[cue_name] = Blob(cue, ".cue")
         manifest["cue_sheet"] = {"path": cue_name, "sha256": hashlib.sha256(cue).hexdigest()}

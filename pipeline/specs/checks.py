@@ -12,6 +12,7 @@ from .documents import Document, PathKey
 from .errors import Problem
 from .master import Master, Target
 from stages.formats import LOSSY_RATES_HZ
+from stages.naming import album_file_stem, track_file_stem
 from stages.params import EqBand
 from stages.dsp.checks import MAX_EQ_FREQ_RATIO, MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
 from .song import Song
@@ -47,7 +48,14 @@ def check_master(master: Master, source: Source, key: PathKey, sample_rate_hz: i
 
 
 def check_targets(targets: dict[str, Target], source: Source, sample_rate_hz: int) -> Iterator[Problem]:
-    """Opus and MP3 deliver at a few rates only: say which, rather than let the encoder fail."""
+    """Opus and MP3 deliver at a few rates only: say which, rather than let the encoder fail. Target names
+    are folder names: two that differ only in case are one folder on macOS and Windows."""
+    seen: dict[str, str] = {}
+    for name in targets:
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:
+            yield source.problem(("targets", name), f"names the same folder as target {other!r} on case-insensitive "
+                                                    "file systems (macOS, Windows); rename one")
     for name, target in targets.items():
         rates = LOSSY_RATES_HZ.get(target.format)
         rate = target.sample_rate or sample_rate_hz
@@ -56,6 +64,16 @@ def check_targets(targets: dict[str, Target], source: Source, sample_rate_hz: in
             source_of_rate = "" if target.sample_rate else " (the album's rate; set the target's sample_rate)"
             yield source.problem(("targets", name, "sample_rate" if target.sample_rate else "format"),
                                  f"{target.format} delivers at {allowed} Hz{source_of_rate} (got {rate})")
+
+
+def check_file_names(title: str, songs: list[Song], source: Source) -> Iterator[Problem]:
+    """The album file never takes a track file's name (it would replace the track in the target's folder),
+    compared as a case-insensitive file system compares them."""
+    album = album_file_stem(title)
+    for number, song in enumerate(songs, start=1):
+        if track_file_stem(number, song.title).casefold() == album.casefold():
+            yield source.problem(("title",), f"the album file would be named {album!r}, as track {number}'s file "
+                                             "is; choose another album title")
 
 
 def _check_routing(song: Song, source: Source) -> Iterator[Problem]:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .album import Album, AlbumSettings
-from .checks import Source, check_master, check_song, check_targets
+from .checks import Source, check_file_names, check_master, check_song, check_targets
 from .documents import Document, PathKey, read_document
 from .errors import Problem, SpecError
 from .problems import validation_problems
@@ -47,6 +47,8 @@ def load(spec_path: str | Path) -> Album:
                 problems.extend(check_song(song, src, settings.sample_rate))
     resolved = [_resolve(song, src, default_id) for song, src, default_id in songs if song is not None]
     problems.extend(_check_unique_ids(resolved, [src for song, src, _ in songs if song is not None]))
+    if settings is not None and len(resolved) == len(songs):
+        problems.extend(check_file_names(settings.title, resolved, Source(doc, (), path.parent)))
     if problems or settings is None:
         raise SpecError(list(dict.fromkeys(problems)))  # a single-song spec's title is checked twice
     return Album(**dict(settings), songs=resolved)

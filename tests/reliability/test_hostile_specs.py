@@ -304,3 +304,29 @@ def test_a_fifo_as_stem_or_spec_is_refused_before_it_is_read(here):
     os.mkfifo(here / "pipe.yaml")
     spec_error(run("validate", here / "pipe.yaml"), here / "pipe.yaml", "is not a regular file")
     assert time.perf_counter() - started < 20
+
+
+# --------------------------------------------------------------------------- names that collide in the out folder
+
+def test_an_album_title_equal_to_a_track_file_name_is_refused(here):
+    """The album file `01 - Opening.wav` would silently replace track 1 in the target's folder."""
+    spec = here / "album.yaml"
+    spec.write_text("title: 01 - OPENING\nsongs:\n  - {title: Opening, stems: {x: {file: tiny.wav}}}\n")
+    spec_error(run("validate", spec), spec, "title: the album file would be named '01 - OPENING', as track 1's")
+
+
+def test_targets_differing_only_in_case_are_refused(here):
+    spec = here / "album.yaml"
+    spec.write_text("title: T\ntargets:\n  cd: {preset: cd}\n  CD: {preset: cd}\n"
+                    "songs:\n  - {title: Opening, stems: {x: {file: tiny.wav}}}\n")
+    spec_error(run("validate", spec), spec, "targets.CD: names the same folder as target 'cd'")
+
+
+@pytest.mark.parametrize("out", ["/", "~"])
+def test_out_at_a_file_system_root_or_home_is_refused(here, out):
+    spec = here / "song.yaml"
+    spec.write_text(f"title: T\n{STEMS}")
+    result = run("build", spec, "--cache", here / "c", "--out", out, "-j", "1")
+    assert result.exit_code == 2, result.output
+    found = lines(result)
+    assert len(found) == 1 and "--out:" in found[0] and ("root" in found[0] or "home" in found[0]), found

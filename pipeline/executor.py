@@ -125,6 +125,7 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
             for future in sorted(finished, key=lambda f: graph.order[running[f].node_id]):
                 task = running.pop(future)
                 digest, output, seconds = _result(future, scheduler)
+                cache.written_by_worker(digest, output)
                 resolve_ready(finish(NodeResult(task.node_id, task.kind, task.key, "rendered", seconds, digest,
                                                 output, task.inputs)))
     if len(done) != len(nodes):

@@ -151,6 +151,8 @@ class StageKind:
     inputs: type
     render: Callable[[Any, Any], Any]
     module: str
+    output: str
+    """What the kernel returns, as the cache stores it: "array" (audio) or "json" (a dict)."""
 
     def input_names(self) -> tuple[str, ...]:
         """The kind's input names, in declaration order."""
@@ -179,7 +181,12 @@ def stage(name: str, version: str) -> Callable[[Kernel], Kernel]:
         if not (isinstance(inputs, type) and dataclasses.is_dataclass(inputs)
                 and isinstance(params, type) and issubclass(params, SpecModel)):
             raise TypeError(f"stage {name}: render(inputs: <dataclass>, p: <SpecModel>) (got {inputs}, {params})")
-        KINDS[name] = StageKind(name, version, params, inputs, render, render.__module__)
+        returned = hints.get("return")
+        output = "array" if returned in (AudioFile, np.ndarray) else "json" if typing.get_origin(returned) is dict \
+            or returned is dict else None
+        if output is None:
+            raise TypeError(f"stage {name}: render must return AudioFile, np.ndarray or dict (got {returned})")
+        KINDS[name] = StageKind(name, version, params, inputs, render, render.__module__, output)
         return render
 
     return register

@@ -195,6 +195,15 @@ class Cache:
         """Trust what earlier builds verified, object by object, while its file is untouched (objects.py)."""
         objects.load_verified(self.layout.verified_memo_path, self.root)
 
+    def written_by_worker(self, digest: str, kind: str) -> None:
+        """A worker just stored this object (and the blobs of a JSON one) from bytes it hashed: verified as of
+        now, so the next build's memo vouches for it without reading it."""
+        path = self.object_path(digest, kind)
+        objects.remember_written(path, digest)
+        if kind == "json":
+            for blob in objects.blob_refs(path):
+                objects.remember_written(self.object_path(blob, "blob"), blob)
+
     def remember_verified(self) -> None:
         """Keep what this process verified for the next build (one write; none on a read-only cache)."""
         objects.save_verified(self.layout.verified_memo_path, self.root)

@@ -7,6 +7,10 @@ the preimage's input digests came from, so any key can be explained later (as
 Bazel keeps the action beside its digest). The cache stores these fields and
 gives them back; it does not interpret them.
 
+A record checks itself: its key is its file's name, its preimage hashes to that key, and the kind of
+object it names is the one its stage stores; a record failing any of these is corrupt (re-rendered,
+reported by ``cache verify``), never served and never an internal error.
+
 A record is only written once its object is in the cache, and it is only served
 ("ok") while that object, and every blob a JSON object references, is intact.
 """
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import atomic_write_json
+from pipeline.key import node_key
 
 from .layout import HEX32, KINDS, Layout, check_hex, check_kind
 from .objects import blob_refs, check_object, touch
@@ -63,7 +68,20 @@ def read_record(path: Path, key: str) -> tuple[dict[str, Any] | None, str]:
         return None, f"invalid action: kind {raw.get('kind')!r}"
     if not isinstance(raw.get("digest"), str) or not HEX32.fullmatch(raw["digest"]):
         return None, f"invalid action: digest {raw.get('digest')!r}"
+    preimage = raw.get("preimage")
+    if preimage is not None and (not isinstance(preimage, dict) or node_key(preimage) != key):
+        return None, "invalid action: its preimage is not the one its key names (a record of another node?)"
+    expected = _stage_outputs().get(raw.get("stage"))  # type: ignore[arg-type]
+    if expected is not None and raw["kind"] != expected:
+        return None, f"invalid action: a {raw['stage']} node stores {expected}, not {raw['kind']}"
     return raw, ""
+
+
+def _stage_outputs() -> dict[str, str]:
+    """Stage kind -> the kind of object its nodes store (from the kernels' declared return types)."""
+    from stages.registry import load_kinds
+
+    return {name: kind.output for name, kind in load_kinds().items()}
 
 
 def read_action(layout: Layout, key: str) -> dict[str, Any] | None:

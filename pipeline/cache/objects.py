@@ -96,7 +96,7 @@ def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
-def _remember_verified(path: Path, digest: str) -> None:
+def remember_written(path: Path, digest: str) -> None:
     """We just wrote these bytes from a value with this digest: no need to re-read them."""
     with contextlib.suppress(OSError):
         _VERIFIED[str(path)] = (*_signature(os.stat(path)), digest)
@@ -159,7 +159,7 @@ def put_object(path: Path, digest: str, kind: str, write: Callable[[Path], None]
         touch(path)
     else:
         write(path)
-        _remember_verified(path, digest)
+        remember_written(path, digest)
     return digest
 
 

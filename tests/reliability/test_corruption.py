@@ -131,3 +131,34 @@ def test_random_garbage_everywhere_then_build(project, tmp_path):
     assert deliverables(out) == clean
     code, bad = verify(cache_dir)
     assert code == 0 and bad == []
+
+
+def _record_path(cache: Cache, nodes: list[dict], node_id: str):
+    return cache.action_path(next(n["key"] for n in nodes if n["id"] == node_id))
+
+
+@pytest.mark.parametrize("swap", ["another stage's json object", "another node's whole record"])
+def test_a_record_naming_the_wrong_object_is_corrupt_not_served(project, tmp_path, swap):
+    """The fault campaign's cases: a stem's record pointing at a JSON object (every build failed with
+    `internal error: TypeError` while `cache verify` called the cache clean), and another node's valid
+    record copied over a node's (its object was served for the wrong node)."""
+    import json
+
+    cache_dir, out, nodes, clean = _cold(project, tmp_path)
+    cache = Cache(cache_dir)
+    victim = _record_path(cache, nodes, "one/stem/bass")
+    record = json.loads(victim.read_text())
+    if swap == "another stage's json object":
+        record.update(digest=next(n["digest"] for n in nodes if n["id"] == "album/export/streaming"), kind="json")
+    else:  # the kick's record, its key field set to the bass's file name
+        record = {**json.loads(_record_path(cache, nodes, "one/stem/kick").read_text()), "key": record["key"]}
+    victim.write_text(json.dumps(record))
+
+    code, bad = verify(cache_dir)
+    assert code != 0 and [b["path"] for b in bad] == [str(victim)]
+    proc = build(project.path, cache_dir, out, jobs=1)
+    assert proc.returncode == 0, proc.stderr
+    assert {n["id"]: n["status"] for n in report(out)["nodes"]}["one/stem/bass"] == "rendered"
+    assert deliverables(out) == clean
+    code, bad = verify(cache_dir)
+    assert code == 0 and bad == []

@@ -44,7 +44,8 @@ def prune(layout: Layout, max_size_bytes: int | None = None, older_than_s: float
     now_ns = time.time_ns()
     live, stale = scan_leases(layout.leases_dir, remove_stale=True)
     age_cutoff_ns = None if older_than_s is None else now_ns - int(older_than_s * 1e9)
-    eviction = _Eviction(sorted(scan_objects(layout), key=_lru_order), protected_since_ns(live), keep)
+    objects = [_clamped_to_now(obj, now_ns) for obj in scan_objects(layout)]
+    eviction = _Eviction(sorted(objects, key=_lru_order), protected_since_ns(live), keep)
     eviction.evict_lru(age_cutoff_ns, max_size_bytes)
     eviction.evict_orphaned_blobs()
     removed_actions = _remove_dangling_actions(layout)
@@ -61,6 +62,19 @@ def prune(layout: Layout, max_size_bytes: int | None = None, older_than_s: float
         "stale_leases_removed": len(stale),
         "temp_files_removed": temps_removed,
     }
+
+
+def _clamped_to_now(obj: StoredObject, now_ns: int) -> StoredObject:
+    """An object last used "in the future" (a clock set wrong, files copied with their timestamps) is marked
+    used now, so that it ages from here on; before, it was never old enough to prune and always the most
+    recently used."""
+    if obj.stat.st_mtime_ns <= now_ns:
+        return obj
+    try:
+        os.utime(obj.path, ns=(now_ns, now_ns))
+        return obj._replace(stat=os.stat(obj.path))
+    except OSError:  # gone, or a read-only cache: prune it as it is
+        return obj
 
 
 def _lru_order(obj: StoredObject) -> tuple[int, str]:

@@ -443,6 +443,23 @@ def test_prune_by_age(cache):
     assert cache.verify() == []
 
 
+def test_an_object_used_in_the_future_ages_from_now(cache):
+    """A wrong clock, or files copied with their timestamps: an mtime ten years ahead made an object never
+    old enough to prune and always the most recently used; prune marks it used now, and it ages from there."""
+    stored = _aged_objects(cache, [-10 * 365 * 86400, 3000])  # seconds ago: the first is ten years ahead
+    future = cache.array_path(stored[0][1])
+    report = cache.prune(older_than_s=1500)
+    assert future.stat().st_mtime_ns <= time.time_ns()  # (a hit would touch it: looked at before any)
+    assert [cache.check_action(k)[0] for k, _ in stored] == ["ok", "missing"] and report["removed_objects"] == 1
+    size = future.stat().st_blocks * 512
+    older_key, older = _store(cache, _audio(300, frames=1000), 50)
+    _set_mtime(cache.array_path(older), 60)  # used a minute ago: before the clamped object's "now"
+    cache.prune(max_size_bytes=size)
+    assert cache.check_action(stored[0][0])[0] == "ok" and cache.check_action(older_key)[0] == "missing"
+    time.sleep(0.01)
+    assert cache.prune(older_than_s=0.005)["removed_objects"] == 1  # it ages like any other
+
+
 def test_prune_by_size_removes_least_recently_used(cache):
     stored = _aged_objects(cache, [100, 400, 300, 200])  # LRU order: 1, 2, 3, 0
     size = cache.array_path(stored[0][1]).stat().st_blocks * 512  # on disk

@@ -59,7 +59,7 @@ def _work_copy(master: np.ndarray, p: FinalParams, path: Path) -> np.ndarray:
                 block = stream.resample_chunk(block, last=start + MIX_BLOCK_FRAMES >= frames)
             if bass is not None:
                 block = bass.process(block)
-            sink.write(memoryview(np.ascontiguousarray(block, dtype=np.float64)))  # its buffer: no bytes copy
+            sink.write(np.ascontiguousarray(block, dtype=np.float64).data)  # its buffer: no bytes copy
             written += block.shape[0]
     return np.memmap(path, dtype=np.float64, mode="r+", shape=(written, channels)) if written else \
         np.zeros((0, channels))

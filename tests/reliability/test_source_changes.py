@@ -47,36 +47,23 @@ def _records(project) -> list[dict]:
     return [json.loads(p.read_text()) for p in (project.root / "cache" / "actions").rglob("*.json")]
 
 
-def test_a_stem_changed_after_planning_is_refused_and_nothing_is_stored(project, tmp_path, monkeypatch):
+@pytest.mark.parametrize("module, name, refusal", [
+    (executor, "task_for", r"one-lead\.wav: changed since this build planned it"),  # once the build hashed it
+    (stem, "source_stream", r"one-lead\.wav: changed while one/stem/lead read it"),  # as its kernel decodes it
+], ids=["after planning", "while read"])
+def test_a_stem_rebounced_mid_build_is_refused_and_nothing_is_stored(project, tmp_path, monkeypatch, module, name,
+                                                                     refusal):
     path, original = _bounce(project)
-    real_task_for = executor.task_for
+    real = getattr(module, name)
 
-    def task_then_rebounce(node, kind, resolved):  # the build hashed the stem; then the user re-bounces it
-        task = real_task_for(node, kind, resolved)
-        if node.id == NODE:
+    def then_rebounce(*args):  # the lead's node is keyed (task_for) or its file opened (source_stream): re-bounce
+        result = real(*args)
+        if getattr(args[0], "id", None) == NODE or args[0] == str(path):
             _rebounce(path)
-        return task
+        return result
 
-    monkeypatch.setattr(executor, "task_for", task_then_rebounce)
-    with pytest.raises(RenderError, match=r"one-lead\.wav: changed since this build planned it"):
+    monkeypatch.setattr(module, name, then_rebounce)
+    with pytest.raises(RenderError, match=refusal):
         project.build()
     monkeypatch.undo()
     _assert_undo_rebuilds_the_original(project, tmp_path, path, original)
-
-
-def test_a_stem_rewritten_while_its_node_reads_it_is_refused(project, tmp_path, monkeypatch):
-    path, original = _bounce(project)
-    real_stream = stem.source_stream
-
-    def rebounce_while_reading(source: str, rate: int):
-        opened = real_stream(source, rate)
-        if source == str(path):
-            _rebounce(path)  # the kernel has the file open and decodes on
-        return opened
-
-    monkeypatch.setattr(stem, "source_stream", rebounce_while_reading)
-    with pytest.raises(RenderError, match=r"one-lead\.wav: changed while one/stem/lead read it"):
-        project.build()
-    monkeypatch.undo()
-    _assert_undo_rebuilds_the_original(project, tmp_path, path, original)
-

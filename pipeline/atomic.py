@@ -38,6 +38,7 @@ __all__ = [
     "fsync_dir",
     "is_temp_name",
     "new_temp_file",
+    "process_start",
     "sweep_stale_temps",
 ]
 
@@ -100,6 +101,17 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), so that a pid reused by another
+    process is told apart from the one that wrote a lease; None where /proc has no such process or none
+    at all (then the pid alone decides)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat[stat.rindex(")") + 2:].split()[19])  # field 22, counted after the command name
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def sweep_stale_temps(directory: str | os.PathLike[str]) -> int:

@@ -60,10 +60,12 @@ class Pools:
     """Submit tasks where they run best; `capacity` is how many may run at once."""
 
     def __init__(self, stack: ExitStack, jobs: int, backend: str = "loky", scheduler: str | None = None):
-        self._stack, self._jobs, self._backend = stack, jobs, backend
+        self._jobs, self._backend = jobs, backend
         self._threads: ThreadPoolExecutor | None = None
         self._remote: Executor | None = None
+        self._workers: Executor | None = None  # ours (loky), unlike a cluster's
         self.capacity = jobs
+        stack.push(self._close)
         if scheduler:
             client = stack.enter_context(dask_client(scheduler))
             self._remote = client.get_executor(pure=False)
@@ -73,14 +75,23 @@ class Pools:
         """Run `fn(*args)` on threads while `backlog` (tasks waiting or running) fits them, else on workers."""
         if self._remote is None and self._wants_workers(backlog):
             from joblib.externals.loky import get_reusable_executor
-            self._remote = get_reusable_executor(max_workers=self._jobs, timeout=WORKER_IDLE_S)
+            self._remote = self._workers = get_reusable_executor(max_workers=self._jobs, timeout=WORKER_IDLE_S)
         if self._remote is not None:
             return self._remote.submit(fn, *args)
         if self._threads is None:
             size = self._jobs if self._backend == "threading" else min(self._jobs, IN_PROCESS_MAX_TASKS)
-            self._threads = self._stack.enter_context(
-                ThreadPoolExecutor(max_workers=size, thread_name_prefix="mixbuild-render"))
+            self._threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="mixbuild-render")
         return self._threads.submit(fn, *args)
+
+    def _close(self, error: type[BaseException] | None, *_: object) -> bool:
+        """A finished build waits for its threads and keeps its workers warm (watch reuses them); a failed or
+        stopped one cancels what has not started and kills its workers now: they hold memory and the output
+        pipes, and would otherwise run on for minutes."""
+        if self._threads is not None:
+            self._threads.shutdown(wait=error is None, cancel_futures=error is not None)
+        if error is not None and self._workers is not None:
+            self._workers.shutdown(wait=True, kill_workers=True)  # type: ignore[call-arg]
+        return False
 
     def _wants_workers(self, backlog: int) -> bool:
         return self._backend == "loky" and self._jobs > 1 and backlog > min(self._jobs, IN_PROCESS_MAX_TASKS)

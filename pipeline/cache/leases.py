@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.atomic import atomic_write_json, is_temp_name, pid_alive
+from pipeline.atomic import atomic_write_json, is_temp_name, pid_alive, process_start
 
 from .layout import files, unlink_quietly
 
@@ -45,7 +45,8 @@ def hold_lease(leases_dir: Path) -> Iterator[Lease]:
     """Write a lease file for this process for the duration of the block."""
     pid, host = os.getpid(), socket.gethostname()
     path = leases_dir / f"{pid}-{secrets.token_hex(6)}.json"
-    atomic_write_json(path, {"pid": pid, "host": host, "start": time.time()}, fsync=False)
+    atomic_write_json(path, {"pid": pid, "host": host, "start": time.time(), "process_start": process_start(pid)},
+                      fsync=False)
     try:
         yield Lease(path, pid, host, os.stat(path).st_mtime_ns)
     finally:
@@ -62,8 +63,9 @@ def _live_lease(path: Path, host: str, now_ns: int) -> Lease | None:
         raise
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if lease_host == host:
-        alive = pid_alive(pid)
+    if lease_host == host:  # the writer runs while its pid does, started when it recorded (pid reuse)
+        recorded = info.get("process_start")
+        alive = pid_alive(pid) and (not isinstance(recorded, int) or process_start(pid) in (recorded, None))
     else:
         alive = now_ns - st.st_mtime_ns < FOREIGN_LEASE_TTL_S * 1_000_000_000
     return Lease(path, pid, lease_host, st.st_mtime_ns) if alive else None

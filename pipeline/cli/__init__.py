@@ -6,21 +6,35 @@ here, so a new command is one function in the module of its group.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 
 import typer
 
 from . import spec, build, explain, watch, cache  # noqa: F401 - registration, in the order `--help` lists the commands
 from .build import delivery_table
-from .common import app, fail
+from .common import Stopped, app, fail
 
 __all__ = ["app", "delivery_table", "main"]
 
 
+def _stop(signum: int, _frame: object) -> None:
+    raise Stopped("interrupted", 130) if signum == signal.SIGINT else Stopped("terminated", 143)
+
+
 def main() -> None:
-    """Console entry point: any unexpected error is one line and exit 1, never a traceback."""
+    """Console entry point: any unexpected error is one line and exit 1, never a traceback; Ctrl-C and
+    SIGTERM stop cleanly with one line (exit 130 and 143)."""
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         app()
+    except Stopped as stop:  # one line, then exit at once: a kernel still running on a thread is abandoned
+        typer.echo(f"mixbuild: {stop.what}", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(stop.code)
     except KeyboardInterrupt:
         fail("interrupted", 130)
     except Exception as err:  # noqa: BLE001 - the last line of defence for the CLI

@@ -28,6 +28,16 @@ CacheOpt = typer.Option(None, "--cache", help="Cache directory (default: $MIXBUI
 TargetOpt = typer.Option(None, "--target", help="Only these targets (repeatable).")
 
 
+class Stopped(BaseException):
+    """Ctrl-C or SIGTERM (a CI cancel, a timeout, systemd): raised in the main thread by the signal's handler,
+    a BaseException so that no `except Exception` (nor click, which would say "Aborted!" and exit 1) takes it.
+    It unwinds the build (workers stopped, lease released, temporary files removed) up to `main`."""
+
+    def __init__(self, what: str, code: int) -> None:
+        super().__init__(what)
+        self.what, self.code = what, code
+
+
 def fail(message: str, code: int) -> NoReturn:
     """Print one line to stderr and exit with `code` (2 spec error, 1 render failure)."""
     typer.echo(message, err=True)

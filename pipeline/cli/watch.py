@@ -13,7 +13,7 @@ from stages.registry import RenderError
 from .. import api
 from ..specs import Album, SpecError, load
 from ..watch import watch as watch_loop
-from .common import CacheOpt, JobsOpt, OutOpt, SpecArg, TargetOpt, app, summary_line
+from .common import CacheOpt, JobsOpt, OutOpt, SpecArg, Stopped, TargetOpt, app, summary_line
 
 MAX_LISTED_NODES = 12
 
@@ -71,5 +71,7 @@ def watch(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[P
 
     try:
         watch_loop(spec, build_once, interval_s)
-    except KeyboardInterrupt:
-        typer.echo("stopped watching")
+    except Stopped as stop:
+        if stop.code != 130:  # SIGTERM: a termination, reported as one
+            raise
+        typer.echo("stopped watching")  # Ctrl-C is how a watch ends

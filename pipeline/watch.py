@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .specs import Album
+from .specs import Album, SpecError, load
 from .specs.documents import read_document
 
 
@@ -31,17 +31,26 @@ def watched_paths(spec_path: Path, album: Album | None) -> list[Path]:
     return sorted(paths)
 
 
-def _state(path: Path) -> tuple[int, int, int] | None:
+def _state(path: Path) -> tuple[int, int, int, int] | None:
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return None
-    return st.st_mtime_ns, st.st_size, st.st_ino
+    return st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns
 
 
-def fingerprint(paths: Iterable[Path]) -> dict[str, tuple[int, int, int] | None]:
-    """(mtime_ns, size, inode) per path, None for a path that is missing or unreadable."""
+def fingerprint(paths: Iterable[Path]) -> dict[str, tuple[int, int, int, int] | None]:
+    """(mtime_ns, size, inode, ctime_ns) per path, None for a path that is missing or unreadable; the ctime
+    catches a copy that keeps the size and sets the mtime back (`cp -p`, `rsync -t`)."""
     return {str(path): _state(path) for path in paths}
+
+
+def _loaded(spec_path: Path) -> Album | None:
+    """The album as the spec stands (None while it is invalid): which stems to watch from the start."""
+    try:
+        return load(spec_path)
+    except SpecError:
+        return None
 
 
 def watch(spec_path: Path, build_once: Callable[[], Album | None], interval_s: float = 0.05,
@@ -52,8 +61,9 @@ def watch(spec_path: Path, build_once: Callable[[], Album | None], interval_s: f
     invalid: the last good album's stems stay watched, so fixing the spec or a stem triggers the next build.
     Files are fingerprinted before each build, so a save during a build triggers the next one.
     """
-    seen = fingerprint(watched_paths(spec_path, None))
-    album = build_once()
+    album = _loaded(spec_path)
+    seen = fingerprint(watched_paths(spec_path, album))  # stems too: a save during the first build is seen
+    album = build_once() or album
     builds = 1
     while max_builds is None or builds < max_builds:
         paths = watched_paths(spec_path, album)

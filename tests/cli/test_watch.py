@@ -67,6 +67,29 @@ def test_a_save_during_a_build_triggers_the_next(project):
     assert len(builds) == 2
 
 
+@pytest.mark.parametrize("keep_mtime", [False, True], ids=["re-bounced", "copied with its mtime (cp -p)"])
+def test_a_stem_saved_during_the_first_build_triggers_the_next(project, keep_mtime):
+    """The fault campaign's case: the spec was watched from the start, the stems only once the first build
+    had loaded it, so a stem saved during that build was taken as seen (one build, still watching)."""
+    from testkit.project import write_stem
+
+    builds = []
+    stem = project.root / "stems" / "one-lead.wav"
+    stamp = stem.stat()
+
+    def build_once():
+        builds.append(1)
+        if len(builds) == 1:  # the user re-bounces the lead while the first build runs
+            write_stem(stem, 523.0, seed=99)
+            if keep_mtime:
+                os.utime(stem, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # same size, mtime set back
+        return load(project.path)
+
+    with pytest.raises(Stop):
+        watch(project.path, build_once, sleep=scripted_sleep({}, 10))
+    assert len(builds) == 2
+
+
 def test_stems_stay_watched_while_the_spec_is_invalid(project):
     album = load(project.path)
     stem = Path(album.songs[0].stems["kick"].file)

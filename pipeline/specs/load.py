@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .album import Album, AlbumSettings
-from .checks import Source, check_file_names, check_master, check_song, check_targets
+from .checks import MAX_SONG_S, Source, check_file_names, check_master, check_song, check_targets
 from .documents import Document, PathKey, read_document
 from .errors import Problem, SpecError
 from .problems import validation_problems
@@ -47,6 +47,9 @@ def load(spec_path: str | Path) -> Album:
                 problems.extend(check_song(song, src, settings.sample_rate))
     resolved = [_resolve(song, src, default_id) for song, src, default_id in songs if song is not None]
     problems.extend(_check_unique_ids(resolved, [src for song, src, _ in songs if song is not None]))
+    if not problems and settings is not None:
+        problems.extend(_check_song_lengths(resolved, [src for song, src, _ in songs if song is not None],
+                                            settings.sample_rate))
     if settings is not None and len(resolved) == len(songs):
         problems.extend(check_file_names(settings.title, resolved, Source(doc, (), path.parent)))
     if problems or settings is None:
@@ -126,6 +129,21 @@ def _absolute(path: Path) -> str:
 
 ALBUM_NODE_PREFIX = "album"
 """Album-level node ids start `album/` (album/tonal, album/export/<target>): no song may take that id."""
+
+
+def _check_song_lengths(songs: list[Song], sources: list[Source], sample_rate_hz: int) -> list[Problem]:
+    """A song lasts at most MAX_SONG_S with its effects' tails too (each stem's end is checked with its file):
+    a long reverb or a feedback delay after a late stem must not carry it past the cap."""
+    from ..routing import Routing, song_frames  # the routing imports the specs: loaded once they are
+
+    problems = []
+    for song, src in zip(songs, sources):
+        seconds = song_frames(song, Routing.of(song, sample_rate_hz), sample_rate_hz) / sample_rate_hz
+        if seconds > MAX_SONG_S:
+            problems.append(src.problem(("tail_s",), f"the song lasts {seconds:.0f} s with its effects' tails; a song "
+                                                     f"may last at most {MAX_SONG_S:.0f} s (shorten tail_s, a "
+                                                     "reverb's decay_s or a delay's feedback, or move stems earlier)"))
+    return problems
 
 
 def _check_unique_ids(songs: list[Song], sources: list[Source]) -> list[Problem]:

@@ -330,3 +330,14 @@ def test_out_at_a_file_system_root_or_home_is_refused(here, out):
     assert result.exit_code == 2, result.output
     found = lines(result)
     assert len(found) == 1 and "--out:" in found[0] and ("root" in found[0] or "home" in found[0]), found
+
+
+def test_effect_tails_may_not_carry_a_song_past_the_cap(here):
+    """A stem ending just under the 3600 s cap, sent to a 10 s reverb: the song would last 3609 s."""
+    spec = here / "song.yaml"
+    spec.write_text("title: T\nstems:\n  x: {file: tiny.wav, offset_s: 3599, sends: {verb: -12}}\n"
+                    "buses:\n  verb: {reverb: {decay_s: 10}}\n")
+    spec_error(run("validate", spec), spec, "tail_s: the song lasts 3610 s with its effects' tails")
+    spec.write_text("title: T\nstems:\n  x: {file: tiny.wav, offset_s: 3580, sends: {verb: -12}}\n"
+                    "buses:\n  verb: {reverb: {decay_s: 10}}\n")
+    assert run("validate", spec).exit_code == 0

@@ -6,6 +6,7 @@ it finds what a build would only find when it next used the entry.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +47,31 @@ def verify(layout: Layout, *, repair: bool = False) -> list[Problem]:
     garbage or point to a missing or bad object.
     """
     problems, bad_objects, json_paths = _verify_objects(layout)
+    problems += _symlinks(layout)
     problems += _verify_blob_referrers(layout, json_paths, bad_objects)
     problems += _verify_actions(layout, bad_objects)
     if repair:
         for problem in problems:
             unlink_quietly(Path(problem["path"]))
             forget_verified(problem["path"])
+    return problems
+
+
+def _symlinks(layout: Layout) -> list[Problem]:
+    """Symbolic links among the shard folders and object files: the scan (and so verify) does not follow
+    them, while a build would read through them; so each is reported (and with ``repair`` the link, never
+    what it points to, is removed)."""
+    problems: list[Problem] = []
+    try:
+        shards = list(os.scandir(layout.objects_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return problems
+    entries = [shard for shard in shards if shard.is_symlink()] + [
+        entry for shard in shards if shard.is_dir(follow_symlinks=False) for entry in os.scandir(shard.path)
+        if entry.is_symlink()]
+    for entry in entries:
+        problems.append({"path": entry.path, "what": "object", "reason": "a symbolic link: the cache holds plain "
+                         "files in plain shard folders, and verify does not follow links"})
     return problems
 
 

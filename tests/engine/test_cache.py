@@ -662,3 +662,25 @@ def test_silence_in_an_array_costs_no_disk(tmp_path):
     on_disk = path.stat().st_blocks * 512
     assert on_disk < audio.nbytes / 10  # the 2 s of sound (3 % of the minute) and block rounding
     assert cache.stats()["object_bytes"] == on_disk
+
+
+def test_verify_reports_symlinked_shards_and_objects_and_repair_removes_only_the_links(cache, tmp_path):
+    """The scan does not follow links, a build would read through one: verify said clean about objects it
+    never looked at."""
+    _, digest = _store(cache, _audio(12))
+    _, other = _store(cache, _audio(13), 1)
+    shard = cache.array_path(digest).parent
+    elsewhere = tmp_path / "elsewhere"
+    shard.rename(elsewhere)
+    shard.symlink_to(elsewhere, target_is_directory=True)
+    linked = cache.array_path(other)
+    if linked.parent != shard:  # the other object's own shard: its file becomes a link
+        real = tmp_path / "real.npy"
+        linked.rename(real)
+        linked.symlink_to(real)
+    problems = cache.verify()
+    assert {p["path"] for p in problems} >= {str(shard)} and all("symbolic link" in p["reason"] for p in problems)
+    cache.verify(repair=True)
+    assert not shard.exists() and elsewhere.is_dir() and any(elsewhere.iterdir())  # the link went, not its target
+    left = cache.verify()  # the records of what was behind the links now point at nothing: missing, re-rendered
+    assert left and all(p["what"] == "action" and p["reason"].endswith("missing") for p in left)

@@ -13,6 +13,7 @@ from .cache import LIMIT_ENV_VAR, Cache, CacheLimitError, max_bytes, resolve_cac
 from .dag import Node, compile_album
 from .deliver import deliver
 from .executor import NodeResult, SchedulerError, execute
+from .outlock import out_folder_lock
 from .plan import PlanEntry, explain, last_build_keys, make_plan
 from .specs import Album, Problem, SpecError, load
 
@@ -74,13 +75,16 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
           jobs: int | None = None, targets: list[str] | None = None,
           on_done: Callable[[NodeResult], None] | None = None, on_plan: Callable[[int], None] | None = None,
           on_start: Callable[[str], None] | None = None,
-          backend: str = "loky", scheduler: str | None = None, album: Album | None = None) -> Report:
+          backend: str = "loky", scheduler: str | None = None, album: Album | None = None,
+          on_wait: Callable[[str], None] | None = None) -> Report:
     """Render what is stale, deliver the album exports into `out_dir`, write the build report there.
 
     `scheduler` (a dask.distributed address, e.g. tcp://host:8786) renders every miss on that cluster;
     its workers must share the cache directory at the same absolute path. Raises SchedulerError
     (one-line message) when the scheduler cannot be reached. `album` is the spec already loaded from
-    `spec_path` (watch mode loads it to know which files to watch); None loads it here.
+    `spec_path` (watch mode loads it to know which files to watch); None loads it here. Delivery holds
+    `out_dir`'s lock (`outlock.py`): a second build into the same folder waits for it, telling `on_wait` whom
+    it waits for, so two builds never mix their files there.
 
     Afterwards the cache is cut down to MIXBUILD_CACHE_MAX_GB (pipeline.cache.limit), least recently used
     first, never below what this build holds: its lease spans the whole build and the prune, and the
@@ -102,10 +106,10 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
                           parallel_backend=backend, scheduler=scheduler)
         out = Path(out_dir)
         prune = not targets or set(album.targets) <= set(targets)  # every target built: drop folders of removed ones
-        report = Report(str(spec_path), results, deliver(results, cache, out, prune_targets=prune))
-        report.seconds = time.perf_counter() - started
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(out / "build-report.json", report.as_dict())
+        with out_folder_lock(out, on_wait):
+            report = Report(str(spec_path), results, deliver(results, cache, out, prune_targets=prune))
+            report.seconds = time.perf_counter() - started
+            atomic_write_json(out / "build-report.json", report.as_dict())
         cache.enforce_limit(limit_bytes, keep={n.digest for n in results})
         cache.remember_verified()  # after the limit: evicted objects drop out
     return report

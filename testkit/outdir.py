@@ -7,14 +7,16 @@ from pathlib import Path
 import soundfile
 
 from pipeline.atomic import is_temp_name
+from pipeline.outlock import LOCK_NAME
 
 from .proc import REPORT
 
 
 def deliverables(out: Path) -> dict[str, bytes]:
-    """Every file under ``out`` but the build report (temp files included, so they show up in a diff)."""
+    """Every file under ``out`` but the build report and the folder's lock (temp files included, so they
+    show up in a diff)."""
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and p.name != REPORT}
+            if p.is_file() and p.name not in (REPORT, LOCK_NAME)}
 
 
 def temp_files(out: Path) -> list[str]:

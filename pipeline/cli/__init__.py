@@ -28,6 +28,10 @@ def main() -> None:
     SIGTERM stop cleanly with one line (exit 130 and 143)."""
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    # When a stop kills the loky workers, the resource tracker they leave unlinks their semaphores and warns
+    # that it did, after our one line: its processes inherit this filter.
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"),
+                                                          "ignore:resource_tracker:UserWarning"]))
     try:
         app()
     except Stopped as stop:  # one line, then exit at once: a kernel still running on a thread is abandoned

@@ -72,7 +72,8 @@ def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
     try:
         with BuildProgress(live=sys.stderr.isatty() and not as_json) as progress:
             report = api.build(spec, cache_dir=cache, out_dir=out, jobs=jobs, targets=targets, scheduler=scheduler,
-                               on_plan=progress.on_plan, on_start=progress.on_start, on_done=progress.on_done)
+                               on_plan=progress.on_plan, on_start=progress.on_start, on_done=progress.on_done,
+                               on_wait=lambda line: typer.echo(line, err=True))
     except SpecError as err:
         report_spec_error(err, as_json)
     except RenderError as err:

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.cache import Cache
 from pipeline.deliver import deliver
+from pipeline.outlock import LOCK_NAME
 
 STREAMING = {"01 - One.wav", "02 - Two.wav", "Test Album.wav", "manifest.json"}
 CD = STREAMING | {"Test Album.cue"}
@@ -81,7 +82,7 @@ def test_unreadable_old_manifest_leaves_the_folder_alone(project):
 def test_dropped_target_folder_is_removed(project):
     out = with_cd(project)
     drop_cd_and_prune(project, out)
-    assert names(out) == {"streaming", "build-report.json"}
+    assert names(out) == {"streaming", "build-report.json", LOCK_NAME}
     assert names(out / "streaming") == STREAMING
 
 

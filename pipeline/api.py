@@ -11,13 +11,13 @@ from typing import Any, Callable
 from .atomic import atomic_write_json
 from .cache import LIMIT_ENV_VAR, Cache, CacheLimitError, max_bytes, resolve_cache_dir
 from .dag import Node, compile_album
-from .deliver import deliver
+from .deliver import DeliveryError, deliver
 from .executor import NodeResult, SchedulerError, execute
 from .outlock import out_folder_lock
 from .plan import PlanEntry, explain, last_build_keys, make_plan
 from .specs import Album, Problem, SpecError, load
 
-__all__ = ["Report", "SchedulerError", "build", "explain_node", "graph", "load", "plan"]
+__all__ = ["DeliveryError", "Report", "SchedulerError", "build", "explain_node", "graph", "load", "plan"]
 
 
 @dataclass

@@ -19,6 +19,12 @@ from .digest import digest_file
 from .executor import NodeResult
 
 ALBUM_EXPORT_PREFIX = "album/export/"
+
+
+class DeliveryError(RuntimeError):
+    """A deliverable's place in the out folder cannot be written safely (a symbolic link there, a target
+    folder leading outside): one line, and nothing the user owns is touched."""
+
 MANIFEST = "manifest.json"
 
 
@@ -53,14 +59,15 @@ def deliver(results: list[NodeResult], cache: Cache, out_dir: Path,
         files = cache.load_json(result.digest)["files"]
         folder = (out_dir / target).resolve()
         if out_dir.resolve() not in folder.parents:
-            raise ValueError(f"refusing to write outside {out_dir}: {target}")
+            raise DeliveryError(f"{out_dir / target}: leads outside {out_dir}; mixbuild delivers only inside it")
         previous = _listed_files(folder / MANIFEST)  # read before the new manifest replaces it
         folder.mkdir(parents=True, exist_ok=True)
         sweep_stale_temps(folder)  # temp files of a build killed mid-copy
-        dests = {name: (folder / Path(name).name).resolve() for name in sorted(files)}
-        for name, dest in dests.items():
-            if out_dir.resolve() not in dest.parents:
-                raise ValueError(f"refusing to write outside {out_dir}: {name}")
+        dests = {name: folder / Path(name).name for name in sorted(files)}
+        for dest in dests.values():
+            if dest.is_symlink():  # writing "to" it would overwrite whatever it points to
+                raise DeliveryError(f"{dest}: is a symbolic link; mixbuild never writes through one (remove it, "
+                                    "or deliver into another --out)")
         for name, dest in dests.items():
             if name != MANIFEST:
                 _copy_if_changed(cache, files[name]["blob"], dest)

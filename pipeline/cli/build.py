@@ -78,7 +78,7 @@ def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
         report_spec_error(err, as_json)
     except RenderError as err:
         fail(f"render failed: {err}", 1)
-    except api.SchedulerError as err:
+    except (api.SchedulerError, api.DeliveryError) as err:
         fail(f"build failed: {err}", 1)
     except OSError as err:
         fail(f"build failed: {err.filename or ''}: {err.strerror or err}", 1)

@@ -128,6 +128,7 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
                 cache.written_by_worker(digest, output)
                 resolve_ready(finish(NodeResult(task.node_id, task.kind, task.key, "rendered", seconds, digest,
                                                 output, task.inputs)))
+    memo.flush()  # a source first hashed later (none today: only stems read files) is kept too
     if len(done) != len(nodes):
         stuck = [n for n in nodes if n not in done][:3]
         raise RuntimeError(f"DAG cannot progress at {stuck}")  # compile guarantees acyclic

@@ -14,7 +14,7 @@ import typer
 
 from . import spec, build, explain, watch, cache  # noqa: F401 - registration, in the order `--help` lists the commands
 from .build import delivery_table
-from .common import Stopped, app, fail
+from .common import Stopped, app
 
 __all__ = ["app", "delivery_table", "main"]
 
@@ -39,8 +39,6 @@ def main() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(stop.code)
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
     except Exception as err:  # noqa: BLE001 - the last line of defence for the CLI
         typer.echo(f"mixbuild: internal error: {type(err).__name__}: {err}", err=True)
         sys.exit(1)

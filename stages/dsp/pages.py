@@ -1,5 +1,6 @@
-"""Streaming over long audio. Resident pages of memory-mapped audio: a pass that walks a file-backed array front to back drops the pages
-it has finished with, so a process holds the pass's window, not the song (or the album) it walks.
+"""Streaming over long audio: blocks of a stream (`rechunk`), and the resident pages of memory-mapped audio
+(`drop_pages`, `walk`): a pass that walks a file-backed array front to back drops the pages it has finished
+with, so a process holds the pass's window, not the song (or the album) it walks.
 
 The data stays in the file (and the page cache); a later access reads it back. In-memory arrays, and
 copy-on-write maps whose private pages dropping would lose, are left alone, so every DSP pass may call this

@@ -1,4 +1,4 @@
-"""Fault campaign: kill -9 builds, race builds, corrupt the cache, fill the disk; print the figures.
+"""Fault campaign: kill -9 builds and deliveries, race builds, corrupt the cache, fill the disk; print the figures.
 
     .venv/bin/python benchmarks/fault_campaign.py [--kills 20] [--album small|demo] [--seed 0]
 """
@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's p
 from pipeline.cache import Cache  # noqa: E402
 from testkit.corrupt import DAMAGES, damage_object, garbage_action, nodes_hit  # noqa: E402
 from testkit.crash import crash_campaign  # noqa: E402
+from testkit.deliverykill import build_killed_at, folder_state, manifest_mismatches, two_versions  # noqa: E402
 from testkit.diskfull import build_with_fsize_limit, remount, try_tmpfs, umount  # noqa: E402
 from testkit.outdir import deliverables, temp_files  # noqa: E402
 from testkit.proc import REPO, build, build_cmd, plan, race, report, verify  # noqa: E402
@@ -105,12 +106,61 @@ def disk_full(project, work: Path) -> str:
             f"next build ok)\n  " + "\n  ".join(notes))
 
 
+def delivery_kills(work: Path, step: int) -> str:
+    """kill -9 at every `step`-th system call of a delivery that renames a song and changes every file."""
+    project = Project(work / "proj")
+    out, trial = work / "v1", work / "trial"
+    v1, v2 = two_versions(project, out, work / "v2-ref")
+    shutil.copytree(out, trial, symlinks=True)
+    _, calls = build_killed_at(project.path, project.root / "cache", trial, 10**9)
+    assert calls is not None and folder_state(trial / "streaming") == v2
+    points = range(1, calls + 1, step)
+    whole = old = finished = 0
+    for nth in points:
+        shutil.rmtree(trial)
+        shutil.copytree(out, trial, symlinks=True)
+        build_killed_at(project.path, project.root / "cache", trial, nth)
+        seen = folder_state(trial / "streaming")
+        whole += seen in (v1, v2) and manifest_mismatches(trial / "streaming") == []
+        old += seen == v1
+        again = build(project.path, project.root / "cache", trial, 1)
+        finished += (again.returncode == 0 and folder_state(trial / "streaming") == v2
+                     and len(list(trial.iterdir())) == 3 and not temp_files(trial))
+    return (f"delivery kills: {len(points)} kill -9 points (every {step}. of the {calls} calls a delivery makes); "
+            f"{whole} left the folder whole ({old} old, {whole - old} new) with a matching manifest; "
+            f"{finished} finished by the next build, nothing left behind")
+
+
+def delivery_disk_full(work: Path) -> str:
+    """The out folder's disk fills while a changed album is delivered over the previous one."""
+    mnt = work / "tmpfs"
+    if not try_tmpfs(mnt, "5m"):
+        return "delivery disk full: skipped (mount -t tmpfs not permitted here)"
+    try:
+        project = Project(work / "proj")
+        cache, out = project.root / "cache", mnt / "out"
+        assert build(project.path, cache, out, 1).returncode == 0
+        v1 = folder_state(out / "streaming")
+        project.spec["master"]["compressor"]["threshold_db"] = -21
+        project.save()
+        proc = build(project.path, cache, out, 1)
+        err = proc.stderr.strip().splitlines()
+        kept = folder_state(out / "streaming") == v1 and manifest_mismatches(out / "streaming") == []
+        remount(mnt, "64m")
+        recovered = build(project.path, cache, out, 1).returncode == 0 and folder_state(out / "streaming") != v1
+        return (f"delivery disk full: exit {proc.returncode}, {err[-1] if err else '(no stderr)'}; previous delivery "
+                f"{'whole, manifest matching' if kept else 'DAMAGED'}; next build {'ok' if recovered else 'FAILED'}")
+    finally:
+        umount(mnt)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--album", choices=["small", "demo"], default="small")
     ap.add_argument("--corruption-rounds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--delivery-step", type=int, default=1, help="kill at every N-th call of a delivery")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fault-campaign-"))
     try:
@@ -130,6 +180,8 @@ def main() -> int:
         print(races(project, work / "races"), flush=True)
         print(corruptions(project, work / "corrupt", args.corruption_rounds, args.seed), flush=True)
         print(disk_full(project, work / "disk"), flush=True)
+        print(delivery_kills(work / "delivery", args.delivery_step), flush=True)
+        print(delivery_disk_full(work / "delivery-disk"), flush=True)
         return 1 if fig.problems else 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

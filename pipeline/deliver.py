@@ -1,4 +1,4 @@
-"""Put the album exports' files in the output directory: atomically, and only where they changed.
+"""Put the album exports' files in the output directory: each target's folder switches whole.
 
 Files mixbuild delivered earlier that are no longer part of the delivery (a song renamed, a target
 dropped from the spec) are removed, so that `out_dir/<target>/` holds exactly what the spec says.
@@ -11,11 +11,12 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from .atomic import atomic_path, sweep_stale_temps
+from .atomic import atomic_path, is_temp_name, sweep_stale_temps
 from .cache import Cache
 from .digest import digest_file
+from .dirswitch import carry, next_path, settle, switch
 from .executor import NodeResult
 
 ALBUM_EXPORT_PREFIX = "album/export/"
@@ -30,22 +31,20 @@ MANIFEST = "manifest.json"
 
 def deliver(results: list[NodeResult], cache: Cache, out_dir: Path,
             prune_targets: bool = False) -> list[dict[str, Any]]:
-    """Copy every file of every album export into `out_dir/<target>/`; return path, digest, target.
+    """Put every file of every album export into `out_dir/<target>/`; return path, digest, target.
 
-    Stale deliverables are removed, so that nobody uploads a file the spec no longer produces:
+    Each target's folder switches whole (`dirswitch.py`): its next contents are assembled beside it and
+    exchanged with it in one step, so a reader (and a build killed at any point, or a full disk) sees the
+    previous complete delivery or the new one, each with the manifest that matches it. The next contents are
+    the new delivery plus everything else the folder held, except the files the previous `manifest.json`
+    listed that the new delivery no longer has (e.g. `01 - Old Title.wav` after a song's title changed):
+    nobody uploads a file the spec no longer produces, and nothing mixbuild did not deliver is dropped.
 
-    - in each delivered target's folder, the files the previous `manifest.json` listed (entries'
-      `path`, `cue_sheet.path`) that the new delivery does not contain (e.g. `01 - Old Title.wav`
-      after a song's title changed). They are removed after the new files are in place and before
-      the new manifest replaces the old one, so a build killed in between still finds them listed.
-    - with `prune_targets` (the caller built every target of the spec, not a `--target` subset):
-      each other folder `out_dir/<name>/` whose manifest says it is target `<name>` of this same
-      album (its album file's title equals this delivery's) loses its listed files and manifest,
-      and the folder itself once empty (a target dropped from the spec).
-
-    Never removed: files no manifest listed (the user's), and anything in a folder whose old manifest
-    is unreadable or malformed (left as it is: better a stale file than a lost one; the new manifest
-    written there makes the next build's cleanup exact again).
+    With `prune_targets` (the caller built every target of the spec, not a `--target` subset), each other
+    folder `out_dir/<name>/` whose manifest says it is target `<name>` of this same album (its album file's
+    title equals this delivery's) loses its listed files and manifest, and the folder itself once empty (a
+    target dropped from the spec). A folder whose old manifest is unreadable or malformed keeps every file
+    (better a stale file than a lost one; the new manifest makes the next build's cleanup exact again).
     """
     delivered = []
     sweep_stale_temps(out_dir)  # e.g. the build report's, left by a build killed while writing it
@@ -56,41 +55,76 @@ def deliver(results: list[NodeResult], cache: Cache, out_dir: Path,
             continue
         target = result.id[len(ALBUM_EXPORT_PREFIX):]
         delivered_targets.add(target)
-        files = cache.load_json(result.digest)["files"]
-        folder = (out_dir / target).resolve()
-        if out_dir.resolve() not in folder.parents:
-            raise DeliveryError(f"{out_dir / target}: leads outside {out_dir}; mixbuild delivers only inside it")
-        previous = _listed_files(folder / MANIFEST)  # read before the new manifest replaces it
-        folder.mkdir(parents=True, exist_ok=True)
-        sweep_stale_temps(folder)  # temp files of a build killed mid-copy
-        dests = {name: folder / Path(name).name for name in sorted(files)}
-        for dest in dests.values():
-            if dest.is_symlink():  # writing "to" it would overwrite whatever it points to
-                raise DeliveryError(f"{dest}: is a symbolic link; mixbuild never writes through one (remove it, "
-                                    "or deliver into another --out)")
-        for name, dest in dests.items():
-            if name != MANIFEST:
-                _copy_if_changed(cache, files[name]["blob"], dest)
-        if previous is not None:
-            _remove_stale(folder, previous - {d.name for d in dests.values()}, dests.values())
-        # the manifest last: until it is replaced, the old one still lists what is stale
-        manifest_blob = files[MANIFEST]["blob"]
-        new_manifest = _read_manifest(cache.blob_path(manifest_blob))
+        files = {Path(name).name: entry["blob"] for name, entry in cache.load_json(result.digest)["files"].items()}
+        folder = _target_folder(out_dir, target)
+        new_manifest = _read_manifest(cache.blob_path(files[MANIFEST]))
         if new_manifest is not None:
             album_titles |= new_manifest[1]
-        _copy_if_changed(cache, manifest_blob, dests[MANIFEST])
-        delivered += [{"target": target, "path": str(dest), "digest": files[name]["blob"]}
-                      for name, dest in dests.items()]
+        _switch_target(cache, files, folder)
+        delivered += [{"target": target, "path": str(folder / name), "digest": blob}
+                      for name, blob in sorted(files.items())]
     if prune_targets and album_titles:
         _prune_other_targets(out_dir, delivered_targets, album_titles)
     return delivered
 
 
-def _copy_if_changed(cache: Cache, blob: str, dest: Path) -> None:
-    """Put cache object `blob` at `dest` atomically, unless `dest` already holds exactly those bytes."""
-    if not (dest.is_file() and digest_file(dest) == blob):  # read in blocks: an album file is never held whole
-        with atomic_path(dest) as tmp:
-            shutil.copyfile(cache.blob_path(blob), tmp)
+def _target_folder(out_dir: Path, target: str) -> Path:
+    """`out_dir/target`, refused with one line where writing there would leave `out_dir` or follow a link."""
+    folder = out_dir / target
+    if out_dir.resolve() not in folder.resolve().parents:
+        raise DeliveryError(f"{folder}: leads outside {out_dir}; mixbuild delivers only inside it")
+    if folder.is_symlink() or folder.exists() and not folder.is_dir():
+        what = "a symbolic link" if folder.is_symlink() else "not a folder"
+        raise DeliveryError(f"{folder}: is {what}; mixbuild delivers into a folder of its own there "
+                            "(move it, or deliver into another --out)")
+    return folder
+
+
+def _switch_target(cache: Cache, files: dict[str, str], folder: Path) -> None:
+    """Deliver `files` (name -> cache blob) into `folder` in one switch, leaving no sibling behind."""
+    if not settle(folder, _sibling_listed, MANIFEST):  # a killed build's leftovers first
+        raise DeliveryError(f"{next_path(folder)}: holds files that {folder} also has in another version (saved "
+                            "while a build was delivering); move them out and build again")
+    for name in files:
+        if (folder / name).is_symlink():  # replacing it is fine, but the user meant it: say so instead
+            raise DeliveryError(f"{folder / name}: is a symbolic link; mixbuild never writes through one (remove "
+                                "it, or deliver into another --out)")
+    stale = (_listed_files(folder / MANIFEST) or set()) - set(files)
+    staged = next_path(folder)
+    staged.mkdir(parents=True)
+    try:
+        switch(folder, staged, _stage(cache, files, folder, staged, stale))
+    finally:  # after the switch the old contents; after a failure the unfinished new ones
+        settle(folder, _sibling_listed, MANIFEST)
+
+
+def _stage(cache: Cache, files: dict[str, str], folder: Path, staged: Path, stale: set[str]) -> list[str]:
+    """Assemble the folder's next contents in `staged`; return the entries to move over at the switch.
+
+    The manifest goes first, so that a sibling left by a kill lists every new file it may hold. Unchanged
+    deliverables and everything that is not a stale deliverable are hard links to the old folder's files."""
+    with atomic_path(staged / MANIFEST) as tmp:
+        shutil.copyfile(cache.blob_path(files[MANIFEST]), tmp)
+    moved = []
+    if folder.is_dir():
+        sweep_stale_temps(folder)
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if entry.name in files or entry.name in stale or is_temp_name(entry.name):
+                continue
+            if entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                carry(Path(entry.path), staged / entry.name)
+            else:
+                moved.append(entry.name)  # the user's folder (or a special file): moved at the switch
+    for name, blob in sorted(files.items()):
+        old = folder / name
+        if name == MANIFEST:
+            continue
+        if old.is_file() and digest_file(old) == blob:  # read in blocks: an album file is never held whole
+            carry(old, staged / name)
+        else:
+            with atomic_path(staged / name) as tmp:
+                shutil.copyfile(cache.blob_path(blob), tmp)
+    return moved
 
 
 def _read_manifest(path: Path) -> tuple[str, set[str], set[str]] | None:
@@ -119,25 +153,17 @@ def _listed_files(path: Path) -> set[str] | None:
     return None if manifest is None else manifest[2]
 
 
-def _remove_stale(folder: Path, names: set[str], keep: Iterable[Path] = ()) -> None:
-    """Unlink folder/<name> for each name, unless it is one of `keep` under another spelling
-    (a title changed only in case, on a case-insensitive file system)."""
-    kept: set[tuple[int, int]] = set()
-    for path in keep:
-        try:
-            st = os.stat(path)
-            kept.add((st.st_dev, st.st_ino))
-        except OSError:
-            pass
+def _sibling_listed(folder: Path) -> set[str]:
+    """The names mixbuild delivers in `folder`: its manifest and what the manifest lists."""
+    return (_listed_files(folder / MANIFEST) or set()) | {MANIFEST}
+
+
+def _remove_stale(folder: Path, names: set[str]) -> None:
+    """Unlink folder/<name> for each name that is a file or link (never a folder)."""
     for name in sorted(names):
         path = folder / name
-        try:
-            st = os.lstat(path)
-        except OSError:
-            continue  # already gone
-        if (st.st_dev, st.st_ino) in kept or os.path.isdir(path) and not os.path.islink(path):
-            continue
-        path.unlink(missing_ok=True)
+        if path.is_symlink() or path.is_file():
+            path.unlink(missing_ok=True)
 
 
 def _prune_other_targets(out_dir: Path, delivered: set[str], album_titles: set[str]) -> None:

@@ -16,6 +16,7 @@ from .executor import NodeResult, SchedulerError, execute
 from .outlock import out_folder_lock
 from .plan import PlanEntry, explain, last_build_keys, make_plan
 from .specs import Album, Problem, SpecError, load
+from .sweep import sweep_dead_temporaries
 
 __all__ = ["DeliveryError", "Report", "SchedulerError", "build", "explain_node", "graph", "load", "plan"]
 
@@ -33,10 +34,15 @@ class Report:
     def rendered(self) -> set[str]:
         return {n.id for n in self.nodes if n.status == "rendered"}
 
+    @property
+    def warnings(self) -> list[str]:
+        """Each node's notes as `node: note` lines (a stem's DC offset), rendered or cached alike."""
+        return [f"{n.id}: {text}" for n in self.nodes for text in n.notes]
+
     def as_dict(self) -> dict[str, Any]:
         return {"spec": self.spec, "seconds": round(self.seconds, 3),
                 "rendered": len(self.rendered), "cached": len(self.nodes) - len(self.rendered),
-                "nodes": [n.as_dict() for n in self.nodes], "outputs": self.outputs}
+                "warnings": self.warnings, "nodes": [n.as_dict() for n in self.nodes], "outputs": self.outputs}
 
 
 def graph(album: Album, targets: list[str] | None = None) -> dict[str, Node]:
@@ -92,6 +98,7 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     """
     started = time.perf_counter()
     _check_out_dir(Path(out_dir))
+    sweep_dead_temporaries()  # what a killed build left in /dev/shm and the temp folder
     album = load(spec_path) if album is None else album
     nodes = graph(album, targets)
     if on_plan is not None:

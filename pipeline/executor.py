@@ -40,6 +40,8 @@ class NodeResult:
     output: str  # "array" | "json"
     inputs: dict[str, Any] = field(default_factory=dict)
     """Input name -> [output, source, digest], or a list of those for a list input."""
+    notes: list[str] = field(default_factory=list)
+    """What the kernel remarked on when it rendered (a stem's DC offset), repeated by every hit."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +107,7 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
             status, record = cache.check_action(task.key)
             if status == "ok" and record is not None:
                 ready += finish(NodeResult(node_id, node.kind, task.key, "cached", 0.0, record["digest"],
-                                           record["kind"], task.inputs))
+                                           record["kind"], task.inputs, _notes(record)))
             else:
                 heapq.heappush(queue, (-graph.priority[node_id], graph.order[node_id], task))
 
@@ -124,10 +126,10 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=lambda f: graph.order[running[f].node_id]):
                 task = running.pop(future)
-                digest, output, seconds = _result(future, scheduler)
+                digest, output, seconds, notes = _result(future, scheduler)
                 cache.written_by_worker(digest, output)
                 resolve_ready(finish(NodeResult(task.node_id, task.kind, task.key, "rendered", seconds, digest,
-                                                output, task.inputs)))
+                                                output, task.inputs, notes)))
     memo.flush()  # a source first hashed later (none today: only stems read files) is kept too
     if len(done) != len(nodes):
         stuck = [n for n in nodes if n not in done][:3]
@@ -135,10 +137,16 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
     return [done[n] for n in nodes]
 
 
-def _result(future: Future[Any], scheduler: str | None) -> tuple[str, str, float]:
-    """A task's (digest, output kind, seconds); a lost cluster is a one-line SchedulerError."""
+def _result(future: Future[Any], scheduler: str | None) -> tuple[str, str, float, list[str]]:
+    """A task's (digest, output kind, seconds, notes); a lost cluster is a one-line SchedulerError."""
     try:
-        digest, output, seconds = future.result()
+        digest, output, seconds, notes = future.result()
     except cluster_errors() as err:
         raise SchedulerError(f"dask cluster {scheduler} lost the build: {type(err).__name__}: {err}") from err
-    return str(digest), str(output), float(seconds)
+    return str(digest), str(output), float(seconds), [str(n) for n in notes]
+
+
+def _notes(record: dict[str, Any]) -> list[str]:
+    """An action record's notes (records written before notes existed have none)."""
+    notes = record.get("notes", [])
+    return [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else []

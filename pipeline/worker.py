@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from stages.registry import SCRATCH_FILES, AudioFile, Blob, NonFiniteAudio, RenderError, StageKind, load_kinds
+from stages.registry import (NOTES, SCRATCH_FILES, AudioFile, Blob, NonFiniteAudio, RenderError, StageKind,
+                             load_kinds)
 
 from .cache import Cache
 from .codeversion import kind_code_version
@@ -53,8 +54,9 @@ def task_for(node: Node, kind: StageKind, resolved: Resolved) -> Task:
     return Task(node.id, node.kind, node_key(image), params, wire_refs(resolved), image, sources(node))
 
 
-def run_task(cache_root: str, task: Task) -> tuple[str, str, float]:
-    """Render one node in any process: load inputs from the cache, run the kernel, store the output."""
+def run_task(cache_root: str, task: Task) -> tuple[str, str, float, list[str]]:
+    """Render one node in any process: load inputs from the cache, run the kernel, store the output;
+    (digest, output kind, seconds, the kernel's notes)."""
     kind = load_kinds()[task.kind]
     cache = Cache(cache_root)
     values = {name: _load_wire(cache, wire) for name, wire in task.inputs.items()}
@@ -65,7 +67,8 @@ def run_task(cache_root: str, task: Task) -> tuple[str, str, float]:
         scratch.append(cache.scratch_file(suffix))
         return scratch[-1]
 
-    token = SCRATCH_FILES.set(scratch_file)
+    notes: list[str] = []
+    token, noting = SCRATCH_FILES.set(scratch_file), NOTES.set(notes.append)
     try:
         started = time.perf_counter()
         read = _verified_sources(task)
@@ -87,11 +90,13 @@ def run_task(cache_root: str, task: Task) -> tuple[str, str, float]:
             digest, output = cache.put_json(_store_blobs(cache, out, set(scratch))), "json"
     finally:
         SCRATCH_FILES.reset(token)
+        NOTES.reset(noting)
         for path in scratch:  # moved into the cache, or left by a failed kernel
             path.unlink(missing_ok=True)
     cache.put_action(task.key, {"digest": digest, "kind": output, "stage": task.kind, "node_id": node_id,
-                                "seconds": round(seconds, 6), "preimage": task.preimage, "refs": task.refs})
-    return digest, output, seconds
+                                "seconds": round(seconds, 6), "preimage": task.preimage, "refs": task.refs,
+                                "notes": notes})
+    return digest, output, seconds, notes
 
 
 def _file_refs(wire: Any) -> list[tuple[str, str]]:

@@ -1,5 +1,5 @@
-"""Stage `master`: a song's mastering chain — broad EQ, the album's tonal decision, glue compression — as a
-stream over the mixdown, block by block."""
+"""Stage `master`: a song's mastering chain — a DC filter, broad EQ, the album's tonal decision, glue
+compression — as a stream over the mixdown, block by block."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class MasterInputs:
 
 @stage("master", "1")
 def render_master(inputs: MasterInputs, p: MasterParams) -> AudioFile:
-    from .dsp.eq import band_sos
+    from .dsp.eq import band_sos, dc_block_sos
 
     tonal = inputs.tonal["value"] if inputs.tonal else None
     shelves = [band_sos(kind, freq_hz, p.sample_rate_hz, gain_db=gain_db)
@@ -37,7 +37,8 @@ def render_master(inputs: MasterInputs, p: MasterParams) -> AudioFile:
                if gain_db] if tonal else []
     mixdown = inputs.mixdown
     frames, channels = mixdown.shape
-    chain = Chain([eq_sos(p.eq, p.sample_rate_hz), *shelves], p.compressor, channels, p.sample_rate_hz)
+    dc_block = None if p.dc_filter_hz is None else dc_block_sos(p.dc_filter_hz, p.sample_rate_hz)
+    chain = Chain([dc_block, eq_sos(p.eq, p.sample_rate_hz), *shelves], p.compressor, channels, p.sample_rate_hz)
     out = AudioWriter(frames, channels)
     for lo in range(0, frames, MIX_BLOCK_FRAMES):  # block by block: the EQ's and compressor's state carried
         out.write(chain.process(np.asarray(mixdown[lo:lo + MIX_BLOCK_FRAMES], dtype=np.float64)))

@@ -216,7 +216,10 @@ class BusStrip(Fader):
 
 
 class MasterStrip(SpecModel):
-    """A song's mastering moves before delivery: broad EQ and glue compression."""
+    """A song's mastering moves before delivery: a DC filter, broad EQ and glue compression."""
 
+    dc_filter_hz: float | None = Field(
+        default=None, ge=1, le=30,
+        description="Remove DC offset first: a first-order high-pass at this corner in Hz (5 is typical); off if unset.")
     eq: list[EqBand] = Field(default_factory=list, max_length=16, description="EQ bands, applied in order.")
     compressor: Compressor | None = None

@@ -47,7 +47,7 @@ class Blob:
 
 
 def _temp_scratch_file(suffix: str) -> Path:
-    handle, name = tempfile.mkstemp(prefix="mixbuild-", suffix=suffix)
+    handle, name = tempfile.mkstemp(prefix=f"mixbuild-{os.getpid()}-", suffix=suffix)  # the pid: swept once dead
     os.close(handle)
     return Path(name)
 
@@ -60,6 +60,26 @@ def scratch_file(suffix: str) -> Path:
     """A new empty file to write a large output into and return as `Blob(path, suffix)`. Rendering in a
     worker it lies in the cache (moving it in costs no copy) and is removed if the kernel fails."""
     return SCRATCH_FILES.get()(suffix)
+
+
+def _note_outside_a_build(text: str) -> None:
+    import warnings
+
+    warnings.warn(text, RenderNote, stacklevel=3)
+
+
+class RenderNote(UserWarning):
+    """A remark a kernel called outside a build makes (in a build, the worker collects it instead)."""
+
+
+NOTES: ContextVar[Callable[[str], None]] = ContextVar("NOTES", default=_note_outside_a_build)
+"""Where `note` puts a remark; the worker collects them into the node's action record while it renders."""
+
+
+def note(text: str) -> None:
+    """A remark the user should read about what was rendered (a DC offset in a stem): shown after the build
+    and kept in the node's action record, so that a cached hit says it again."""
+    NOTES.get()(text)
 
 
 class NonFiniteAudio(ValueError):

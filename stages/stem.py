@@ -21,11 +21,16 @@ from .dsp.checks import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
 from .dsp.pages import rechunk
 from .mixing import compressor_stream, eq_sos, start_frame
 from .params import Breakpoints, RenderParams, StemStrip
-from .registry import AudioFile, AudioWriter, RenderError, stage
+from .registry import AudioFile, AudioWriter, RenderError, note, stage
 
 
 MAX_SOURCE_PEAK = 16.0
 """+24 dBFS: float sources may exceed full scale, but not by enough to overflow the chain."""
+
+DC_OFFSET_NOTE_DBFS = -40.0
+"""A source channel whose mean (its DC offset) reaches -40 dBFS (0.01) gets a note: far above what music's
+asymmetry leaves over a whole file (under -60 dBFS), low enough to catch a faulty converter or a mis-scaled bounce,
+whose offset costs the master headroom and loudness (the limiter sees it as signal)."""
 
 
 class StemParams(StemStrip, RenderParams):
@@ -100,6 +105,15 @@ def source_stream(path: str, sample_rate_hz: int) -> tuple[int, int, Iterator[np
     return out_frames, channels, blocks
 
 
+def _note_dc_offset(path: Path, sums: np.ndarray, frames: int) -> None:
+    """Say so where a channel's mean (over the whole source) reaches DC_OFFSET_NOTE_DBFS."""
+    for channel, mean in enumerate(sums / frames):
+        level_dbfs = 20 * np.log10(abs(mean)) if mean else -np.inf
+        if level_dbfs >= DC_OFFSET_NOTE_DBFS:
+            note(f"{path}: channel {channel + 1} has a DC offset of {mean:+.4f} ({level_dbfs:.1f} dBFS), which takes "
+                 f"the master's headroom and loudness; remove it at the source, or set the master's dc_filter_hz")
+
+
 @stage("stem", "3")
 def render_stem(inputs: StemInputs, p: StemParams) -> AudioFile:
     from .dsp.automation import envelope_range
@@ -116,9 +130,10 @@ def render_stem(inputs: StemInputs, p: StemParams) -> AudioFile:
     mono = channels == 1 and not (auto and auto.pan)
     width = 1 if mono else 2
     out = AudioWriter(frames, 2 * width if p.prefader_tap else width)
-    done = 0
+    done, sums = 0, np.zeros(channels)
     for block in blocks:
         n = block.shape[0]
+        sums += block.sum(axis=0)
 
         def automated(points: Breakpoints) -> np.ndarray:
             """The envelope at this block's song-time frames: the same t = frame / rate as over the song."""
@@ -143,4 +158,5 @@ def render_stem(inputs: StemInputs, p: StemParams) -> AudioFile:
     if done != frames:
         raise RenderError(f"{inputs.source}: decodes to a length other than its header's {frames} frames "
                           f"(a truncated or damaged file?)")
+    _note_dc_offset(inputs.source, sums, frames)
     return out.finish()

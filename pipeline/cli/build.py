@@ -82,6 +82,8 @@ def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
         fail(f"build failed: {err}", 1)
     except OSError as err:
         fail(f"build failed: {err.filename or ''}: {err.strerror or err}", 1)
+    for line in report.warnings:
+        typer.echo(f"warning: {line}", err=True)
     return report
 
 

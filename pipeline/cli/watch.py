@@ -33,12 +33,17 @@ def _build_once(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Pat
     except SpecError as err:  # e.g. an unknown --target
         _print_problems(err)
         return album
-    except (RenderError, api.SchedulerError) as err:
+    except RenderError as err:
         typer.echo(f"[{stamp}] render failed: {err} (still watching)", err=True)
+        return album
+    except (api.SchedulerError, api.DeliveryError) as err:
+        typer.echo(f"[{stamp}] build failed: {err} (still watching)", err=True)
         return album
     except OSError as err:
         typer.echo(f"[{stamp}] build failed: {err.filename or ''}: {err.strerror or err} (still watching)", err=True)
         return album
+    for line in report.warnings:
+        typer.echo(f"[{stamp}] warning: {line}", err=True)
     typer.echo(f"[{stamp}] {summary_line(spec, report, out)}")
     rendered = [n.id for n in report.nodes if n.status == "rendered"]
     if 0 < len(rendered) < len(report.nodes):

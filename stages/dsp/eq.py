@@ -90,6 +90,17 @@ def band_sos(kind: str, freq_hz: float, sample_rate_hz: float, gain_db: float = 
     return row[None, :]
 
 
+def dc_block_sos(corner_hz: float, sample_rate_hz: float) -> np.ndarray:
+    """A first-order Butterworth high-pass (bilinear, pre-warped) as one SOS row: exactly zero gain at DC,
+    |H(corner_hz)| = 1/sqrt(2) (-3.01 dB), -6 dB/octave below: removes a DC offset and leaves music's lows
+    alone (-0.26 dB at 20 Hz for a 5 Hz corner)."""
+    rate = check_sample_rate(sample_rate_hz)
+    corner = check_number(corner_hz, "dc_filter_hz", gt=0.0, lt=MAX_EQ_FREQ_RATIO * rate)
+    k = math.tan(math.pi * corner / rate)
+    b0 = 1.0 / (1.0 + k)
+    return np.array([[b0, -b0, 0.0, 1.0, (k - 1.0) / (k + 1.0), 0.0]])
+
+
 def apply_sos(audio: np.ndarray, sos: np.ndarray) -> np.ndarray:
     """Filter (frames, channels) audio through SOS sections along time, all channels, in float64; a new array."""
     check_audio(audio)

@@ -142,7 +142,8 @@ def _result(future: Future[Any], scheduler: str | None) -> tuple[str, str, float
     try:
         digest, output, seconds, notes = future.result()
     except cluster_errors() as err:
-        raise SchedulerError(f"dask cluster {scheduler} lost the build: {type(err).__name__}: {err}") from err
+        detail = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+        raise SchedulerError(f"dask cluster {scheduler} lost the build ({detail})") from err
     return str(digest), str(output), float(seconds), [str(n) for n in notes]
 
 

@@ -8,6 +8,9 @@ scheduler, every task goes to the cluster.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import logging
 import os
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -40,10 +43,19 @@ def dask_client(address: str) -> Iterator[Client]:
         client = Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError, TypeError) as err:
         raise SchedulerError(f"cannot reach dask scheduler {address}: {err}") from None
+    # a lost scheduler is our one line (SchedulerError), not the client's reconnect tracebacks
+    quiet = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict) if name.startswith("distributed")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.CRITICAL)
     try:
         yield client
     finally:
-        client.close()
+        try:
+            client.close()
+        finally:
+            for logger, level in zip(quiet, levels):
+                logger.setLevel(level)
 
 
 def cluster_errors() -> tuple[type[BaseException], ...]:
@@ -53,7 +65,7 @@ def cluster_errors() -> tuple[type[BaseException], ...]:
         from distributed.scheduler import KilledWorker
     except ImportError:
         return ()
-    return KilledWorker, CommClosedError
+    return KilledWorker, CommClosedError, asyncio.CancelledError, concurrent.futures.CancelledError
 
 
 class Pools:

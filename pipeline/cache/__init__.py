@@ -235,7 +235,7 @@ class Cache:
 
     # ------------------------------------------------------------------ leases and maintenance
 
-    def lease(self) -> AbstractContextManager[Lease]:
+    def lease(self) -> AbstractContextManager[Lease | None]:
         """Hold a lease for a build (``with cache.lease():``): prune keeps every object touched from now on."""
         return hold_lease(self.leases_dir)
 

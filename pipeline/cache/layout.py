@@ -8,6 +8,7 @@ scan yields only files whose names fit, never temp files or strangers.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 from collections.abc import Iterator
@@ -142,6 +143,12 @@ def scan_actions(layout: Layout) -> Iterator[tuple[Path, str]]:
     for path in files(layout.actions_dir, depth=2):
         if path.suffix == ".json" and HEX32.fullmatch(path.stem):
             yield path, path.stem
+
+
+def read_only(exc: OSError) -> bool:
+    """Whether a write failed because this process may not write there (a read-only mount or shared cache):
+    a fully cached build still works from such a cache, without a lease and without touching what it reads."""
+    return exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def unlink_quietly(path: Path) -> bool:

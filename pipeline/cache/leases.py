@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pipeline.atomic import atomic_write_json, is_temp_name, pid_alive, process_start
 
-from .layout import files, unlink_quietly
+from .layout import files, read_only, unlink_quietly
 
 LEASE_SLACK_NS = 2_000_000_000
 """Objects touched up to 2 s before the oldest live lease started are kept too (clock steps)."""
@@ -41,12 +41,20 @@ class Lease:
 
 
 @contextlib.contextmanager
-def hold_lease(leases_dir: Path) -> Iterator[Lease]:
-    """Write a lease file for this process for the duration of the block."""
+def hold_lease(leases_dir: Path) -> Iterator[Lease | None]:
+    """Write a lease file for this process for the duration of the block; None in a cache this process may
+    not write (it cannot prune it either, and a reader's object pruned by its owner fails the copy, never
+    serves other audio)."""
     pid, host = os.getpid(), socket.gethostname()
     path = leases_dir / f"{pid}-{secrets.token_hex(6)}.json"
-    atomic_write_json(path, {"pid": pid, "host": host, "start": time.time(), "process_start": process_start(pid)},
-                      fsync=False)
+    try:
+        atomic_write_json(path, {"pid": pid, "host": host, "start": time.time(), "process_start": process_start(pid)},
+                          fsync=False)
+    except OSError as exc:
+        if not read_only(exc):
+            raise
+        yield None
+        return
     try:
         yield Lease(path, pid, host, os.stat(path).st_mtime_ns)
     finally:

@@ -6,6 +6,7 @@ the workers share the cache directory because they share this machine's filesyst
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -109,3 +110,31 @@ def test_unreachable_scheduler_is_one_line_exit_1(project, how):
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert lines[0].startswith("build failed: cannot reach dask scheduler tcp://127.0.0.1:1")
     assert not (project.root / "build" / "build-report.json").exists()
+
+
+_SCHEDULER = ("from distributed import LocalCluster; import time\n"
+              "cluster = LocalCluster(n_workers=1, threads_per_worker=1, host='127.0.0.1', dashboard_address=None,"
+              " silence_logs=50)\n"
+              "print(cluster.scheduler_address, flush=True)\ntime.sleep(600)")
+
+
+def test_a_scheduler_lost_mid_build_is_one_line_exit_1(project):
+    """A lost scheduler printed the client's 37-line reconnect traceback, then `internal error: CancelledError`."""
+    cluster = subprocess.Popen([sys.executable, "-c", _SCHEDULER], stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        address = cluster.stdout.readline().strip()
+        args = [str(Path(sys.executable).parent / "mixbuild"), "build", str(project.path), "--cache",
+                str(project.root / "cache"), "--out", str(project.root / "build"), "--scheduler", address]
+        build = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+        first = build.stderr.readline()  # the first node rendered on the cluster: the build is under way
+        os.killpg(cluster.pid, signal.SIGKILL)
+        rest = build.stderr.read()
+        build.wait(timeout=90)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(cluster.pid, signal.SIGKILL)
+    assert first.startswith("[1/")
+    assert build.returncode == 1 and "Traceback" not in rest, rest
+    lines = message_lines(rest)
+    assert len(lines) == 1 and lines[0].startswith(f"build failed: dask cluster {address} lost the build ("), rest

@@ -5,8 +5,10 @@ and when ``put_*`` finds them already present), so mtime is the LRU clock.
 Objects touched since the oldest live lease started are kept (see leases), and
 so are the digests a caller names in ``keep`` (the build that prunes, see limit). A
 blob is kept while a kept JSON object references it, and removed with its last
-referrer. Actions whose object is gone, and garbage actions, are removed after
-the objects; so are temp files of killed writers older than TEMP_GRACE_S.
+referrer. An object's action records are removed just before the object, so that a
+prune killed at any point leaves orphan objects (evicted later), never a record
+that names a missing object. Garbage actions, and any whose object is gone, are
+removed after the objects; so are temp files of killed writers older than TEMP_GRACE_S.
 
 Each object is re-stat'ed just before it is unlinked and kept if it was touched
 or rewritten since the scan. One race remains: a build touching an object in the
@@ -45,7 +47,7 @@ def prune(layout: Layout, max_size_bytes: int | None = None, older_than_s: float
     live, stale = scan_leases(layout.leases_dir, remove_stale=True)
     age_cutoff_ns = None if older_than_s is None else now_ns - int(older_than_s * 1e9)
     objects = [_clamped_to_now(obj, now_ns) for obj in scan_objects(layout)]
-    eviction = _Eviction(sorted(objects, key=_lru_order), protected_since_ns(live), keep)
+    eviction = _Eviction(sorted(objects, key=_lru_order), protected_since_ns(live), keep, _records_by_digest(layout))
     eviction.evict_lru(age_cutoff_ns, max_size_bytes)
     eviction.evict_orphaned_blobs()
     removed_actions = _remove_dangling_actions(layout)
@@ -92,14 +94,30 @@ def _blob_referrers(objects: list[StoredObject]) -> dict[str, set[Path]]:
     return referrers
 
 
-def _unlink_if_unused(obj: StoredObject) -> int | None:
-    """Unlink an object unless it was touched or rewritten since the scan; its size if removed."""
+def _records_by_digest(layout: Layout) -> dict[str, list[Path]]:
+    """Object digest -> the action records that name it."""
+    records: dict[str, list[Path]] = {}
+    for path, key in scan_actions(layout):
+        try:
+            record, _reason = read_record(path, key)
+        except FileNotFoundError:
+            continue
+        if record is not None:
+            records.setdefault(record["digest"], []).append(path)
+    return records
+
+
+def _unlink_if_unused(obj: StoredObject, records: list[Path]) -> int | None:
+    """Unlink an object, after the action `records` that name it, unless it was touched or rewritten since
+    the scan; its size if removed."""
     try:
         now = os.stat(obj.path)
     except FileNotFoundError:
         return None
     if now.st_mtime_ns != obj.stat.st_mtime_ns or now.st_ino != obj.stat.st_ino:
         return None  # used (touched) or rewritten since the scan: keep it
+    for path in records:
+        unlink_quietly(path)
     if not unlink_quietly(obj.path):
         return None
     forget_verified(obj.path)
@@ -110,8 +128,9 @@ class _Eviction:
     """One prune's pass over the objects, oldest first, and what it removed."""
 
     def __init__(self, objects: list[StoredObject], protected_since_ns: int | None,
-                 keep: frozenset[str] = frozenset()) -> None:
+                 keep: frozenset[str], records: dict[str, list[Path]]) -> None:
         self.objects = objects
+        self.records = records
         self.protected_since_ns = protected_since_ns
         self.keep = keep
         self.referrers = _blob_referrers(objects)
@@ -130,7 +149,7 @@ class _Eviction:
         return any(path not in self.removed_size_bytes for path in self.referrers.get(blob, ()))
 
     def _remove(self, obj: StoredObject) -> None:
-        size_bytes = _unlink_if_unused(obj)
+        size_bytes = _unlink_if_unused(obj, self.records.get(obj.digest, []))
         if size_bytes is not None:
             self.removed_size_bytes[obj.path] = size_bytes
             self.kept_bytes -= disk_bytes(obj.stat)

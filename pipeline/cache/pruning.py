@@ -55,7 +55,7 @@ def prune(layout: Layout, max_size_bytes: int | None = None, older_than_s: float
     return {
         "removed_objects": len(eviction.removed_size_bytes),
         "removed_bytes": sum(eviction.removed_size_bytes.values()),
-        "removed_actions": removed_actions,
+        "removed_actions": eviction.removed_actions + removed_actions,
         "kept_objects": len(eviction.objects) - len(eviction.removed_size_bytes),
         "kept_bytes": eviction.kept_bytes,
         "protected_by_lease": eviction.protected_count,
@@ -108,8 +108,8 @@ def _records_by_digest(layout: Layout) -> dict[str, list[Path]]:
 
 
 def _unlink_if_unused(obj: StoredObject, records: list[Path]) -> int | None:
-    """Unlink an object, after the action `records` that name it, unless it was touched or rewritten since
-    the scan; its size if removed."""
+    """Unlink an object, after the action `records` that name it (counted by the caller), unless it was touched
+    or rewritten since the scan; its size if removed."""
     try:
         now = os.stat(obj.path)
     except FileNotFoundError:
@@ -131,6 +131,7 @@ class _Eviction:
                  keep: frozenset[str], records: dict[str, list[Path]]) -> None:
         self.objects = objects
         self.records = records
+        self.removed_actions = 0
         self.protected_since_ns = protected_since_ns
         self.keep = keep
         self.referrers = _blob_referrers(objects)
@@ -149,8 +150,10 @@ class _Eviction:
         return any(path not in self.removed_size_bytes for path in self.referrers.get(blob, ()))
 
     def _remove(self, obj: StoredObject) -> None:
-        size_bytes = _unlink_if_unused(obj, self.records.get(obj.digest, []))
+        records = self.records.get(obj.digest, [])
+        size_bytes = _unlink_if_unused(obj, records)
         if size_bytes is not None:
+            self.removed_actions += len(records)
             self.removed_size_bytes[obj.path] = size_bytes
             self.kept_bytes -= disk_bytes(obj.stat)
 

@@ -8,7 +8,7 @@ delay returns, the master chain, and a streaming and a CD target. Every build is
 subprocess, as a user runs it, so each wall time includes interpreter start and imports.
 
     .venv/bin/python benchmarks/bench_scale.py [--songs 4] [--stems 16] [--seconds 30] [--jobs 1 2]
-        [--repeat 3] [--scale-stems 4] [--scale-seconds 30] [--no-scale] [--cold-only] [--work DIR]
+        [--repeat 3] [--rebuilds noop stem master tags] [--scale-stems 4] [--scale-seconds 30] [--no-scale] [--cold-only] [--work DIR]
 
 What it prints, one table:
 - cold build at each -j (a fresh cache each): wall, speedup against -j 1, wall x jobs / sum of the
@@ -304,20 +304,25 @@ def warm_up(work: Path) -> None:
     progress("warm-up build done (numba's kernels compiled and cached on disk)")
 
 
-def rebuilds(album: Album, cache: Path, out: Path, jobs: int, repeat: int) -> list[tuple[str, str]]:
-    """The rebuilds after each kind of tweak, `repeat` of each, from the cold build's cache."""
+REBUILDS = ("noop", "stem", "master", "tags")
+
+
+def rebuilds(album: Album, cache: Path, out: Path, jobs: int, repeat: int,
+             kinds: tuple[str, ...] = REBUILDS) -> list[tuple[str, str]]:
+    """The rebuilds after each kind of tweak in `kinds`, `repeat` of each, from the cold build's cache."""
     progress(f"rebuilds at -j {jobs}, {repeat} of each ...")
-    noops = rebuild_after_each(album.spec, cache, out, jobs, range(repeat))
-    stem = rebuild_after_each(album.spec, cache, out, jobs, stem_gain_edits(album.song_specs[0], repeat))
-    master = rebuild_after_each(album.spec, cache, out, jobs, master_threshold_edits(album.spec, repeat))
-    tags = rebuild_after_each(album.spec, cache, out, jobs, tag_edits(album.spec, repeat))
-    return [
-        *rebuild_rows(f"no-op rebuild (-j {jobs})", noops),
-        *rebuild_rows(f"one-stem tweak ({album.song_specs[0].stem}/{tweaked_stem(album.song_specs[0])} gain_db)",
-                      stem),
-        *rebuild_rows("album-master tweak (compressor threshold_db)", master),
-        *rebuild_rows("tag-only change (streaming comment)", tags),
-    ]
+    song = album.song_specs[0]
+    runs = {
+        "noop": (f"no-op rebuild (-j {jobs})", lambda: range(repeat)),
+        "stem": (f"one-stem tweak ({song.stem}/{tweaked_stem(song)} gain_db)", lambda: stem_gain_edits(song, repeat)),
+        "master": ("album-master tweak (compressor threshold_db)", lambda: master_threshold_edits(album.spec, repeat)),
+        "tags": ("tag-only change (streaming comment)", lambda: tag_edits(album.spec, repeat)),
+    }
+    rows: list[tuple[str, str]] = []
+    for kind in kinds:
+        label, edits = runs[kind]
+        rows += rebuild_rows(label, rebuild_after_each(album.spec, cache, out, jobs, edits()))
+    return rows
 
 
 def run(args: argparse.Namespace, work: Path) -> None:
@@ -342,7 +347,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
                      f"(node s {cold.node_seconds:.1f}), peak RSS {cold.largest_rss_mb:.0f} MB largest process, "
                      f"{cold.tree_rss_mb:.0f} MB tree, {cold.rendered} nodes"))
     if not args.cold_only:
-        rows += rebuilds(album, cache, out, jobs, args.repeat)
+        rows += rebuilds(album, cache, out, jobs, args.repeat, tuple(args.rebuilds))
     rows.append(("cache bytes / source bytes",
                  f"{cache_bytes / source_bytes:.2f} ({cache_bytes / 1e9:.2f} GB / {source_bytes / 1e9:.2f} GB)"))
     if not args.work:
@@ -353,7 +358,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
     print(f"machine: {machine()}")
     print(f"flags: --songs {args.songs} --stems {args.stems} --seconds {args.seconds:g} "
           f"--jobs {' '.join(map(str, args.jobs))} --repeat {args.repeat} --scale-stems {args.scale_stems} "
-          f"--scale-seconds {args.scale_seconds:g}{' --no-scale' if args.no_scale else ''}"
+          f"--scale-seconds {args.scale_seconds:g}{' --no-scale' if args.no_scale else ''} "
+          f"--rebuilds {' '.join(args.rebuilds)}"
           f"{' --cold-only' if args.cold_only else ''}; late entries at "
           f"{plan.late_entry_s:g} s")
     print(f"album: {plan.songs * plan.seconds:g} s of music, {plan.songs * plan.stems} stems, 2 targets; "
@@ -371,6 +377,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, nargs="+", default=list(range(1, cores + 1)),
                         help=f"-j values of the cold builds (default 1..{cores}); rebuilds use the last")
     parser.add_argument("--repeat", type=int, default=3, help="rebuilds of each kind (median)")
+    parser.add_argument("--rebuilds", nargs="+", choices=REBUILDS, default=list(REBUILDS), help="which rebuilds")
     parser.add_argument("--scale-stems", type=int, default=4, help="stems per song of the 2- and 8-song albums")
     parser.add_argument("--scale-seconds", type=float, default=30.0, help="song length of the 2/8-song albums")
     parser.add_argument("--no-scale", action="store_true", help="skip the 2- vs 8-song comparison")

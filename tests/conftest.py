@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import soundfile
 
 from pipeline.demo_stems import write_demo_stems
+from testkit.diskfull import try_tmpfs, umount
 from testkit.ffmpeg import ebur128
 from testkit.project import Project
 from testkit.proc import REPO
@@ -61,3 +63,21 @@ def measure_with_ffmpeg(path: Path) -> tuple[float, float]:
 def ffmpeg_meter():
     """ffmpeg's loudness and true-peak meter: (integrated LUFS, true peak dBTP) of a file."""
     return measure_with_ffmpeg
+
+
+@pytest.fixture()
+def tmpfs(tmp_path):
+    """mount(size) -> a fresh tmpfs of that size (e.g. "4m"), unmounted after the test; the test is skipped
+    where mount is not permitted (not root)."""
+    mounted = []
+
+    def mount(size: str) -> Path:
+        mnt = tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}"
+        if not try_tmpfs(mnt, size):
+            pytest.skip("mount -t tmpfs not permitted here")
+        mounted.append(mnt)
+        return mnt
+
+    yield mount
+    for mnt in mounted:
+        umount(mnt)

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import shutil
 
-import pytest
-
 from testkit.deliverykill import USER_FILE, build_killed_at, folder_state, manifest_mismatches, two_versions
-from testkit.diskfull import remount, try_tmpfs, umount
+from testkit.diskfull import remount
 from testkit.outdir import temp_files
 from testkit.proc import build
 
@@ -71,23 +69,18 @@ def test_a_user_file_and_folder_survive_and_unchanged_files_are_not_copied(proje
     assert manifest_mismatches(folder) == []
 
 
-def test_a_full_disk_during_delivery_keeps_the_previous_delivery_whole(project, tmp_path):
-    mnt = tmp_path / "tmpfs"
-    if not try_tmpfs(mnt, "5m"):
-        pytest.skip("mount -t tmpfs not permitted here")
-    try:
-        cache, out = project.root / "cache", mnt / "out"
-        assert build(project.path, cache, out, jobs=1).returncode == 0  # ~3.4 MB of deliverables fit in 5 MB
-        folder = out / "streaming"
-        v1 = folder_state(folder)
-        project.spec["master"]["compressor"]["threshold_db"] = -21  # every file changes: 3.4 MB more to stage
-        project.save()
-        proc = build(project.path, cache, out, jobs=1)
-        assert proc.returncode == 1 and "No space left on device" in proc.stderr.strip().splitlines()[-1]
-        assert folder_state(folder) == v1 and manifest_mismatches(folder) == []
-        assert sorted(p.name for p in out.iterdir()) == [".mixbuild.lock", "build-report.json", "streaming"]
-        remount(mnt, "64m")
-        assert build(project.path, cache, out, jobs=1).returncode == 0
-        assert folder_state(folder) != v1 and manifest_mismatches(folder) == []
-    finally:
-        umount(mnt)
+def test_a_full_disk_during_delivery_keeps_the_previous_delivery_whole(project, tmpfs):
+    mnt = tmpfs("5m")
+    cache, out = project.root / "cache", mnt / "out"
+    assert build(project.path, cache, out, jobs=1).returncode == 0  # ~3.4 MB of deliverables fit in 5 MB
+    folder = out / "streaming"
+    v1 = folder_state(folder)
+    project.spec["master"]["compressor"]["threshold_db"] = -21  # every file changes: 3.4 MB more to stage
+    project.save()
+    proc = build(project.path, cache, out, jobs=1)
+    assert proc.returncode == 1 and "No space left on device" in proc.stderr.strip().splitlines()[-1]
+    assert folder_state(folder) == v1 and manifest_mismatches(folder) == []
+    assert sorted(p.name for p in out.iterdir()) == [".mixbuild.lock", "build-report.json", "streaming"]
+    remount(mnt, "64m")
+    assert build(project.path, cache, out, jobs=1).returncode == 0
+    assert folder_state(folder) != v1 and manifest_mismatches(folder) == []

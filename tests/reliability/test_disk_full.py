@@ -3,12 +3,10 @@ sound, and the next build after space is freed succeeds."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from testkit.cli import message_lines
-from testkit.diskfull import build_with_fsize_limit, remount, try_tmpfs, umount
+from testkit.diskfull import build_with_fsize_limit, remount
 from testkit.outdir import deliverables, temp_files
 from testkit.proc import build, verify
 
@@ -23,31 +21,23 @@ def _assert_clean_failure(proc, where):
     assert "No space left on device" in lines[0] or "File too large" in lines[0], err
 
 
-@pytest.fixture()
-def tmpfs(tmp_path):
-    mnt = tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}"
-    if not try_tmpfs(mnt, "4m"):
-        pytest.skip("mount -t tmpfs not permitted here (the RLIMIT_FSIZE test still runs)")
-    yield mnt
-    umount(mnt)
-
-
 # "cache" is not slow (14-35 s on 2 cores): the default run's one check of a full disk (where mount is allowed)
 @pytest.mark.parametrize("full", ["cache", pytest.param("out", marks=pytest.mark.slow)])
 def test_enospc_on_tmpfs(project, tmp_path, tmpfs, full):
+    mnt = tmpfs("4m")  # where mount is not permitted, the RLIMIT_FSIZE test still runs
     ref = build(project.path, tmp_path / "ref-cache", tmp_path / "ref-out", jobs=1)
     assert ref.returncode == 0, ref.stderr
     if full == "cache":  # a 4 MB cache cannot hold the album's ~19 MB of objects
-        cache, out = tmpfs / "cache", tmp_path / "out"
+        cache, out = mnt / "cache", tmp_path / "out"
     else:  # the cache fits elsewhere; the 3.4 MB of deliverables do not fit in 2 MB
-        remount(tmpfs, "2m")
-        cache, out = tmp_path / "cache", tmpfs / "out"
+        remount(mnt, "2m")
+        cache, out = tmp_path / "cache", mnt / "out"
     proc = build(project.path, cache, out, jobs=2)
-    _assert_clean_failure(proc, tmpfs)
+    _assert_clean_failure(proc, mnt)
     code, bad = verify(cache)
     assert code == 0 and bad == []
     assert not out.exists() or temp_files(out) == []
-    remount(tmpfs, "256m")  # space freed
+    remount(mnt, "256m")  # space freed
     again = build(project.path, cache, out, jobs=2)
     assert again.returncode == 0, again.stderr
     assert deliverables(out) == deliverables(tmp_path / "ref-out")

@@ -4,25 +4,13 @@ tmpfs remounted read-only (root ignores file permissions, a read-only mount it c
 from __future__ import annotations
 
 import subprocess
-import uuid
 
-import pytest
-
-from testkit.diskfull import try_tmpfs, umount
 from testkit.outdir import deliverables
 from testkit.proc import build
 
 
-@pytest.fixture()
-def mount(tmp_path):
-    mnt = tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}"
-    if not try_tmpfs(mnt, "256m"):
-        pytest.skip("mount -t tmpfs not permitted here")
-    yield mnt
-    umount(mnt)
-
-
-def test_a_fully_cached_build_reads_a_read_only_cache(project, tmp_path, mount, monkeypatch):
+def test_a_fully_cached_build_reads_a_read_only_cache(project, tmp_path, tmpfs, monkeypatch):
+    mount = tmpfs("256m")
     cache = mount / "cache"
     assert build(project.path, cache, tmp_path / "first", jobs=1).returncode == 0
     subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True, capture_output=True)

@@ -46,7 +46,13 @@ class Report:
 
 
 def graph(album: Album, targets: list[str] | None = None) -> dict[str, Node]:
-    """The compiled DAG: node id -> Node, in topological order."""
+    """The compiled DAG: node id -> Node, in topological order. A target the album does not have is a
+    SpecError (a typo must not build nothing and exit 0)."""
+    unknown = [name for name in targets or [] if name not in album.targets]
+    if unknown:
+        known = ", ".join(sorted(album.targets))
+        raise SpecError([Problem(Path("command line"), None, "--target", f"{name!r} is not a target of this album "
+                                 f"(its targets: {known})") for name in unknown])
     return compile_album(album, targets)
 
 

@@ -39,7 +39,7 @@ def _c_order_blocks(arr: np.ndarray) -> Iterator[memoryview]:
     """The array's bytes in C order, in blocks of about CHUNK_BYTES, never copying it whole.
 
     Strided views are copied block by block into one reused buffer (first touch of
-    fresh memory is slow on these machines, see PERF.md).
+    fresh memory costs page faults that dominate hashing a strided view).
     """
     if arr.flags.c_contiguous:
         yield arr.reshape(-1).view(np.uint8).data

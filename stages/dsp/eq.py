@@ -1,6 +1,6 @@
 """Parametric EQ bands: RBJ Audio EQ Cookbook biquads (R. Bristow-Johnson) as second-order sections.
 
-Coefficients are computed and applied in float64 (a float32 biquad at 30 Hz is off by -63 dB, PERF.md).
+Coefficients are computed and applied in float64 (a float32 biquad at 30 Hz is off by -63 dB).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ stem.render_stem
 
 # CLI commands: `@app.command()` registers each with typer (the others share a name vulture sees used).
 build.demo
+build.warm
 spec.validate
 spec.schema
 spec.analyze

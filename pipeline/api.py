@@ -88,7 +88,8 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
           on_done: Callable[[NodeResult], None] | None = None, on_plan: Callable[[int], None] | None = None,
           on_start: Callable[[str], None] | None = None,
           backend: str = "loky", scheduler: str | None = None, album: Album | None = None,
-          on_wait: Callable[[str], None] | None = None) -> Report:
+          on_wait: Callable[[str], None] | None = None,
+          before_render: Callable[[], None] | None = None) -> Report:
     """Render what is stale, deliver the album exports into `out_dir`, write the build report there.
 
     `scheduler` (a dask.distributed address, e.g. tcp://host:8786) renders every miss on that cluster;
@@ -96,7 +97,8 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     (one-line message) when the scheduler cannot be reached. `album` is the spec already loaded from
     `spec_path` (watch mode loads it to know which files to watch); None loads it here. Delivery holds
     `out_dir`'s lock (`outlock.py`): a second build into the same folder waits for it, telling `on_wait` whom
-    it waits for, so two builds never mix their files there.
+    it waits for, so two builds never mix their files there. `before_render` runs once before the first miss
+    renders (the CLI compiles the kernels there when numba's cache lacks them).
 
     Afterwards the cache is cut down to MIXBUILD_CACHE_MAX_GB (pipeline.cache.limit), least recently used
     first, never below what this build holds: its lease spans the whole build and the prune, and the
@@ -116,7 +118,7 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     cache = Cache(resolve_cache_dir(cache_dir))
     with cache.lease():  # held until the limit is enforced: nothing this build used is evicted
         results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, on_done=on_done, on_start=on_start,
-                          parallel_backend=backend, scheduler=scheduler)
+                          parallel_backend=backend, scheduler=scheduler, before_render=before_render)
         out = Path(out_dir)
         prune = not targets or set(album.targets) <= set(targets)  # every target built: drop folders of removed ones
         with out_folder_lock(out, on_wait):

@@ -74,8 +74,9 @@ class _Graph:
 def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
             on_done: Callable[[NodeResult], None] | None = None,
             on_start: Callable[[str], None] | None = None, parallel_backend: str = "loky",
-            scheduler: str | None = None) -> list[NodeResult]:
-    """Resolve every node (cache hit or render); results in topological order.
+            scheduler: str | None = None, before_render: Callable[[], None] | None = None) -> list[NodeResult]:
+    """Resolve every node (cache hit or render); results in topological order. `before_render` is called once,
+    before the first miss starts (never in a build of hits only).
 
     `parallel_backend` "loky" runs large backlogs on worker processes, "threading" keeps every task on
     `jobs` threads. With `scheduler` (a dask.distributed address such as tcp://host:8786), every miss runs on
@@ -119,6 +120,9 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
         running: dict[Future[Any], Task] = {}
         while queue or running:
             while queue and len(running) < pools.capacity:
+                if before_render is not None:
+                    before_render()
+                    before_render = None
                 task = heapq.heappop(queue)[2]
                 running[pools.submit(run_task, cache_root, task, backlog=len(queue) + len(running) + 1)] = task
                 if on_start is not None:

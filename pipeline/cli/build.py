@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -65,6 +66,32 @@ def _default_demo_dir() -> Path:
     return here if here.is_dir() else Path(__file__).resolve().parents[2] / "configs" / "demo"
 
 
+def compile_kernels_if_cold() -> None:
+    """Compile the DSP kernels here, saying so, when numba's cache lacks them (the first build after an install
+    or an upgrade): once, instead of silently in every worker."""
+    from stages.dsp.warmup import kernels_cold, warm_up
+
+    if kernels_cold():
+        typer.echo("compiling mixbuild's DSP kernels, once for this install (about 20 s; `mixbuild warm` does "
+                   "this ahead) ...", err=True)
+        started = time.perf_counter()
+        warm_up()
+        typer.echo(f"compiled in {time.perf_counter() - started:.1f} s", err=True)
+
+
+@app.command()
+def warm() -> None:
+    """Compile the DSP kernels into numba's cache now (the first build after an install would, ~20 s)."""
+    from stages.dsp.warmup import kernels_cold, warm_up
+
+    if not kernels_cold():
+        typer.echo("the DSP kernels are compiled already")
+        return
+    started = time.perf_counter()
+    warm_up()
+    typer.echo(f"compiled the DSP kernels in {time.perf_counter() - started:.1f} s")
+
+
 def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
               targets: Optional[list[str]], as_json: bool, scheduler: Optional[str] = None) -> api.Report:
     """Build with progress (a bar on a terminal, else a line per rendered node on stderr); spec errors exit 2,
@@ -73,7 +100,8 @@ def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
         with BuildProgress(live=sys.stderr.isatty() and not as_json) as progress:
             report = api.build(spec, cache_dir=cache, out_dir=out, jobs=jobs, targets=targets, scheduler=scheduler,
                                on_plan=progress.on_plan, on_start=progress.on_start, on_done=progress.on_done,
-                               on_wait=lambda line: typer.echo(line, err=True))
+                               on_wait=lambda line: typer.echo(line, err=True),
+                               before_render=None if scheduler else compile_kernels_if_cold)
     except SpecError as err:
         report_spec_error(err, as_json)
     except RenderError as err:

@@ -13,6 +13,7 @@ from stages.registry import RenderError
 from .. import api
 from ..specs import Album, SpecError, load
 from ..watch import watch as watch_loop
+from .build import compile_kernels_if_cold
 from .common import CacheOpt, JobsOpt, OutOpt, SpecArg, Stopped, TargetOpt, app, summary_line
 
 MAX_LISTED_NODES = 12
@@ -29,7 +30,8 @@ def _build_once(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Pat
         typer.echo(f"[{stamp}] not built: fix the spec and save (still watching)", err=True)
         return None
     try:
-        report = api.build(spec, cache_dir=cache, out_dir=out, jobs=jobs, targets=targets, album=album)
+        report = api.build(spec, cache_dir=cache, out_dir=out, jobs=jobs, targets=targets, album=album,
+                           before_render=compile_kernels_if_cold)
     except SpecError as err:  # e.g. an unknown --target
         _print_problems(err)
         return album

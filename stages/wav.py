@@ -1,4 +1,5 @@
-"""RIFF/WAVE at the byte level: where a file's PCM lies, and an album file spliced from its tracks' PCM.
+"""RIFF/WAVE at the byte level: where a file's PCM lies, a broadcast-WAV start time, and an album file spliced
+from its tracks' PCM.
 
 Splicing copies each track's stored integers as they are (the kernel's copy_file_range where the OS has
 it), instead of decoding and re-encoding them: a lossless album file costs a copy of its tracks' bytes.
@@ -17,18 +18,52 @@ RIFF_MAX_BYTES = (1 << 32) - 1
 """A RIFF chunk's size is 32 bits: a longer album file is RF64, which libsndfile writes (no splice)."""
 
 
-def data_chunk(path: Path) -> tuple[int, int]:
-    """(offset, size) of the bytes of a RIFF/WAVE file's `data` chunk; ValueError if it has none."""
+BEXT_TIME_REFERENCE_AT = 256 + 32 + 32 + 10 + 8
+"""Where a bext chunk's TimeReference (uint64, low word first) starts: after Description, Originator,
+OriginatorReference, OriginationDate and OriginationTime (EBU Tech 3285)."""
+
+
+def find_chunk(path: Path, wanted: bytes) -> tuple[int, int] | None:
+    """(offset, size) of the bytes of the first `wanted` chunk of a RIFF/WAVE (or RF64) file, None if it has
+    none before the data; ValueError if it is not such a file."""
     with path.open("rb") as fh:
         riff = fh.read(12)
-        if riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
+        if riff[:4] not in (b"RIFF", b"RF64") or riff[8:12] != b"WAVE":
             raise ValueError(f"{path}: not a RIFF/WAVE file")
         while len(head := fh.read(8)) == 8:
             name, size = struct.unpack("<4sI", head)
-            if name == b"data":
+            if name == wanted:
                 return fh.tell(), size
+            if name == b"data" and riff[:4] == b"RF64":
+                return None  # its 32-bit size is a placeholder (ds64 holds the real one): nothing to skip by
             fh.seek(size + (size & 1), os.SEEK_CUR)  # chunks are padded to an even length
-    raise ValueError(f"{path}: no data chunk")
+    return None
+
+
+def data_chunk(path: Path) -> tuple[int, int]:
+    """(offset, size) of the bytes of a RIFF/WAVE file's `data` chunk; ValueError if it has none."""
+    found = find_chunk(path, b"data")
+    if found is None:
+        raise ValueError(f"{path}: no data chunk")
+    return found
+
+
+def bext_start_s(path: Path) -> float | None:
+    """A broadcast-WAV file's place on its session's timeline in seconds since midnight: the bext chunk's
+    TimeReference (samples at the file's own rate, as a DAW stamps a bounce) over the fmt chunk's rate;
+    None for a file without one (or not a WAV at all)."""
+    try:
+        bext, fmt = find_chunk(path, b"bext"), find_chunk(path, b"fmt ")
+    except (ValueError, OSError):
+        return None
+    if bext is None or fmt is None or bext[1] < BEXT_TIME_REFERENCE_AT + 8 or fmt[1] < 8:
+        return None
+    with path.open("rb") as fh:
+        fh.seek(fmt[0] + 4)
+        (rate_hz,) = struct.unpack("<I", fh.read(4))
+        fh.seek(bext[0] + BEXT_TIME_REFERENCE_AT)
+        low, high = struct.unpack("<II", fh.read(8))
+    return (low | high << 32) / rate_hz if rate_hz else None
 
 
 def _copy_range(source: int, sink: int, offset: int, count: int) -> None:

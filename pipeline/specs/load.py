@@ -12,6 +12,7 @@ from .album import Album, AlbumSettings
 from .checks import MAX_SONG_S, Source, check_file_names, check_master, check_song, check_targets
 from .documents import Document, PathKey, read_document
 from .errors import Problem, SpecError
+from .placement import placed
 from .problems import validation_problems
 from .song import Song
 
@@ -45,7 +46,12 @@ def load(spec_path: str | Path) -> Album:
         for song, src, _ in songs:
             if song is not None:
                 problems.extend(check_song(song, src, settings.sample_rate))
-    resolved = [_resolve(song, src, default_id) for song, src, default_id in songs if song is not None]
+    resolved = []
+    for song, src, default_id in songs:
+        if song is not None:
+            song, misplaced = placed(_resolve(song, src, default_id), src)
+            resolved.append(song)
+            problems.extend(misplaced)
     problems.extend(_check_unique_ids(resolved, [src for song, src, _ in songs if song is not None]))
     if not problems and settings is not None:
         problems.extend(_check_song_lengths(resolved, [src for song, src, _ in songs if song is not None],

@@ -52,6 +52,11 @@ class Song(SpecModel):
     tempo_bpm: float | None = Field(default=None, ge=20, le=400)
     tail_s: float | None = Field(default=None, ge=0, le=60, description="Default: longest effect tail.")
     gap_s: float = Field(default=2.0, ge=0, le=60, description="Silence before the next song.")
+    start_s: float | None = Field(
+        default=None, ge=0,
+        description="Where the song starts on its stems' broadcast-WAV timeline (seconds since midnight); a stem "
+                    "with a bext time reference and no offset_s is placed relative to it. Default: the earliest "
+                    "time reference among the stems.")
     stems: dict[Name, Stem] = Field(min_length=1, max_length=10000)
     buses: dict[Name, Bus] = Field(default_factory=dict, max_length=1000)
     master: Master | None = Field(default=None, description="Overrides the album's master.")

@@ -107,7 +107,8 @@ def _compile_mix(album: Album, song: Song, nodes: dict[str, Node]) -> None:
     for name, stem in routing.stems.items():
         _add(nodes, f"{song.id}/stem/{name}", "stem",
              StemParams(sample_rate_hz=sr, prefader_tap=name in routing.prefader, **fields_of(stem, StemStrip)),
-             source=SOURCE_PREFIX + stem.file)
+             source=SOURCE_PREFIX + stem.file,
+             **({} if stem.right_file is None else {"right": SOURCE_PREFIX + stem.right_file}))
     for name in routing.live_buses:
         node_id = f"{song.id}/bus/{name}"
         sources, taps = routing.feeds_of(name)

@@ -27,7 +27,8 @@ def watched_paths(spec_path: Path, album: Album | None) -> list[Path]:
         if isinstance(item, str) and item.strip() and "\0" not in item:
             paths.add((spec_path.parent / item).absolute())
     if album is not None:
-        paths.update(Path(stem.file) for song in album.songs for stem in song.stems.values())
+        paths.update(Path(file) for song in album.songs for stem in song.stems.values()
+                     for file in (stem.file, stem.right_file) if file is not None)
     return sorted(paths)
 
 

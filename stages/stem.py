@@ -45,6 +45,8 @@ class StemParams(StemStrip, RenderParams):
 @dataclass(frozen=True)
 class StemInputs:
     source: Path
+    right: Path | None = None
+    """With a stem bounced as two mono files: the right channel's (`source` is then the left's)."""
 
 
 STEM_BLOCK_FRAMES = 1 << 15
@@ -105,13 +107,24 @@ def source_stream(path: str, sample_rate_hz: int) -> tuple[int, int, Iterator[np
     return out_frames, channels, blocks
 
 
-def _note_dc_offset(path: Path, sums: np.ndarray, frames: int) -> None:
-    """Say so where a channel's mean (over the whole source) reaches DC_OFFSET_NOTE_DBFS."""
-    for channel, mean in enumerate(sums / frames):
+def _note_dc_offset(inputs: StemInputs, sums: np.ndarray, frames: int) -> None:
+    """Say so where a channel's mean (over the whole source) reaches DC_OFFSET_NOTE_DBFS, naming its file."""
+    for index, mean in enumerate(sums / frames):
+        path, channel = (inputs.source, index + 1) if inputs.right is None else ((inputs.source, inputs.right)[index], 1)
         level_dbfs = 20 * np.log10(abs(mean)) if mean else -np.inf
         if level_dbfs >= DC_OFFSET_NOTE_DBFS:
-            note(f"{path}: channel {channel + 1} has a DC offset of {mean:+.4f} ({level_dbfs:.1f} dBFS), which takes "
+            note(f"{path}: channel {channel} has a DC offset of {mean:+.4f} ({level_dbfs:.1f} dBFS), which takes "
                  f"the master's headroom and loudness; remove it at the source, or set the master's dc_filter_hz")
+
+
+def paired_stream(left: str, right: str, sample_rate_hz: int) -> tuple[int, int, Iterator[np.ndarray]]:
+    """Two mono files of one length and rate as one stereo stream (left, right), block by block."""
+    frames, left_channels, left_blocks = source_stream(left, sample_rate_hz)
+    right_frames, right_channels, right_blocks = source_stream(right, sample_rate_hz)
+    if (left_channels, right_channels) != (1, 1) or right_frames != frames:
+        raise RenderError(f"{right}: a pair of files is two mono files of one length ({left}: {left_channels} "
+                          f"channel(s), {frames} frames; {right}: {right_channels}, {right_frames})")
+    return frames, 2, (np.concatenate(pair, axis=1) for pair in zip(left_blocks, right_blocks, strict=True))
 
 
 @stage("stem", "3")
@@ -120,7 +133,8 @@ def render_stem(inputs: StemInputs, p: StemParams) -> AudioFile:
     from .dsp.iir import initial_state, sosfilt
     from .dsp.pan import invert_polarity, pan_to_stereo, stereo_width
 
-    frames, channels, blocks = source_stream(str(inputs.source), p.sample_rate_hz)
+    frames, channels, blocks = (source_stream(str(inputs.source), p.sample_rate_hz) if inputs.right is None else
+                                paired_stream(str(inputs.source), str(inputs.right), p.sample_rate_hz))
     sos = eq_sos(p.eq, p.sample_rate_hz)
     eq_state = None if sos is None else initial_state(sos, channels)
     squeeze = compressor_stream(p.compressor, channels, p.sample_rate_hz)
@@ -158,5 +172,5 @@ def render_stem(inputs: StemInputs, p: StemParams) -> AudioFile:
     if done != frames:
         raise RenderError(f"{inputs.source}: decodes to a length other than its header's {frames} frames "
                           f"(a truncated or damaged file?)")
-    _note_dc_offset(inputs.source, sums, frames)
+    _note_dc_offset(inputs, sums, frames)
     return out.finish()

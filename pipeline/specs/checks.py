@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import soundfile
 
@@ -153,44 +153,65 @@ def _check_eq(bands: list[EqBand], source: Source, key: PathKey, sample_rate_hz:
 
 
 def _check_stem_files(song: Song, source: Source) -> Iterator[Problem]:
-    """Each stem file exists and its header decodes; mono or stereo with at least one frame."""
+    """Each stem file exists and its header decodes; mono or stereo with at least one frame; a pair of files
+    (file, right_file) is two mono files of one length and rate."""
     for name, stem in song.stems.items():
-        key = ("stems", name, "file")
-        path = source.base_dir / stem.file
-        try:
-            path.stat()
-        except FileNotFoundError:
-            yield source.problem(key, f"audio file not found: {path}")
-            continue
-        except (OSError, ValueError) as err:  # a name too long, a loop of links, a NUL in the path
-            yield source.problem(key, f"cannot open ({getattr(err, 'strerror', None) or err}): {_short(path)}")
-            continue
-        if not path.exists():
-            yield source.problem(key, f"audio file not found: {path}")
-            continue
-        if path.is_dir():
-            yield source.problem(key, f"is a directory, expected an audio file: {path}")
-            continue
-        if not path.is_file():  # reading a FIFO or a device could wait forever: refused before it is opened
-            yield source.problem(key, f"is not a regular file (a FIFO, device or socket?), expected an audio "
-                                      f"file: {path}")
-            continue
-        try:
-            info = soundfile.info(str(path))
-        except (RuntimeError, soundfile.LibsndfileError, OSError) as err:
-            reason = str(err).split(": ", 1)[-1].strip() or "unknown format"
-            yield source.problem(key, f"does not decode as audio ({reason}): {path}")
-            continue
-        if info.frames <= 0:
-            yield source.problem(key, f"has no audio frames: {path}")
-        if info.channels > MAX_STEM_CHANNELS:
-            yield source.problem(key, f"must be mono or stereo (got {info.channels} channels): {path}")
-        low, high = MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ
-        if not low <= info.samplerate <= high:
-            yield source.problem(key, f"sample rate must be {low}..{high} Hz (got {info.samplerate} Hz): {path}")
-        elif info.frames > 0 and stem.offset_s + info.frames / info.samplerate > MAX_SONG_S:
-            yield source.problem(key, f"ends at {stem.offset_s + info.frames / info.samplerate:.0f} s "
-                                      f"(offset_s + length); a song may last at most {MAX_SONG_S:.0f} s: {path}")
+        infos = []
+        for field, file in (("file", stem.file), ("right_file", stem.right_file)):
+            if file is None:
+                continue
+            key, path = ("stems", name, field), source.base_dir / file
+            problem, info = _audio_file(path)
+            if problem is not None or info is None:
+                yield source.problem(key, problem or f"does not decode as audio: {path}")
+                continue
+            infos.append(info)
+            yield from (source.problem(key, p) for p in _audio_problems(info, stem.offset_s, path))
+        if stem.right_file is not None and len(infos) == 2:
+            left, right = infos
+            key = ("stems", name, "right_file")
+            if left.channels != 1 or right.channels != 1:
+                yield source.problem(key, f"a pair of files is two mono files (file has {left.channels} channel(s), "
+                                          f"right_file {right.channels})")
+            elif (left.frames, left.samplerate) != (right.frames, right.samplerate):
+                yield source.problem(key, f"a pair of files has one length and rate (file: {left.frames} frames at "
+                                          f"{left.samplerate} Hz, right_file: {right.frames} at {right.samplerate} Hz)")
+
+
+def _audio_file(path: Path) -> tuple[str | None, Any]:
+    """(why `path` is no readable audio file, or None; its soundfile info when it is one)."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return f"audio file not found: {path}", None
+    except (OSError, ValueError) as err:  # a name too long, a loop of links, a NUL in the path
+        return f"cannot open ({getattr(err, 'strerror', None) or err}): {_short(path)}", None
+    if not path.exists():
+        return f"audio file not found: {path}", None
+    if path.is_dir():
+        return f"is a directory, expected an audio file: {path}", None
+    if not path.is_file():  # reading a FIFO or a device could wait forever: refused before it is opened
+        return f"is not a regular file (a FIFO, device or socket?), expected an audio file: {path}", None
+    try:
+        return None, soundfile.info(str(path))
+    except (RuntimeError, soundfile.LibsndfileError, OSError) as err:
+        reason = str(err).split(": ", 1)[-1].strip() or "unknown format"
+        return f"does not decode as audio ({reason}): {path}", None
+
+
+def _audio_problems(info: Any, offset_s: float, path: Path) -> Iterator[str]:
+    """What is wrong with a decodable stem file: no frames, too many channels, a rate out of range, an end past
+    the longest song."""
+    if info.frames <= 0:
+        yield f"has no audio frames: {path}"
+    if info.channels > MAX_STEM_CHANNELS:
+        yield f"must be mono or stereo (got {info.channels} channels): {path}"
+    low, high = MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ
+    if not low <= info.samplerate <= high:
+        yield f"sample rate must be {low}..{high} Hz (got {info.samplerate} Hz): {path}"
+    elif info.frames > 0 and offset_s + info.frames / info.samplerate > MAX_SONG_S:
+        yield (f"ends at {offset_s + info.frames / info.samplerate:.0f} s (offset_s + length); a song may last at "
+               f"most {MAX_SONG_S:.0f} s: {path}")
 
 
 def _short(path: Path) -> str:

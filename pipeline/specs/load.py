@@ -120,7 +120,8 @@ def _validate(model: type[Model], data: Any, doc: Document, prefix: PathKey, pro
 
 def _resolve(song: Song, source: Source, default_id: str) -> Song:
     """Give the song its id and make stem paths absolute (relative to the file that lists them)."""
-    stems = {name: stem.model_copy(update={"file": _absolute(source.base_dir / stem.file)})
+    stems = {name: stem.model_copy(update={"file": _absolute(source.base_dir / stem.file)} | (
+                 {} if stem.right_file is None else {"right_file": _absolute(source.base_dir / stem.right_file)}))
              for name, stem in song.stems.items()}
     return song.model_copy(update={"id": song.id or default_id, "stems": stems})
 

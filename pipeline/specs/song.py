@@ -34,7 +34,12 @@ class _Routing(SpecModel):
 class Stem(StemStrip, _Routing):
     """One source file with its channel strip."""
 
-    file: str = Field(min_length=1, description="Audio file, relative to the file that lists it.")
+    file: str = Field(min_length=1, description="Audio file, relative to the file that lists it (with right_file: "
+                                                "the left channel).")
+    right_file: str | None = Field(
+        default=None, min_length=1,
+        description="The right channel, for a stereo stem bounced as two mono files (Kick.L.wav, Kick.R.wav) of the "
+                    "same length and rate; relative to the file that lists it.")
     solo: bool = Field(default=False, description="When any stem is soloed, only soloed stems play.")
 
 

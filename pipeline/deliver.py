@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_path, is_temp_name, sweep_stale_temps
+from .atomic import is_temp_name, sweep_stale_temps
 from .cache import Cache
 from .digest import digest_file
 from .dirswitch import carry, next_path, settle, switch
@@ -90,21 +90,25 @@ def _switch_target(cache: Cache, files: dict[str, str], folder: Path) -> None:
             raise DeliveryError(f"{folder / name}: is a symbolic link; mixbuild never writes through one (remove "
                                 "it, or deliver into another --out)")
     stale = (_listed_files(folder / MANIFEST) or set()) - set(files)
+    # read in blocks: an album file is never held whole
+    unchanged = {name for name, blob in files.items() if (folder / name).is_file() and digest_file(folder / name) == blob}
+    if unchanged == set(files) and not any((folder / name).is_file() for name in stale):
+        return  # the folder holds exactly this delivery already (a no-op build): nothing to switch
     staged = next_path(folder)
     staged.mkdir(parents=True)
     try:
-        switch(folder, staged, _stage(cache, files, folder, staged, stale))
+        switch(folder, staged, _stage(cache, files, folder, staged, stale, unchanged))
     finally:  # after the switch the old contents; after a failure the unfinished new ones
         settle(folder, _sibling_listed, MANIFEST)
 
 
-def _stage(cache: Cache, files: dict[str, str], folder: Path, staged: Path, stale: set[str]) -> list[str]:
+def _stage(cache: Cache, files: dict[str, str], folder: Path, staged: Path, stale: set[str],
+           unchanged: set[str]) -> list[str]:
     """Assemble the folder's next contents in `staged`; return the entries to move over at the switch.
 
     The manifest goes first, so that a sibling left by a kill lists every new file it may hold. Unchanged
     deliverables and everything that is not a stale deliverable are hard links to the old folder's files."""
-    with atomic_path(staged / MANIFEST) as tmp:
-        shutil.copyfile(cache.blob_path(files[MANIFEST]), tmp)
+    _copy_into(cache.blob_path(files[MANIFEST]), staged / MANIFEST)
     moved = []
     if folder.is_dir():
         sweep_stale_temps(folder)
@@ -116,15 +120,28 @@ def _stage(cache: Cache, files: dict[str, str], folder: Path, staged: Path, stal
             else:
                 moved.append(entry.name)  # the user's folder (or a special file): moved at the switch
     for name, blob in sorted(files.items()):
-        old = folder / name
         if name == MANIFEST:
             continue
-        if old.is_file() and digest_file(old) == blob:  # read in blocks: an album file is never held whole
-            carry(old, staged / name)
+        if name in unchanged:
+            carry(folder / name, staged / name)
         else:
-            with atomic_path(staged / name) as tmp:
-                shutil.copyfile(cache.blob_path(blob), tmp)
+            _copy_into(cache.blob_path(blob), staged / name)
     return moved
+
+
+def _copy_into(source: Path, dest: Path) -> None:
+    """Copy a cache object into the sibling and fsync it. No temp file: the sibling is never shown, a partial
+    file there is removed by `settle`, and the switch fsyncs the folder once. An error names `dest` (a full
+    disk must say where, not name the cache object read)."""
+    try:
+        shutil.copyfile(source, dest)
+        fd = os.open(dest, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(dest)) from exc
 
 
 def _read_manifest(path: Path) -> tuple[str, set[str], set[str]] | None:

@@ -35,6 +35,7 @@ build.warm
 spec.validate
 spec.schema
 spec.analyze
+spec.init
 
 # pydantic: validators `@model_validator` registers with their model, and the models' configuration.
 master.Target._apply_preset

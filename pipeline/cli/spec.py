@@ -57,3 +57,31 @@ def analyze(files: list[Path] = typer.Argument(..., help="Audio files (WAV, FLAC
                    f"M max {r['momentary_max_lufs']:.1f}, S max {r['short_term_max_lufs']:.1f}, "
                    f"TP {r['true_peak_dbtp']:.2f} dBTP, SP {r['sample_peak_dbfs']:.2f} dBFS, "
                    f"{r['duration_s']:.2f} s, {r['sample_rate']} Hz, {r['channels']} ch")
+
+
+@app.command()
+def init(stems_dir: Path = typer.Argument(..., help="A folder of stems, or of song folders of stems."),
+         output: Path = typer.Option(Path("album.yaml"), "-o", "--output", help="The spec to write."),
+         force: bool = typer.Option(False, "--force", help="Replace an existing spec.")) -> None:
+    """Write a commented spec from a folder of stems: one stem per file, L/R files paired, stems on buses by
+    name (drums, vocals, ...), broadcast-WAV stems at their time reference. It validates as written."""
+    from ..atomic import atomic_write_bytes
+    from ..init import InitError, spec_text
+
+    if not stems_dir.is_dir():
+        fail(f"init: {stems_dir}: is not a folder of stems", 2)
+    if output.exists() and not force:
+        fail(f"init: {output}: exists; choose another with -o, or --force to replace it", 2)
+    try:
+        text, skipped = spec_text(stems_dir, output)
+    except InitError as err:
+        fail(f"init: {err}", 2)
+    atomic_write_bytes(output, text.encode("utf-8"))
+    for line in skipped:
+        typer.echo(f"skipped {line}", err=True)
+    try:
+        album = load(output)
+    except SpecError as err:  # init's own fault: say what is wrong with what it wrote
+        report_spec_error(err, False)
+    stems = sum(len(song.stems) for song in album.songs)
+    typer.echo(f"wrote {output}: {len(album.songs)} song(s), {stems} stem(s); next: mixbuild build {output}")

@@ -8,6 +8,7 @@ it), instead of decoding and re-encoding them: a lossless album file costs a cop
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from pathlib import Path
 
@@ -25,8 +26,13 @@ OriginatorReference, OriginationDate and OriginationTime (EBU Tech 3285)."""
 
 def find_chunk(path: Path, wanted: bytes) -> tuple[int, int] | None:
     """(offset, size) of the bytes of the first `wanted` chunk of a RIFF/WAVE (or RF64) file, None if it has
-    none before the data; ValueError if it is not such a file."""
-    with path.open("rb") as fh:
+    none before the data; ValueError if it is not such a file (a FIFO or device is not opened for a read that
+    could wait forever)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError(f"{path}: not a regular file")
+    with os.fdopen(fd, "rb") as fh:
         riff = fh.read(12)
         if riff[:4] not in (b"RIFF", b"RF64") or riff[8:12] != b"WAVE":
             raise ValueError(f"{path}: not a RIFF/WAVE file")

@@ -15,7 +15,7 @@ from typing import Any
 
 from .atomic import is_temp_name, sweep_stale_temps
 from .cache import Cache
-from .digest import digest_file
+from .filememo import FileDigestMemo
 from .dirswitch import carry, next_path, settle, switch
 from .executor import NodeResult
 
@@ -47,6 +47,7 @@ def deliver(results: list[NodeResult], cache: Cache, out_dir: Path,
     (better a stale file than a lost one; the new manifest makes the next build's cleanup exact again).
     """
     delivered = []
+    memo = cache.file_digest_memo()  # a delivered file unchanged since the last build is not read again
     sweep_stale_temps(out_dir)  # e.g. the build report's, left by a build killed while writing it
     album_titles: set[str] = set()
     delivered_targets: set[str] = set()
@@ -60,11 +61,12 @@ def deliver(results: list[NodeResult], cache: Cache, out_dir: Path,
         new_manifest = _read_manifest(cache.blob_path(files[MANIFEST]))
         if new_manifest is not None:
             album_titles |= new_manifest[1]
-        _switch_target(cache, files, folder)
+        _switch_target(cache, files, folder, memo)
         delivered += [{"target": target, "path": str(folder / name), "digest": blob}
                       for name, blob in sorted(files.items())]
     if prune_targets and album_titles:
         _prune_other_targets(out_dir, delivered_targets, album_titles)
+    memo.flush()
     return delivered
 
 
@@ -80,7 +82,7 @@ def _target_folder(out_dir: Path, target: str) -> Path:
     return folder
 
 
-def _switch_target(cache: Cache, files: dict[str, str], folder: Path) -> None:
+def _switch_target(cache: Cache, files: dict[str, str], folder: Path, memo: FileDigestMemo) -> None:
     """Deliver `files` (name -> cache blob) into `folder` in one switch, leaving no sibling behind."""
     if not settle(folder, _sibling_listed, MANIFEST):  # a killed build's leftovers first
         raise DeliveryError(f"{next_path(folder)}: holds files that {folder} also has in another version (saved "
@@ -90,8 +92,7 @@ def _switch_target(cache: Cache, files: dict[str, str], folder: Path) -> None:
             raise DeliveryError(f"{folder / name}: is a symbolic link; mixbuild never writes through one (remove "
                                 "it, or deliver into another --out)")
     stale = (_listed_files(folder / MANIFEST) or set()) - set(files)
-    # read in blocks: an album file is never held whole
-    unchanged = {name for name, blob in files.items() if (folder / name).is_file() and digest_file(folder / name) == blob}
+    unchanged = {name for name, blob in files.items() if (folder / name).is_file() and memo.digest(folder / name) == blob}
     if unchanged == set(files) and not any((folder / name).is_file() for name in stale):
         return  # the folder holds exactly this delivery already (a no-op build): nothing to switch
     staged = next_path(folder)

@@ -118,8 +118,13 @@ def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
 @app.command()
 def build(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[Path] = CacheOpt, out: Path = OutOpt,
           target: Optional[list[str]] = TargetOpt, as_json: bool = JsonOpt,
-          scheduler: Optional[str] = SchedulerOpt) -> None:
+          scheduler: Optional[str] = SchedulerOpt,
+          dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Say what would render (as `plan` does); "
+                                                                       "render and deliver nothing.")) -> None:
     """Render what changed and deliver every target into --out; writes build-report.json there."""
+    if dry_run:
+        show_plan(spec, cache, out, target, as_json, exit_code=False)
+        return
     report = run_build(spec, jobs, cache, out, target, as_json, scheduler)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
@@ -129,20 +134,30 @@ def build(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[P
 
 @app.command()
 def plan(spec: Path = SpecArg, cache: Optional[Path] = CacheOpt, out: Path = OutOpt,
-         target: Optional[list[str]] = TargetOpt, as_json: bool = JsonOpt) -> None:
+         target: Optional[list[str]] = TargetOpt, as_json: bool = JsonOpt,
+         exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when something would render "
+                                                                    "(0 when all is cached), as `git diff` does.")) -> None:
     """Each node that would render, and why (against the last build into --out); cached nodes are listed as such.
     --json gives each node's changed params and inputs as data."""
+    show_plan(spec, cache, out, target, as_json, exit_code)
+
+
+def show_plan(spec: Path, cache: Optional[Path], out: Path, target: Optional[list[str]], as_json: bool,
+              exit_code: bool) -> None:
+    """Print the plan (lines, or JSON); with `exit_code`, exit 1 when a node would render."""
     try:
         entries = api.plan(spec, cache_dir=cache, targets=target, out_dir=out)
     except SpecError as err:
         report_spec_error(err, as_json)
+    stale = sum(e.status == "render" for e in entries)
     if as_json:
         typer.echo(json.dumps([e.as_dict() for e in entries], indent=2))
-        return
-    for entry in entries:
-        typer.echo(f"{entry.status:7} {entry.id}" + (f": {'; '.join(entry.reasons)}" if entry.reasons else ""))
-    stale = sum(e.status == "render" for e in entries)
-    typer.echo(f"{stale} of {len(entries)} node(s) would render")
+    else:
+        for entry in entries:
+            typer.echo(f"{entry.status:7} {entry.id}" + (f": {'; '.join(entry.reasons)}" if entry.reasons else ""))
+        typer.echo(f"{stale} of {len(entries)} node(s) would render")
+    if exit_code and stale:
+        raise typer.Exit(1)
 
 
 @app.command()

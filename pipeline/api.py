@@ -122,7 +122,8 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
         out = Path(out_dir)
         prune = not targets or set(album.targets) <= set(targets)  # every target built: drop folders of removed ones
         with out_folder_lock(out, on_wait):
-            report = Report(str(spec_path), results, deliver(results, cache, out, prune_targets=prune))
+            report = Report(str(spec_path), results, deliver(results, cache, out, str(Path(spec_path).resolve()),
+                                                              prune_targets=prune))
             report.seconds = time.perf_counter() - started
             atomic_write_json(out / "build-report.json", report.as_dict())
         cache.enforce_limit(limit_bytes, keep={n.digest for n in results})

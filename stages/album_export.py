@@ -1,8 +1,8 @@
 """Stage `album_export` (album/export/<target>): the deliverables of one target.
 
 Per song `NN - Title.ext`, a sequenced album file with the songs' gaps, a CUE sheet for CD
-targets, and `manifest.json` with each audio file's title, track number (null for the album file),
-digest, format and measured loudness, and the CUE sheet's digest.
+targets, and `<album title>.manifest.json` with each audio file's title, track number (null for the album
+file), digest, format and measured loudness, and the CUE sheet's digest.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import soundfile
 
 from .export import encode_lossy, file_facts, rounded, stream_facts, tag_file
-from .naming import album_file_stem, track_file_stem
+from .naming import album_file_stem, manifest_name, track_file_stem
 from .formats import CUE_FILE_TYPES, LOSSLESS, is_lossy, sound_file_writer
 from .delivery import FormatName
 from .params import SpecModel
@@ -231,5 +231,6 @@ def render_album_export(inputs: AlbumExportInputs, p: AlbumExportParams) -> dict
         cue = cue_sheet(p, album_name, starts).encode()
         files[cue_name] = Blob(cue, ".cue")
         manifest["cue_sheet"] = {"path": cue_name, "sha256": hashlib.sha256(cue).hexdigest()}
-    files["manifest.json"] = Blob((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(), ".json")
-    return {"files": files, "track_starts": starts}
+    manifest_file = manifest_name(p.album_title)
+    files[manifest_file] = Blob((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(), ".json")
+    return {"files": files, "track_starts": starts, "manifest": manifest_file}

@@ -26,3 +26,13 @@ def track_file_stem(number: int, title: str) -> str:
 def album_file_stem(title: str) -> str:
     """The album file's (and its CUE sheet's) name without the extension: the album title."""
     return safe_name(title)
+
+
+MANIFEST_SUFFIX = ".manifest.json"
+"""An album's manifest is `<album title>.manifest.json`: one per album, so that two albums delivered into one
+folder each keep theirs (and the files it lists)."""
+
+
+def manifest_name(title: str) -> str:
+    """The album's manifest file name in a target folder: `First Light.manifest.json`."""
+    return f"{album_file_stem(title)}{MANIFEST_SUFFIX}"

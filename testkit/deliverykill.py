@@ -49,8 +49,14 @@ def folder_state(folder: Path) -> dict[str, bytes]:
 
 
 def manifest_mismatches(folder: Path) -> list[str]:
-    """Files the folder's manifest lists whose sha256 is not what the manifest says (missing ones too)."""
-    manifest = json.loads((folder / "manifest.json").read_bytes())
+    """Files the folder's album manifests list whose sha256 is not what the manifest says (missing ones too)."""
+    bad = []
+    for path in sorted(folder.glob("*.manifest.json")):
+        bad += _mismatches(folder, json.loads(path.read_bytes()))
+    return bad
+
+
+def _mismatches(folder: Path, manifest: dict) -> list[str]:
     entries = list(manifest["files"]) + ([manifest["cue_sheet"]] if "cue_sheet" in manifest else [])
     bad = []
     for entry in entries:
@@ -79,5 +85,6 @@ def two_versions(project, out: Path, ref: Path) -> tuple[dict[str, bytes], dict[
     project.save()
     assert build(project.path, cache, ref, jobs=1).returncode == 0
     v2 = folder_state(ref / "streaming") | USER_FILE
-    assert set(v1) - set(v2) and set(v2) - set(v1) and v1["manifest.json"] != v2["manifest.json"]
+    manifest = "Test Album.manifest.json"
+    assert set(v1) - set(v2) and set(v2) - set(v1) and v1[manifest] != v2[manifest]
     return v1, v2

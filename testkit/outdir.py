@@ -7,16 +7,24 @@ from pathlib import Path
 import soundfile
 
 from pipeline.atomic import is_temp_name
+from pipeline.manifests import REGISTRY
 from pipeline.outlock import LOCK_NAME
+from stages.naming import MANIFEST_SUFFIX
 
 from .proc import REPORT
 
 
 def deliverables(out: Path) -> dict[str, bytes]:
-    """Every file under ``out`` but the build report and the folder's lock (temp files included, so they
-    show up in a diff)."""
+    """Every file under ``out`` but the build report, the folder's lock and its album registry (temp files
+    included, so they show up in a diff)."""
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and p.name not in (REPORT, LOCK_NAME)}
+            if p.is_file() and p.name not in (REPORT, LOCK_NAME, REGISTRY)}
+
+
+def album_manifest(folder: Path) -> Path:
+    """The one album manifest (`<album title>.manifest.json`) in a target folder."""
+    (found,) = folder.glob(f"*{MANIFEST_SUFFIX}")
+    return found
 
 
 def temp_files(out: Path) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from stages.naming import MANIFEST_SUFFIX
 from stages.registry import RenderError
 
 from .. import api
@@ -47,10 +48,10 @@ def demo(
 
 
 def delivery_table(out: Path) -> str:
-    """song, target, LUFS, dBTP, file: read from each target's manifest.json."""
+    """song, target, LUFS, dBTP, file: read from each album manifest in each target's folder."""
     rows = [("song", "target", "LUFS", "dBTP", "file")]
     figure = lambda value: "-" if value is None else f"{value:.2f}"  # noqa: E731  (None: silence)
-    for manifest_path in sorted(out.glob("*/manifest.json")):
+    for manifest_path in sorted(out.glob(f"*/*{MANIFEST_SUFFIX}")):
         manifest = json.loads(manifest_path.read_text())
         for entry in manifest["files"]:
             song = entry["title"] if entry["track"] is not None else f"{entry['title']} (album)"

@@ -13,6 +13,7 @@ import soundfile
 from stages.dsp.loudness import measure, sequence_loudness
 from stages.dsp.truepeak import MIN_SEQUENCE_GAP_FRAMES, edge_ringing, sequence_true_peak_dbtp, true_peak_dbtp
 from stages.export import file_facts
+from testkit.outdir import album_manifest
 
 ALBUM_LUFS_TOLERANCE = 0.03
 """Integrated loudness of the album file, assembled vs measured: a track off the file's 100 ms block grid
@@ -31,7 +32,7 @@ def test_manifest_facts_match_a_measurement_of_each_delivered_file(project, gap_
     project.build()
     for target in ("streaming", "cd"):
         out = project.root / "build" / target
-        entries = json.loads((out / "manifest.json").read_text())["files"]
+        entries = json.loads(album_manifest(out).read_text())["files"]
         assert len(entries) == 3  # two tracks and the album file
         for entry in entries:
             measured = file_facts((out / entry["path"]).read_bytes())  # decode the bytes, measure everything
@@ -54,7 +55,7 @@ def test_album_file_is_its_tracks_and_gaps_sample_for_sample(project):
     project.build()
     for target, rate, dtype in (("streaming", 48000, "int32"), ("cd", 44100, "int16")):
         out = project.root / "build" / target
-        album_name = next(e["path"] for e in json.loads((out / "manifest.json").read_text())["files"]
+        album_name = next(e["path"] for e in json.loads(album_manifest(out).read_text())["files"]
                           if e["track"] is None)
         album, album_rate = soundfile.read(str(out / album_name), dtype=dtype)
         tracks = [soundfile.read(str(path), dtype=dtype)[0] for path in sorted(out.glob("0? - *"))]

@@ -15,6 +15,7 @@ import soundfile
 from pipeline import api
 from pipeline.cache import Cache
 from stages.dsp.loudness import integrated_lufs
+from testkit.outdir import album_manifest
 
 DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo" / "album.yaml"
 FFMPEG_TOLERANCE_DB = 0.1  # ffmpeg's true-peak meter oversamples x4 like ours; 0.1 dB covers its filter
@@ -97,7 +98,7 @@ def test_manifest_lists_every_file_with_measurements(demo_build):
     root, _ = demo_build
     for target, rate, bits in (("streaming", 48000, 24), ("cd", 44100, 16)):
         out = root / "build" / target
-        manifest = json.loads((out / "manifest.json").read_text())
+        manifest = json.loads(album_manifest(out).read_text())
         listed = {(f["path"], f["title"], f["track"]) for f in manifest["files"]}
         assert listed == {("01 - Opening.wav", "Opening", 1), ("02 - Night Drive.wav", "Night Drive", 2),
                           ("03 - Last Light.wav", "Last Light", 3), ("First Light.wav", "First Light", None)}
@@ -121,7 +122,7 @@ def test_demo_table_lists_song_target_loudness_and_file(demo_build):
     lines = delivery_table(root / "build").splitlines()
     assert lines[0].split() == ["song", "target", "LUFS", "dBTP", "file"]
     assert len(lines) == 1 + 8  # 3 songs and the album file, 2 targets
-    cd = json.loads((root / "build" / "cd" / "manifest.json").read_text())["files"][1]
+    cd = json.loads(album_manifest(root / "build" / "cd").read_text())["files"][1]
     row = next(line for line in lines if line.startswith("Night Drive") and " cd " in line)
     assert row.split()[3:5] == [f"{cd['integrated_lufs']:.2f}", f"{cd['true_peak_dbtp']:.2f}"]
     assert row.endswith("cd/02 - Night Drive.wav")

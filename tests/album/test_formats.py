@@ -13,6 +13,7 @@ import soundfile
 
 from pipeline.specs import SpecError, load
 from stages.formats import LOSSY
+from testkit.outdir import album_manifest
 
 LOSSY_TARGETS = {"ogg": {"format": "ogg"}, "opus": {"format": "opus"},
                  "mp3": {"format": "mp3", "sample_rate": 44100}}
@@ -32,7 +33,7 @@ def test_lossy_targets_decode_within_ceiling_and_loudness(project, ffmpeg_meter)
     project.build(jobs=2)
     for name in lossy_names():
         out = project.root / "build" / name
-        manifest = json.loads((out / "manifest.json").read_text())
+        manifest = json.loads(album_manifest(out).read_text())
         assert len(manifest["files"]) == 3 and "cue_sheet" not in manifest  # 2 songs + album, no CUE
         for entry in manifest["files"]:
             path = out / entry["path"]
@@ -75,7 +76,7 @@ def test_flac_and_aiff_carry_tags_and_bit_depth(project):
     aiff = mutagen.File(str(project.root / "build" / "aiff" / "01 - One.aiff"))
     assert str(aiff.tags["TIT2"]) == "One" and str(aiff.tags["TSRC"]) == "XXA012600001"
     for target, depth, rate in (("flac", 16, 44100), ("aiff", 24, 48000)):
-        manifest = json.loads((project.root / "build" / target / "manifest.json").read_text())
+        manifest = json.loads(album_manifest(project.root / "build" / target).read_text())
         for entry in manifest["files"]:
             info = soundfile.info(str(project.root / "build" / target / entry["path"]))
             assert (entry["bit_depth"], info.samplerate, info.subtype) == (depth, rate, f"PCM_{depth}")

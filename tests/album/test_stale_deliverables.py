@@ -9,9 +9,12 @@ import pytest
 
 from pipeline.cache import Cache
 from pipeline.deliver import deliver
+from pipeline.manifests import REGISTRY
 from pipeline.outlock import LOCK_NAME
+from testkit.outdir import album_manifest
 
-STREAMING = {"01 - One.wav", "02 - Two.wav", "Test Album.wav", "manifest.json"}
+MANIFEST = "Test Album.manifest.json"
+STREAMING = {"01 - One.wav", "02 - Two.wav", "Test Album.wav", MANIFEST}
 CD = STREAMING | {"Test Album.cue"}
 
 
@@ -20,9 +23,9 @@ def names(folder: Path) -> set[str]:
 
 
 def listed(folder: Path) -> set[str]:
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = json.loads(album_manifest(folder).read_text())
     cue = [manifest["cue_sheet"]["path"]] if "cue_sheet" in manifest else []
-    return {e["path"] for e in manifest["files"]} | set(cue) | {"manifest.json"}
+    return {e["path"] for e in manifest["files"]} | set(cue) | {album_manifest(folder).name}
 
 
 def with_cd(project):
@@ -40,7 +43,7 @@ def drop_cd_and_prune(project, out: Path) -> None:
     del project.spec["targets"]["cd"]
     project.save()
     report = project.build()
-    deliver(report.nodes, Cache(project.root / "cache"), out, prune_targets=True)
+    deliver(report.nodes, Cache(project.root / "cache"), out, str(project.path.resolve()), prune_targets=True)
 
 
 def test_renamed_song_replaces_its_file_and_user_files_stay(project):
@@ -51,7 +54,7 @@ def test_renamed_song_replaces_its_file_and_user_files_stay(project):
     project.spec["songs"][0]["title"] = "Renamed"
     project.save()
     project.build()
-    assert names(folder) == {"01 - Renamed.wav", "02 - Two.wav", "Test Album.wav", "manifest.json", "notes.txt"}
+    assert names(folder) == {"01 - Renamed.wav", "02 - Two.wav", "Test Album.wav", MANIFEST, "notes.txt"}
     assert listed(folder) == names(folder) - {"notes.txt"}
     assert (folder / "notes.txt").read_text() == "master at -14, thanks"
 
@@ -61,14 +64,15 @@ def test_renamed_album_removes_old_album_file_and_cue_sheet(project):
     project.spec["title"] = "New Name"
     project.save()
     project.build()
-    assert names(out / "cd") == {"01 - One.wav", "02 - Two.wav", "New Name.wav", "New Name.cue", "manifest.json"}
-    assert names(out / "streaming") == {"01 - One.wav", "02 - Two.wav", "New Name.wav", "manifest.json"}
+    assert names(out / "cd") == {"01 - One.wav", "02 - Two.wav", "New Name.wav", "New Name.cue",
+                                 "New Name.manifest.json"}
+    assert names(out / "streaming") == {"01 - One.wav", "02 - Two.wav", "New Name.wav", "New Name.manifest.json"}
 
 
 def test_unreadable_old_manifest_leaves_the_folder_alone(project):
     project.build()
     folder = project.root / "build" / "streaming"
-    (folder / "manifest.json").write_text("{not json")
+    (folder / MANIFEST).write_text("{not json")
     project.spec["songs"][0]["title"] = "Renamed"
     project.save()
     project.build()  # no crash; nothing removed, since nothing says which files mixbuild wrote
@@ -76,13 +80,13 @@ def test_unreadable_old_manifest_leaves_the_folder_alone(project):
     project.spec["songs"][0]["title"] = "Again"
     project.save()
     project.build()  # the new manifest is valid again: the next cleanup is exact
-    assert names(folder) == {"01 - One.wav", "01 - Again.wav", "02 - Two.wav", "Test Album.wav", "manifest.json"}
+    assert names(folder) == {"01 - One.wav", "01 - Again.wav", "02 - Two.wav", "Test Album.wav", MANIFEST}
 
 
 def test_dropped_target_folder_is_removed(project):
     out = with_cd(project)
     drop_cd_and_prune(project, out)
-    assert names(out) == {"streaming", "build-report.json", LOCK_NAME}
+    assert names(out) == {"streaming", "build-report.json", LOCK_NAME, REGISTRY}
     assert names(out / "streaming") == STREAMING
 
 
@@ -95,11 +99,11 @@ def test_dropped_target_keeps_only_user_files(project):
 
 def test_another_albums_delivery_in_the_same_out_dir_is_not_pruned(project):
     out = with_cd(project)
-    manifest = json.loads((out / "cd" / "manifest.json").read_text())
+    manifest = json.loads((out / "cd" / MANIFEST).read_text())
     for entry in manifest["files"]:
         if entry["track"] is None:
             entry["title"] = "Another Album"
-    (out / "cd" / "manifest.json").write_text(json.dumps(manifest))
+    (out / "cd" / MANIFEST).write_text(json.dumps(manifest))
     drop_cd_and_prune(project, out)
     assert names(out / "cd") == CD
 

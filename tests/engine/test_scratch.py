@@ -12,6 +12,7 @@ import pytest
 import stages.album_export as album_export
 from pipeline.cache import Cache
 from pipeline.digest import digest_file
+from testkit.outdir import album_manifest
 
 
 def scratch_files(project) -> list:
@@ -26,7 +27,7 @@ def test_album_file_moves_from_scratch_into_the_cache(project):
     album = project.root / "build" / "streaming" / "Test Album.wav"
     blob = output["files"]["Test Album.wav"]["blob"]
     assert digest_file(album) == blob  # the delivered file is the stored blob, byte for byte
-    manifest = json.loads((project.root / "build" / "streaming" / "manifest.json").read_text())
+    manifest = json.loads(album_manifest(project.root / "build" / "streaming").read_text())
     assert [e["track"] for e in manifest["files"]] == [1, 2, None]
 
 

@@ -31,7 +31,8 @@ def _assert_finished(project, out, v2):
     folder = out / "streaming"
     assert folder_state(folder) == v2 and manifest_mismatches(folder) == []
     assert (folder / "artwork" / "cover.txt").read_text() == "front"
-    assert sorted(p.name for p in out.iterdir()) == [".mixbuild.lock", "build-report.json", "streaming"]
+    assert sorted(p.name for p in out.iterdir()) == [".mixbuild-albums.json", ".mixbuild.lock", "build-report.json",
+                                                     "streaming"]
     assert temp_files(out) == []
 
 
@@ -80,7 +81,8 @@ def test_a_full_disk_during_delivery_keeps_the_previous_delivery_whole(project, 
     proc = build(project.path, cache, out, jobs=1)
     assert proc.returncode == 1 and "No space left on device" in proc.stderr.strip().splitlines()[-1]
     assert folder_state(folder) == v1 and manifest_mismatches(folder) == []
-    assert sorted(p.name for p in out.iterdir()) == [".mixbuild.lock", "build-report.json", "streaming"]
+    assert sorted(p.name for p in out.iterdir()) == [".mixbuild-albums.json", ".mixbuild.lock", "build-report.json",
+                                                     "streaming"]
     remount(mnt, "64m")
     assert build(project.path, cache, out, jobs=1).returncode == 0
     assert folder_state(folder) != v1 and manifest_mismatches(folder) == []

@@ -70,26 +70,31 @@ def _default_demo_dir() -> Path:
 def compile_kernels_if_cold() -> None:
     """Compile the DSP kernels here, saying so, when numba's cache lacks them (the first build after an install
     or an upgrade): once, instead of silently in every worker."""
-    from stages.dsp.warmup import kernels_cold, warm_up
+    from stages.dsp.warmup import kernels_cold, kernels_marked, mark_kernels, warm_up
 
+    if kernels_marked():
+        return
     if kernels_cold():
         typer.echo("compiling mixbuild's DSP kernels, once for this install (about 20 s; `mixbuild warm` does "
                    "this ahead) ...", err=True)
         started = time.perf_counter()
         warm_up()
         typer.echo(f"compiled in {time.perf_counter() - started:.1f} s", err=True)
+    mark_kernels()
 
 
 @app.command()
 def warm() -> None:
     """Compile the DSP kernels into numba's cache now (the first build after an install would, ~20 s)."""
-    from stages.dsp.warmup import kernels_cold, warm_up
+    from stages.dsp.warmup import kernels_cold, kernels_marked, mark_kernels, warm_up
 
-    if not kernels_cold():
+    if kernels_marked() or not kernels_cold():
+        mark_kernels()
         typer.echo("the DSP kernels are compiled already")
         return
     started = time.perf_counter()
     warm_up()
+    mark_kernels()
     typer.echo(f"compiled the DSP kernels in {time.perf_counter() - started:.1f} s")
 
 

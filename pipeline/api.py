@@ -72,6 +72,17 @@ def explain_node(spec_path: str | Path, node_id: str, cache_dir: str | Path | No
     return explain(entries[node_id], cache)
 
 
+def _forced(nodes: dict[str, Node], force: list[str]) -> frozenset[str]:
+    """The node ids to render again: `force` checked against the album's (`*`: all of them)."""
+    if "*" in force:
+        return frozenset(nodes)
+    unknown = [node_id for node_id in force if node_id not in nodes]
+    if unknown:
+        raise SpecError([Problem(Path("command line"), None, "NODE", f"{node_id!r} is not a node of this album "
+                                 "(`mixbuild graph SPEC --format json` lists them)") for node_id in unknown])
+    return frozenset(force)
+
+
 def _check_out_dir(out: Path) -> None:
     """A delivery folder is the album's own: never a file system's root or the user's home, whose other
     files a delivery (which replaces its targets' folders) must not sit among."""
@@ -89,7 +100,7 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
           on_start: Callable[[str], None] | None = None,
           backend: str = "loky", scheduler: str | None = None, album: Album | None = None,
           on_wait: Callable[[str], None] | None = None,
-          before_render: Callable[[], None] | None = None) -> Report:
+          before_render: Callable[[], None] | None = None, force: list[str] | None = None) -> Report:
     """Render what is stale, deliver the album exports into `out_dir`, write the build report there.
 
     `scheduler` (a dask.distributed address, e.g. tcp://host:8786) renders every miss on that cluster;
@@ -98,7 +109,8 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     `spec_path` (watch mode loads it to know which files to watch); None loads it here. Delivery holds
     `out_dir`'s lock (`outlock.py`): a second build into the same folder waits for it, telling `on_wait` whom
     it waits for, so two builds never mix their files there. `before_render` runs once before the first miss
-    renders (the CLI compiles the kernels there when numba's cache lacks them).
+    renders (the CLI compiles the kernels there when numba's cache lacks them). `force` names nodes to render
+    again even when cached (`["*"]`: every node); an id the album does not have is a SpecError.
 
     Afterwards the cache is cut down to MIXBUILD_CACHE_MAX_GB (pipeline.cache.limit), least recently used
     first, never below what this build holds: its lease spans the whole build and the prune, and the
@@ -109,6 +121,7 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     sweep_dead_temporaries()  # what a killed build left in /dev/shm and the temp folder
     album = load(spec_path) if album is None else album
     nodes = graph(album, targets)
+    forced = _forced(nodes, force or [])
     if on_plan is not None:
         on_plan(len(nodes))
     try:
@@ -118,7 +131,7 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     cache = Cache(resolve_cache_dir(cache_dir))
     with cache.lease():  # held until the limit is enforced: nothing this build used is evicted
         results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, on_done=on_done, on_start=on_start,
-                          parallel_backend=backend, scheduler=scheduler, before_render=before_render)
+                          parallel_backend=backend, scheduler=scheduler, before_render=before_render, force=forced)
         out = Path(out_dir)
         prune = not targets or set(album.targets) <= set(targets)  # every target built: drop folders of removed ones
         with out_folder_lock(out, on_wait):

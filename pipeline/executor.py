@@ -74,9 +74,11 @@ class _Graph:
 def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
             on_done: Callable[[NodeResult], None] | None = None,
             on_start: Callable[[str], None] | None = None, parallel_backend: str = "loky",
-            scheduler: str | None = None, before_render: Callable[[], None] | None = None) -> list[NodeResult]:
+            scheduler: str | None = None, before_render: Callable[[], None] | None = None,
+            force: frozenset[str] = frozenset()) -> list[NodeResult]:
     """Resolve every node (cache hit or render); results in topological order. `before_render` is called once,
-    before the first miss starts (never in a build of hits only).
+    before the first miss starts (never in a build of hits only); the nodes in `force` render even if cached
+    (their records are replaced; a bit-identical output leaves the nodes after them cached).
 
     `parallel_backend` "loky" runs large backlogs on worker processes, "threading" keeps every task on
     `jobs` threads. With `scheduler` (a dask.distributed address such as tcp://host:8786), every miss runs on
@@ -105,7 +107,7 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
             node_id = ready.popleft()
             node = nodes[node_id]
             task = task_for(node, kinds[node.kind], resolve(node, memo, known)[0])
-            status, record = cache.check_action(task.key)
+            status, record = ("forced", None) if node_id in force else cache.check_action(task.key)
             if status == "ok" and record is not None:
                 ready += finish(NodeResult(node_id, node.kind, task.key, "cached", 0.0, record["digest"],
                                            record["kind"], task.inputs, _notes(record)))

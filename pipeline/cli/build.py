@@ -15,8 +15,8 @@ from stages.registry import RenderError
 
 from .. import api
 from ..specs import SpecError, load
-from .common import (CacheOpt, JobsOpt, JsonOpt, OutOpt, SpecArg, TargetOpt, app, fail, report_spec_error,
-                     summary_line)
+from .common import (CacheOpt, JobsOpt, JsonOpt, OutOpt, QuietOpt, SpecArg, TargetOpt, VerboseOpt, app, fail,
+                     report_spec_error, summary_line)
 from .progress import BuildProgress
 
 SchedulerOpt = typer.Option(None, "--scheduler", envvar="MIXBUILD_SCHEDULER", metavar="ADDRESS",
@@ -99,15 +99,16 @@ def warm() -> None:
 
 
 def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
-              targets: Optional[list[str]], as_json: bool, scheduler: Optional[str] = None) -> api.Report:
+              targets: Optional[list[str]], as_json: bool, scheduler: Optional[str] = None,
+              quiet: bool = False, verbose: bool = False, force: Optional[list[str]] = None) -> api.Report:
     """Build with progress (a bar on a terminal, else a line per rendered node on stderr); spec errors exit 2,
     render failures exit 1."""
     try:
-        with BuildProgress(live=sys.stderr.isatty() and not as_json) as progress:
+        with BuildProgress(sys.stderr.isatty() and not as_json, quiet, verbose) as progress:
             report = api.build(spec, cache_dir=cache, out_dir=out, jobs=jobs, targets=targets, scheduler=scheduler,
                                on_plan=progress.on_plan, on_start=progress.on_start, on_done=progress.on_done,
                                on_wait=lambda line: typer.echo(line, err=True),
-                               before_render=None if scheduler else compile_kernels_if_cold)
+                               before_render=None if scheduler else compile_kernels_if_cold, force=force)
     except SpecError as err:
         report_spec_error(err, as_json)
     except RenderError as err:
@@ -126,16 +127,27 @@ def build(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[P
           target: Optional[list[str]] = TargetOpt, as_json: bool = JsonOpt,
           scheduler: Optional[str] = SchedulerOpt,
           dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Say what would render (as `plan` does); "
-                                                                       "render and deliver nothing.")) -> None:
-    """Render what changed and deliver every target into --out; writes build-report.json there."""
+                                                                       "render and deliver nothing."),
+          force: bool = typer.Option(False, "--force", help="Render the NODEs (all nodes if none) again, "
+                                                            "cached or not."),
+          nodes: Optional[list[str]] = typer.Argument(None, help="With --force: the node ids to render again.",
+                                                      show_default=False),
+          quiet: bool = QuietOpt, verbose: bool = VerboseOpt) -> None:
+    """Render what changed and deliver every target into --out; writes build-report.json there, and prints
+    what was delivered (song, target, LUFS, dBTP, file)."""
+    if nodes and not force:
+        fail(f"build: {nodes[0]!r}: node ids are for --force (render them again); without it, build renders "
+             "what changed", 2)
     if dry_run:
         show_plan(spec, cache, out, target, as_json, exit_code=False)
         return
-    report = run_build(spec, jobs, cache, out, target, as_json, scheduler)
+    report = run_build(spec, jobs, cache, out, target, as_json, scheduler, quiet, verbose,
+                       (nodes or ["*"]) if force else None)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
-        return
-    typer.echo(summary_line(spec, report, out))
+    elif not quiet:
+        typer.echo(summary_line(spec, report, out))
+        typer.echo(delivery_table(out))
 
 
 @app.command()

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .. import api
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="mixbuild: records built like software. Specs in, cached reproducible renders out.",
@@ -26,6 +26,8 @@ JobsOpt = typer.Option(None, "-j", "--jobs", min=1, help="Parallel jobs (default
 OutOpt = typer.Option(Path("build"), "--out", help="Output directory.")
 CacheOpt = typer.Option(None, "--cache", help="Cache directory (default: $MIXBUILD_CACHE or ./cache).")
 TargetOpt = typer.Option(None, "--target", help="Only these targets (repeatable).")
+QuietOpt = typer.Option(False, "-q", "--quiet", help="Print only errors and warnings.")
+VerboseOpt = typer.Option(False, "-v", "--verbose", help="Also a line per cached node.")
 
 
 class Stopped(BaseException):

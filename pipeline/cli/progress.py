@@ -1,7 +1,8 @@
 """Build progress: nodes done / total, the nodes running now and an ETA.
 
 On a terminal a live bar (rich, imported only then); otherwise one line per rendered node on stderr, so a CI
-log or a `tee` shows the build moving. Cached nodes count toward done but print no line of their own.
+log or a `tee` shows the build moving. Cached nodes count toward done but print no line of their own unless
+verbose; quiet prints nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ MAX_RUNNING_SHOWN = 3
 class BuildProgress:
     """Callbacks for api.build (`on_plan`, `on_start`, `on_done`) that keep the counts and show them."""
 
-    def __init__(self, live: bool):
+    def __init__(self, live: bool, quiet: bool = False, verbose: bool = False):
+        self.quiet, self.verbose = quiet, verbose
+        live = live and not quiet
         self.total = 0
         self.done = 0
         self.running: list[str] = []
@@ -57,9 +60,11 @@ class BuildProgress:
             self.running.remove(result.id)
         if self._bar is not None:
             self._bar.update(self._task, advance=1, description=self.running_text())
-        elif result.status == "rendered":
+        elif result.status == "rendered" and not self.quiet:
             print(f"[{self.done}/{self.total}] {result.id} rendered in {result.seconds:.2f} s; "
                   f"running: {self.running_text()}; eta {self.eta_text()}", file=sys.stderr, flush=True)
+        elif self.verbose:
+            print(f"[{self.done}/{self.total}] {result.id} cached", file=sys.stderr, flush=True)
 
     def running_text(self) -> str:
         """The first nodes running now, and how many more."""

@@ -1,0 +1,59 @@
+"""CLI conventions (issue 16 item 6): -q / -v, `build` ends with the delivery table `demo` prints, `build --force
+[NODE...]` renders nodes again, shell completion is offered."""
+
+from __future__ import annotations
+
+import json
+
+from testkit.cli import PROGRESS_LINE, invoke
+from testkit.proc import cli
+
+
+def _args(project):
+    return [project.path, "--cache", project.root / "cache", "--out", project.root / "build", "-j", "1"]
+
+
+def _rendered(project):
+    report = json.loads((project.root / "build" / "build-report.json").read_text())
+    return {n["id"] for n in report["nodes"] if n["status"] == "rendered"}
+
+
+def test_build_prints_the_delivery_table_and_quiet_prints_nothing(project):
+    loud = cli("build", *_args(project))
+    assert loud.returncode == 0
+    lines = loud.stdout.splitlines()
+    assert lines[0].startswith(f"built {project.path}: 20 node(s) rendered")
+    assert lines[1].split() == ["song", "target", "LUFS", "dBTP", "file"]
+    assert [line.split("  ")[-1] for line in lines[2:]] == ["streaming/01 - One.wav", "streaming/02 - Two.wav",
+                                                             "streaming/Test Album.wav"]
+    quiet = cli("build", *_args(project), "-q")
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+
+
+def test_verbose_lists_cached_nodes(project):
+    assert cli("build", *_args(project), "-q").returncode == 0
+    verbose = cli("build", *_args(project), "-v")
+    cached = [line for line in verbose.stderr.splitlines() if line.endswith(" cached")]
+    assert len(cached) == 20 and not any(PROGRESS_LINE.match(line) for line in verbose.stderr.splitlines())
+
+
+def test_force_renders_the_named_nodes_again_and_what_is_bit_identical_stops_there(project):
+    assert invoke("build", *_args(project), "-q").exit_code == 0
+    assert invoke("build", *_args(project), "-q", "--force", "one/stem/kick").exit_code == 0
+    assert _rendered(project) == {"one/stem/kick"}  # same bytes again: the bus after it is a hit
+    assert invoke("build", *_args(project), "-q", "--force").exit_code == 0
+    assert len(_rendered(project)) == 20
+
+
+def test_node_ids_need_force_and_must_exist(project):
+    without = invoke("build", *_args(project), "one/stem/kick")
+    assert without.exit_code == 2 and without.output.strip() == (
+        "build: 'one/stem/kick': node ids are for --force (render them again); without it, build renders what changed")
+    unknown = invoke("build", *_args(project), "--force", "one/stem/kik")
+    assert unknown.exit_code == 2 and unknown.output.strip() == (
+        "command line: NODE: 'one/stem/kik' is not a node of this album (`mixbuild graph SPEC --format json` "
+        "lists them)")
+
+
+def test_shell_completion_is_offered():
+    assert "--install-completion" in invoke("--help").output

@@ -50,38 +50,39 @@ class _Band(SpecModel):
 class PassBand(_Band):
     """A high- or low-pass filter: 12 dB/oct is one RBJ biquad, 24 dB/oct two in cascade."""
 
-    type: Literal["highpass", "lowpass"]
+    type: Literal["highpass", "lowpass"] = Field(description="highpass cuts below freq_hz, lowpass above.")
     q: float = Field(default=Q_BUTTERWORTH, gt=0, le=20, description="Quality factor: higher is narrower.")
-    slope_db_per_oct: Literal[12, 24] = 12
+    slope_db_per_oct: Literal[12, 24] = Field(
+        default=12, description="12: one Butterworth biquad (-3 dB at freq_hz); 24: two (Linkwitz-Riley, -6 dB).")
 
 
 class ShelfBand(_Band):
     """An RBJ shelving filter; `gain_db` is the shelf's plateau gain."""
 
-    type: Literal["low_shelf", "high_shelf"]
-    gain_db: float = Field(default=0.0, ge=-24, le=24)
+    type: Literal["low_shelf", "high_shelf"] = Field(description="Shelf below (low) or above (high) freq_hz.")
+    gain_db: float = Field(default=0.0, ge=-24, le=24, description="Shelf gain in dB, -24..24.")
     q: float = Field(default=Q_BUTTERWORTH, gt=0, le=20, description="Quality factor: higher is narrower.")
 
 
 class PeakBand(_Band):
     """An RBJ peaking (bell) filter."""
 
-    type: Literal["peak"]
-    gain_db: float = Field(default=0.0, ge=-24, le=24)
+    type: Literal["peak"] = Field(description="A bell around freq_hz, q wide.")
+    gain_db: float = Field(default=0.0, ge=-24, le=24, description="Bell gain in dB, -24..24.")
     q: float = Field(default=1.0, gt=0, le=40, description="Quality factor: higher is narrower.")
 
 
 class NotchBand(_Band):
     """An RBJ notch: infinite attenuation at `freq_hz`."""
 
-    type: Literal["notch"]
+    type: Literal["notch"] = Field(description="Cuts freq_hz completely, q wide.")
     q: float = Field(default=8.0, gt=0, le=100, description="Quality factor: higher is narrower.")
 
 
 class BandpassBand(_Band):
     """An RBJ band-pass with 0 dB peak gain."""
 
-    type: Literal["bandpass"]
+    type: Literal["bandpass"] = Field(description="Keeps the band around freq_hz, q wide.")
     q: float = Field(default=Q_BUTTERWORTH, gt=0, le=40, description="Quality factor: higher is narrower.")
 
 
@@ -197,7 +198,7 @@ class Fader(SpecModel):
     pan: float = Field(default=0.0, ge=-1, le=1, description="-1 left, 0 centre, +1 right.")
     width: float = Field(default=1.0, ge=0, le=2, description="Mid/side width: 0 mono, 1 as is.")
     eq: list[EqBand] = Field(default_factory=list, max_length=32, description="EQ bands, applied in order.")
-    compressor: Compressor | None = None
+    compressor: Compressor | None = Field(default=None, description="Dynamics after the EQ; none if unset.")
 
 
 class StemStrip(Fader):
@@ -205,14 +206,14 @@ class StemStrip(Fader):
 
     offset_s: float = Field(default=0.0, ge=0, le=36000, description="Start time in the song.")
     polarity_invert: bool = Field(default=False, description="Flip the polarity (a phase-reversed mic).")
-    automation: Automation | None = None
+    automation: Automation | None = Field(default=None, description="Gain or pan ramps over song time.")
 
 
 class BusStrip(Fader):
     """A bus's channel strip; with a reverb or delay the bus returns the wet signal only."""
 
-    reverb: Reverb | None = None
-    delay: Delay | None = None
+    reverb: Reverb | None = Field(default=None, description="Makes the bus a reverb return (wet only).")
+    delay: Delay | None = Field(default=None, description="Makes the bus a delay return (wet only).")
 
 
 class MasterStrip(SpecModel):
@@ -222,4 +223,4 @@ class MasterStrip(SpecModel):
         default=None, ge=1, le=30,
         description="Remove DC offset first: a first-order high-pass at this corner in Hz (5 is typical); off if unset.")
     eq: list[EqBand] = Field(default_factory=list, max_length=16, description="EQ bands, applied in order.")
-    compressor: Compressor | None = None
+    compressor: Compressor | None = Field(default=None, description="Dynamics after the EQ; none if unset.")

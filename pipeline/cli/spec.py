@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Optional
 
 import typer
 from pydantic import BaseModel
 
+from ..atomic import atomic_write_json
 from ..specs import AlbumFile, Song, SpecError, load
+from ..specs.documents import SCHEMA_KEY
 from .common import JsonOpt, SpecArg, app, fail, report_spec_error
 
 
@@ -30,13 +33,34 @@ def validate(spec: Path = SpecArg, as_json: bool = JsonOpt) -> None:
                    f"targets {', '.join(targets)}")
 
 
+SCHEMA_MODELS: dict[str, type[BaseModel]] = {"album": AlbumFile, "song": Song}
+SCHEMA_ID = "https://mixbuild.invalid/schema/{kind}.schema.json"
+"""Each schema's `$id`: a name, not a place to fetch it from (`mixbuild schema --write DIR` writes the files)."""
+
+
+def spec_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema (2020-12) of an album or song spec; a spec may name it in its own `$schema`."""
+    schema = SCHEMA_MODELS[kind].model_json_schema()
+    schema["properties"] = {SCHEMA_KEY: {"type": "string", "description": "This file's JSON Schema (for editors)."},
+                            **schema["properties"]}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID.format(kind=kind), **schema}
+
+
 @app.command()
-def schema(kind: str = typer.Argument("album", help="album or song")) -> None:
-    """Print the JSON Schema of an album or song spec, for editor completion and checks."""
-    models: dict[str, type[BaseModel]] = {"album": AlbumFile, "song": Song}
-    if kind not in models:
+def schema(kind: str = typer.Argument("album", help="album or song"),
+           write: Optional[Path] = typer.Option(None, "--write", help="Write album.schema.json and "
+                                                                      "song.schema.json into this folder.")) -> None:
+    """Print the JSON Schema of an album or song spec, for editor completion and checks (a YAML spec may name it
+    in a `# yaml-language-server: $schema=...` line, a JSON one in `"$schema"`)."""
+    if kind not in SCHEMA_MODELS:
         fail(f"schema: kind must be one of album, song (got {kind!r})", 2)
-    typer.echo(json.dumps(models[kind].model_json_schema(), indent=2))
+    if write is None:
+        typer.echo(json.dumps(spec_schema(kind), indent=2))
+        return
+    write.mkdir(parents=True, exist_ok=True)
+    for name in SCHEMA_MODELS:
+        atomic_write_json(write / f"{name}.schema.json", spec_schema(name))
+    typer.echo(f"wrote {write / 'album.schema.json'} and {write / 'song.schema.json'}")
 
 
 @app.command()

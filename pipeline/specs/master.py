@@ -14,11 +14,12 @@ from stages.params import Limiter, MasterStrip, TonalMatch
 class Master(MasterStrip):
     """The mastering chain: broad EQ, glue compression, limiter, and how loudness is set."""
 
-    limiter: Limiter = Field(default_factory=Limiter)
+    limiter: Limiter = Field(default_factory=Limiter, description="The true-peak limiter before delivery.")
     album_loudness: Literal["album", "track"] = Field(
         default="album", description="album: one gain, relative levels kept; track: each to target."
     )
-    tonal_match: TonalMatch | None = None
+    tonal_match: TonalMatch | None = Field(
+        default=None, description="Shelve each song toward the album's average tone; off if unset.")
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -37,7 +38,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 class Target(LoudnessTarget, Encoding):
     """A delivery target: a preset whose fields the spec may override."""
 
-    preset: Literal["streaming", "cd", "broadcast", "vinyl"] | None = None
+    preset: Literal["streaming", "cd", "broadcast", "vinyl"] | None = Field(
+        default=None, description="Start from these settings; the target's other fields override them.")
     sample_rate: SampleRate | None = Field(default=None, description="None: the album's rate.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags (comment, genre, ...).")
 

@@ -20,7 +20,7 @@ def _send_from_level(value: object) -> object:
     return value
 
 
-SendValue = Annotated[Send, BeforeValidator(_send_from_level)]
+SendValue = Annotated[Send, BeforeValidator(_send_from_level, json_schema_input_type=Send | float)]
 
 
 class _Routing(SpecModel):
@@ -50,11 +50,12 @@ class Bus(BusStrip, _Routing):
 class Song(SpecModel):
     """One song: its stems, buses and mastering overrides."""
 
-    title: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=200, description="Song title: tags and the track file's name.")
     id: Name | None = Field(default=None, description="Node-id prefix; default: file name or title.")
-    artist: str | None = Field(default=None, max_length=200)
-    isrc: str | None = Field(default=None, pattern=r"^[A-Z]{2}[A-Z0-9]{3}[0-9]{7}$")
-    tempo_bpm: float | None = Field(default=None, ge=20, le=400)
+    artist: str | None = Field(default=None, max_length=200, description="Track artist; default: the album's.")
+    isrc: str | None = Field(default=None, pattern=r"^[A-Z]{2}[A-Z0-9]{3}[0-9]{7}$",
+                             description="ISRC, 12 characters (CC-XXX-YY-NNNNN without dashes), for tags and CUE.")
+    tempo_bpm: float | None = Field(default=None, ge=20, le=400, description="Tempo, for delays set in beats.")
     tail_s: float | None = Field(default=None, ge=0, le=60, description="Default: longest effect tail.")
     gap_s: float = Field(default=2.0, ge=0, le=60, description="Silence before the next song.")
     start_s: float | None = Field(
@@ -62,6 +63,7 @@ class Song(SpecModel):
         description="Where the song starts on its stems' broadcast-WAV timeline (seconds since midnight); a stem "
                     "with a bext time reference and no offset_s is placed relative to it. Default: the earliest "
                     "time reference among the stems.")
-    stems: dict[Name, Stem] = Field(min_length=1, max_length=10000)
-    buses: dict[Name, Bus] = Field(default_factory=dict, max_length=1000)
+    stems: dict[Name, Stem] = Field(min_length=1, max_length=10000, description="Source files by stem name.")
+    buses: dict[Name, Bus] = Field(default_factory=dict, max_length=1000,
+                                   description="Groups and effect returns by bus name.")
     master: Master | None = Field(default=None, description="Overrides the album's master.")

@@ -6,19 +6,25 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .atomic import atomic_write_json
 from .cache import LIMIT_ENV_VAR, Cache, CacheLimitError, max_bytes, resolve_cache_dir
 from .dag import Node, compile_album
 from .deliver import DeliveryError, deliver
+from .edit import set_value
 from .executor import NodeResult, SchedulerError, execute
 from .outlock import out_folder_lock
 from .plan import PlanEntry, explain, last_build_keys, make_plan
 from .specs import Album, Problem, SpecError, load
+from .specs.load import validate_album
+
+if TYPE_CHECKING:
+    import numpy as np
 from .sweep import sweep_dead_temporaries
 
-__all__ = ["DeliveryError", "Report", "SchedulerError", "build", "explain_node", "graph", "load", "plan"]
+__all__ = ["DeliveryError", "Report", "SchedulerError", "build", "explain_node", "graph", "load", "plan", "set_value",
+           "validate_album"]
 
 
 @dataclass
@@ -29,6 +35,20 @@ class Report:
     nodes: list[NodeResult]
     outputs: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    cache_root: str = ""
+    rates_hz: dict[str, int] = field(default_factory=dict)
+    """Each audio node's output rate (a final's is its target's)."""
+
+    def audio(self, node_id: str) -> tuple[np.ndarray, int]:
+        """A node's audio read back from the cache: (frames, channels) float32 and its rate in Hz. Mapped from
+        the file, not copied: np.array() it to keep it past a prune."""
+        node = next((n for n in self.nodes if n.id == node_id), None)
+        if node is None:
+            raise KeyError(f"{node_id!r}: no such node in this build (report.nodes lists them)")
+        if node.output != "array":
+            raise ValueError(f"{node_id}: its output is {node.output}, not audio (an export's file is in "
+                             "report.outputs)")
+        return Cache(self.cache_root).load_array(node.digest), self.rates_hz[node_id]
 
     @property
     def rendered(self) -> set[str]:
@@ -70,6 +90,12 @@ def explain_node(spec_path: str | Path, node_id: str, cache_dir: str | Path | No
     cache = Cache(resolve_cache_dir(cache_dir))
     entries = {e.id: e for e in make_plan(graph(load(spec_path), targets), cache, last_build_keys(Path(out_dir)))}
     return explain(entries[node_id], cache)
+
+
+def _rate_hz(node: Node) -> int:
+    """The rate of a node's audio output: a final's target rate, else the rate it renders at."""
+    rate: Any = getattr(node.params, "target_rate_hz", None) or getattr(node.params, "sample_rate_hz", 0)
+    return int(rate)
 
 
 def _forced(nodes: dict[str, Node], force: list[str]) -> frozenset[str]:
@@ -119,7 +145,7 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     started = time.perf_counter()
     _check_out_dir(Path(out_dir))
     sweep_dead_temporaries()  # what a killed build left in /dev/shm and the temp folder
-    album = load(spec_path) if album is None else album
+    album = load(spec_path) if album is None else validate_album(album)  # one changed in Python is checked too
     nodes = graph(album, targets)
     forced = _forced(nodes, force or [])
     if on_plan is not None:
@@ -138,6 +164,8 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
             report = Report(str(spec_path), results, deliver(results, cache, out, str(Path(spec_path).resolve()),
                                                               prune_targets=prune))
             report.seconds = time.perf_counter() - started
+            report.cache_root = str(cache.root)
+            report.rates_hz = {node_id: _rate_hz(node) for node_id, node in nodes.items()}
             atomic_write_json(out / "build-report.json", report.as_dict())
         cache.enforce_limit(limit_bytes, keep={n.digest for n in results})
         cache.remember_verified()  # after the limit: evicted objects drop out

@@ -36,6 +36,24 @@ def load(spec_path: str | Path) -> Album:
     else:
         settings_data = {k: v for k, v in data.items() if k != "songs"}
         entries = _song_entries(doc, problems)
+    return _checked(settings_data, entries, doc, problems)
+
+
+def validate_album(album: Album | dict[str, Any]) -> Album:
+    """An album made or changed in Python (a notebook's `model_copy`, `edit.set_value`; or its fields as a dict)
+    checked exactly as a loaded spec is: field bounds, routing, effects, files, ids, lengths, names; SpecError
+    with the CLI's messages, each naming its field (`songs.0.stems.kick.gain_db`) in `<python>`."""
+    data = album.model_dump(mode="python") if isinstance(album, Album) else dict(album)
+    doc = Document(Path("<python>"), data)
+    songs = data.pop("songs")
+    entries = [(song, Source(doc, ("songs", i), Path("/")), str(song.get("id") or i)) for i, song in enumerate(songs)]
+    return _checked(data, entries, doc, [])
+
+
+def _checked(settings_data: dict[str, Any], entries: list[tuple[Any, Source, str]], doc: Document,
+             problems: list[Problem]) -> Album:
+    """The album from its settings and song entries once every check passes; SpecError listing every problem."""
+    path = doc.path
     settings = _validate(AlbumSettings, settings_data, doc, (), problems)
     songs = [(_validate(Song, raw, src.doc, src.prefix, problems), src, default_id)
              for raw, src, default_id in entries]

@@ -15,6 +15,7 @@ from .deliver import DeliveryError, deliver
 from .edit import set_value
 from .executor import NodeResult, SchedulerError, execute
 from .outlock import out_folder_lock
+from .project import default_cache, default_out
 from .plan import PlanEntry, explain, last_build_keys, make_plan
 from .specs import Album, Problem, SpecError, load
 from .specs.load import validate_album
@@ -77,18 +78,18 @@ def graph(album: Album, targets: list[str] | None = None) -> dict[str, Node]:
 
 
 def plan(spec_path: str | Path, cache_dir: str | Path | None = None, targets: list[str] | None = None,
-         out_dir: str | Path = "build") -> list[PlanEntry]:
+         out_dir: str | Path | None = None) -> list[PlanEntry]:
     """Which nodes would render, and why (against the last build delivered into `out_dir`), without rendering."""
-    cache = Cache(resolve_cache_dir(cache_dir))
-    return make_plan(graph(load(spec_path), targets), cache, last_build_keys(Path(out_dir)))
+    cache = Cache(resolve_cache_dir(cache_dir, default_cache(spec_path)))
+    return make_plan(graph(load(spec_path), targets), cache, last_build_keys(Path(out_dir or default_out(spec_path))))
 
 
 def explain_node(spec_path: str | Path, node_id: str, cache_dir: str | Path | None = None,
-                 targets: list[str] | None = None, out_dir: str | Path = "build") -> dict[str, Any]:
+                 targets: list[str] | None = None, out_dir: str | Path | None = None) -> dict[str, Any]:
     """A node's preimage stored by its last build (into `out_dir`), its preimage now, and what differs.
     Raises KeyError when the spec has no such node."""
-    cache = Cache(resolve_cache_dir(cache_dir))
-    entries = {e.id: e for e in make_plan(graph(load(spec_path), targets), cache, last_build_keys(Path(out_dir)))}
+    cache = Cache(resolve_cache_dir(cache_dir, default_cache(spec_path)))
+    entries = {e.id: e for e in make_plan(graph(load(spec_path), targets), cache, last_build_keys(Path(out_dir or default_out(spec_path))))}
     return explain(entries[node_id], cache)
 
 
@@ -120,14 +121,15 @@ def _check_out_dir(out: Path) -> None:
                                  f"{where} is {what}; deliver into a folder of its own (e.g. {where / 'build'})")])
 
 
-def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: str | Path = "build",
+def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: str | Path | None = None,
           jobs: int | None = None, targets: list[str] | None = None,
           on_done: Callable[[NodeResult], None] | None = None, on_plan: Callable[[int], None] | None = None,
           on_start: Callable[[str], None] | None = None,
           backend: str = "loky", scheduler: str | None = None, album: Album | None = None,
           on_wait: Callable[[str], None] | None = None,
           before_render: Callable[[], None] | None = None, force: list[str] | None = None) -> Report:
-    """Render what is stale, deliver the album exports into `out_dir`, write the build report there.
+    """Render what is stale, deliver the album exports into `out_dir`, write the build report there. Without
+    `out_dir` / `cache_dir` (and $MIXBUILD_CACHE), the spec's project's `build/` and `cache/` (`project.py`).
 
     `scheduler` (a dask.distributed address, e.g. tcp://host:8786) renders every miss on that cluster;
     its workers must share the cache directory at the same absolute path. Raises SchedulerError
@@ -143,7 +145,8 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     report's digests are kept by name. A bad MIXBUILD_CACHE_MAX_GB is a SpecError before anything renders.
     """
     started = time.perf_counter()
-    _check_out_dir(Path(out_dir))
+    out = Path(out_dir) if out_dir is not None else default_out(spec_path)
+    _check_out_dir(out)
     sweep_dead_temporaries()  # what a killed build left in /dev/shm and the temp folder
     album = load(spec_path) if album is None else validate_album(album)  # one changed in Python is checked too
     nodes = graph(album, targets)
@@ -154,11 +157,10 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
         limit_bytes = max_bytes()
     except CacheLimitError as err:
         raise SpecError([Problem(Path("environment"), None, LIMIT_ENV_VAR, err.detail)]) from err
-    cache = Cache(resolve_cache_dir(cache_dir))
+    cache = Cache(resolve_cache_dir(cache_dir, default_cache(spec_path)))
     with cache.lease():  # held until the limit is enforced: nothing this build used is evicted
         results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, on_done=on_done, on_start=on_start,
                           parallel_backend=backend, scheduler=scheduler, before_render=before_render, force=forced)
-        out = Path(out_dir)
         prune = not targets or set(album.targets) <= set(targets)  # every target built: drop folders of removed ones
         with out_folder_lock(out, on_wait):
             report = Report(str(spec_path), results, deliver(results, cache, out, str(Path(spec_path).resolve()),

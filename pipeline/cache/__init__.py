@@ -64,15 +64,15 @@ __all__ = [
 ENV_VAR = "MIXBUILD_CACHE"
 
 
-def resolve_cache_dir(cli_value: str | os.PathLike[str] | None = None) -> Path:
-    """The cache directory: the CLI value, else $MIXBUILD_CACHE, else ./cache (made absolute,
-    so that workers started elsewhere share it)."""
+def resolve_cache_dir(cli_value: str | os.PathLike[str] | None = None, default: Path | None = None) -> Path:
+    """The cache directory: the CLI value, else $MIXBUILD_CACHE, else `default` (a spec's project's cache,
+    `project.default_cache`), else ./cache; made absolute, so that workers started elsewhere share it."""
     if cli_value:
         chosen = Path(cli_value)
     elif os.environ.get(ENV_VAR):
         chosen = Path(os.environ[ENV_VAR])
     else:
-        chosen = Path("cache")
+        chosen = default or Path("cache")
     return chosen.expanduser().absolute()
 
 

@@ -14,6 +14,7 @@ from stages.naming import MANIFEST_SUFFIX
 from stages.registry import RenderError
 
 from .. import api
+from ..project import default_out
 from ..specs import SpecError, load
 from .common import (CacheOpt, JobsOpt, JsonOpt, OutOpt, QuietOpt, SpecArg, TargetOpt, VerboseOpt, app, fail,
                      report_spec_error, summary_line)
@@ -29,12 +30,13 @@ def demo(
     directory: Optional[Path] = typer.Option(None, "--dir", help="Demo project (default: configs/demo)."),
     stems_only: bool = typer.Option(False, "--stems-only", help="Only write the synthesised stems."),
     jobs: Optional[int] = JobsOpt,
-    out: Path = OutOpt,
+    out: Optional[Path] = OutOpt,
 ) -> None:
     """Synthesise the demo album's stems, render every target, print what was delivered."""
     from ..demo_stems import write_demo_stems
 
     root = directory or _default_demo_dir()
+    out = out or default_out(root / "album.yaml")
     written = write_demo_stems(root / "stems")
     typer.echo(f"demo: {len(written)} stem file(s) written under {root / 'stems'}"
                + ("" if written else " (all present already)"))
@@ -98,7 +100,7 @@ def warm() -> None:
     typer.echo(f"compiled the DSP kernels in {time.perf_counter() - started:.1f} s")
 
 
-def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
+def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Optional[Path],
               targets: Optional[list[str]], as_json: bool, scheduler: Optional[str] = None,
               quiet: bool = False, verbose: bool = False, force: Optional[list[str]] = None) -> api.Report:
     """Build with progress (a bar on a terminal, else a line per rendered node on stderr); spec errors exit 2,
@@ -123,7 +125,8 @@ def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
 
 
 @app.command()
-def build(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[Path] = CacheOpt, out: Path = OutOpt,
+def build(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[Path] = CacheOpt,
+          out: Optional[Path] = OutOpt,
           target: Optional[list[str]] = TargetOpt, as_json: bool = JsonOpt,
           scheduler: Optional[str] = SchedulerOpt,
           dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Say what would render (as `plan` does); "
@@ -135,6 +138,7 @@ def build(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[P
           quiet: bool = QuietOpt, verbose: bool = VerboseOpt) -> None:
     """Render what changed and deliver every target into --out; writes build-report.json there, and prints
     what was delivered (song, target, LUFS, dBTP, file)."""
+    out = out or default_out(spec)
     if nodes and not force:
         fail(f"build: {nodes[0]!r}: node ids are for --force (render them again); without it, build renders "
              "what changed", 2)
@@ -151,7 +155,7 @@ def build(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[P
 
 
 @app.command()
-def plan(spec: Path = SpecArg, cache: Optional[Path] = CacheOpt, out: Path = OutOpt,
+def plan(spec: Path = SpecArg, cache: Optional[Path] = CacheOpt, out: Optional[Path] = OutOpt,
          target: Optional[list[str]] = TargetOpt, as_json: bool = JsonOpt,
          exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when something would render "
                                                                     "(0 when all is cached), as `git diff` does.")) -> None:
@@ -160,7 +164,7 @@ def plan(spec: Path = SpecArg, cache: Optional[Path] = CacheOpt, out: Path = Out
     show_plan(spec, cache, out, target, as_json, exit_code)
 
 
-def show_plan(spec: Path, cache: Optional[Path], out: Path, target: Optional[list[str]], as_json: bool,
+def show_plan(spec: Path, cache: Optional[Path], out: Optional[Path], target: Optional[list[str]], as_json: bool,
               exit_code: bool) -> None:
     """Print the plan (lines, or JSON); with `exit_code`, exit 1 when a node would render."""
     try:

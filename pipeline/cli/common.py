@@ -23,8 +23,10 @@ app = typer.Typer(
 SpecArg = typer.Argument(..., help="Album or song spec (.yaml, .toml or .json).", show_default=False)
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
 JobsOpt = typer.Option(None, "-j", "--jobs", min=1, help="Parallel jobs (default: all cores).")
-OutOpt = typer.Option(Path("build"), "--out", help="Output directory.")
-CacheOpt = typer.Option(None, "--cache", help="Cache directory (default: $MIXBUILD_CACHE or ./cache).")
+OutOpt = typer.Option(None, "--out", help="Output directory (default: build/ in the spec's project: the nearest "
+                                           "folder up from the spec with a mixbuild.toml, else the spec's folder).")
+CacheOpt = typer.Option(None, "--cache", help="Cache directory (default: $MIXBUILD_CACHE, else cache/ in the spec's "
+                                              "project).")
 TargetOpt = typer.Option(None, "--target", help="Only these targets (repeatable).")
 QuietOpt = typer.Option(False, "-q", "--quiet", help="Print only errors and warnings.")
 VerboseOpt = typer.Option(False, "-v", "--verbose", help="Also a line per cached node.")

@@ -16,7 +16,7 @@ from .common import CacheOpt, JsonOpt, OutOpt, SpecArg, TargetOpt, app, fail, re
 
 @app.command()
 def explain(spec: Path = SpecArg, node: str = typer.Argument(..., help="Node id, e.g. opening/stem/kick."),
-            cache: Optional[Path] = CacheOpt, out: Path = OutOpt, target: Optional[list[str]] = TargetOpt,
+            cache: Optional[Path] = CacheOpt, out: Optional[Path] = OutOpt, target: Optional[list[str]] = TargetOpt,
             as_json: bool = JsonOpt) -> None:
     """Show a node's key preimage from its last build (into --out) and what differs now."""
     try:

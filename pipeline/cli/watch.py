@@ -12,6 +12,7 @@ from stages.registry import RenderError
 
 from .. import api
 from ..specs import Album, SpecError, load
+from ..project import default_out
 from ..watch import watch as watch_loop
 from .build import compile_kernels_if_cold
 from .common import CacheOpt, JobsOpt, OutOpt, SpecArg, Stopped, TargetOpt, app, summary_line
@@ -60,15 +61,17 @@ def _print_problems(err: SpecError) -> None:
 
 
 @app.command()
-def watch(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[Path] = CacheOpt, out: Path = OutOpt,
+def watch(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[Path] = CacheOpt,
+          out: Optional[Path] = OutOpt,
           target: Optional[list[str]] = TargetOpt,
           interval_s: float = typer.Option(0.05, "--interval-s", min=0.02, max=10.0,
                                            help="Seconds between checks of the watched files.")) -> None:
     """Build, then rebuild what changed each time a spec or stem file is saved (Ctrl-C stops)."""
     builds: list[Album | None] = []
+    built_into = out or default_out(spec)
 
     def build_once() -> Album | None:
-        album = _build_once(spec, jobs, cache, out, target)
+        album = _build_once(spec, jobs, cache, built_into, target)
         if not builds:  # start the kernels while the user edits: the first tweak is then as fast as the rest
             from stages.dsp.warmup import warm_up
             warm_up()

@@ -9,7 +9,7 @@ Never imported by the product; `python .vulture_whitelist.py` checks that every 
 from mutagen.ogg import OggPage
 
 from pipeline import codeversion
-from pipeline.cli import build, spec
+from pipeline.cli import build, common, spec
 from pipeline.specs import master
 from stages import (album_export, album_loudness, album_tonal, bus, delivery, export, final, params, pick,
                     song_loudness, stem)
@@ -32,6 +32,7 @@ stem.render_stem
 # CLI commands: `@app.command()` registers each with typer (the others share a name vulture sees used).
 build.demo
 build.warm
+common._options
 spec.validate
 spec.schema
 spec.analyze

@@ -6,19 +6,19 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from stages.naming import MANIFEST_SUFFIX
-from stages.registry import RenderError
 
-from .. import api
 from ..project import default_out
-from ..specs import SpecError, load
 from .common import (CacheOpt, JobsOpt, JsonOpt, OutOpt, QuietOpt, SpecArg, TargetOpt, VerboseOpt, app, fail,
                      report_spec_error, summary_line)
 from .progress import BuildProgress
+
+if TYPE_CHECKING:  # the command modules import the engine when a command runs: `--help` stays fast
+    from .. import api
 
 SchedulerOpt = typer.Option(None, "--scheduler", envvar="MIXBUILD_SCHEDULER", metavar="ADDRESS",
                             help="Render misses on this dask.distributed scheduler (e.g. tcp://host:8786); "
@@ -105,6 +105,11 @@ def run_build(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Optio
               quiet: bool = False, verbose: bool = False, force: Optional[list[str]] = None) -> api.Report:
     """Build with progress (a bar on a terminal, else a line per rendered node on stderr); spec errors exit 2,
     render failures exit 1."""
+    from stages.registry import RenderError
+
+    from .. import api
+    from ..specs import SpecError
+
     try:
         with BuildProgress(sys.stderr.isatty() and not as_json, quiet, verbose) as progress:
             report = api.build(spec, cache_dir=cache, out_dir=out, jobs=jobs, targets=targets, scheduler=scheduler,
@@ -167,6 +172,9 @@ def plan(spec: Path = SpecArg, cache: Optional[Path] = CacheOpt, out: Optional[P
 def show_plan(spec: Path, cache: Optional[Path], out: Optional[Path], target: Optional[list[str]], as_json: bool,
               exit_code: bool) -> None:
     """Print the plan (lines, or JSON); with `exit_code`, exit 1 when a node would render."""
+    from .. import api
+    from ..specs import SpecError
+
     try:
         entries = api.plan(spec, cache_dir=cache, targets=target, out_dir=out)
     except SpecError as err:
@@ -188,6 +196,9 @@ def graph(spec: Path = SpecArg, fmt: str = typer.Option("dot", "--format", help=
     """The DAG, as Graphviz dot or JSON (nodes with stage and named inputs)."""
     if fmt not in ("dot", "json"):
         fail(f"graph: --format must be dot or json (got {fmt!r})", 2)
+    from .. import api
+    from ..specs import SpecError, load
+
     try:
         nodes = api.graph(load(spec), target)
     except SpecError as err:

@@ -5,18 +5,23 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from ..cache import LIMIT_ENV_VAR, Cache, CacheLimitError, max_bytes, resolve_cache_dir
 from .common import CacheOpt, JsonOpt, app, fail
 
-cache_app = typer.Typer(no_args_is_help=True, help="Inspect, verify and bound the cache.")
+if TYPE_CHECKING:  # the cache (numpy and all) is imported when a command runs: `--help` stays fast
+    from ..cache import Cache
+
+
+cache_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Inspect, verify and bound the cache.")
 app.add_typer(cache_app, name="cache")
 
 
 def _open(cache: Optional[Path]) -> Cache:
+    from ..cache import Cache, resolve_cache_dir
+
     return Cache(resolve_cache_dir(cache))
 
 
@@ -33,6 +38,8 @@ def human_bytes(size: float) -> str:
 
 def _limit_line(used_bytes: int, limit_bytes: int | None) -> str:
     """``limit: 20 GB (MIXBUILD_CACHE_MAX_GB unset: the default), 3% full``."""
+    from ..cache import LIMIT_ENV_VAR
+
     setting = os.environ.get(LIMIT_ENV_VAR, "").strip()
     source = f"{LIMIT_ENV_VAR}={setting}" if setting else f"{LIMIT_ENV_VAR} unset: the default"
     if limit_bytes is None:
@@ -48,6 +55,8 @@ def _limit_line(used_bytes: int, limit_bytes: int | None) -> str:
 @cache_app.command()
 def stats(cache: Optional[Path] = CacheOpt, as_json: bool = JsonOpt) -> None:
     """Size (in human units; bytes with --json), entry counts, the size limit and how full the cache is."""
+    from ..cache import CacheLimitError, max_bytes
+
     try:
         limit_bytes = max_bytes()
     except CacheLimitError as err:

@@ -9,8 +9,6 @@ from typing import Any, Optional
 
 import typer
 
-from .. import api
-from ..specs import SpecError
 from .common import CacheOpt, JsonOpt, OutOpt, SpecArg, TargetOpt, app, fail, report_spec_error
 
 
@@ -19,6 +17,9 @@ def explain(spec: Path = SpecArg, node: str = typer.Argument(..., help="Node id,
             cache: Optional[Path] = CacheOpt, out: Optional[Path] = OutOpt, target: Optional[list[str]] = TargetOpt,
             as_json: bool = JsonOpt) -> None:
     """Show a node's key preimage from its last build (into --out) and what differs now."""
+    from .. import api
+    from ..specs import SpecError
+
     try:
         data = api.explain_node(spec, node, cache_dir=cache, targets=target, out_dir=out)
     except SpecError as err:

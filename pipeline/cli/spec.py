@@ -7,17 +7,15 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from pydantic import BaseModel
 
-from ..atomic import atomic_write_json
-from ..specs import AlbumFile, Song, SpecError, load
-from ..specs.documents import SCHEMA_KEY
 from .common import JsonOpt, SpecArg, app, fail, report_spec_error
 
 
 @app.command()
 def validate(spec: Path = SpecArg, as_json: bool = JsonOpt) -> None:
     """Check a spec: types, ranges, routing, files. Exit 0 when valid, 2 with one line per problem."""
+    from ..specs import SpecError, load
+
     try:
         album = load(spec)
     except SpecError as err:
@@ -33,14 +31,17 @@ def validate(spec: Path = SpecArg, as_json: bool = JsonOpt) -> None:
                    f"targets {', '.join(targets)}")
 
 
-SCHEMA_MODELS: dict[str, type[BaseModel]] = {"album": AlbumFile, "song": Song}
+SCHEMA_KINDS = ("album", "song")
 SCHEMA_ID = "https://mixbuild.invalid/schema/{kind}.schema.json"
 """Each schema's `$id`: a name, not a place to fetch it from (`mixbuild schema --write DIR` writes the files)."""
 
 
 def spec_schema(kind: str) -> dict[str, Any]:
     """The JSON Schema (2020-12) of an album or song spec; a spec may name it in its own `$schema`."""
-    schema = SCHEMA_MODELS[kind].model_json_schema()
+    from ..specs import AlbumFile, Song
+    from ..specs.documents import SCHEMA_KEY
+
+    schema = (AlbumFile if kind == "album" else Song).model_json_schema()
     schema["properties"] = {SCHEMA_KEY: {"type": "string", "description": "This file's JSON Schema (for editors)."},
                             **schema["properties"]}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID.format(kind=kind), **schema}
@@ -52,13 +53,15 @@ def schema(kind: str = typer.Argument("album", help="album or song"),
                                                                       "song.schema.json into this folder.")) -> None:
     """Print the JSON Schema of an album or song spec, for editor completion and checks (a YAML spec may name it
     in a `# yaml-language-server: $schema=...` line, a JSON one in `"$schema"`)."""
-    if kind not in SCHEMA_MODELS:
+    from ..atomic import atomic_write_json
+
+    if kind not in SCHEMA_KINDS:
         fail(f"schema: kind must be one of album, song (got {kind!r})", 2)
     if write is None:
         typer.echo(json.dumps(spec_schema(kind), indent=2))
         return
     write.mkdir(parents=True, exist_ok=True)
-    for name in SCHEMA_MODELS:
+    for name in SCHEMA_KINDS:
         atomic_write_json(write / f"{name}.schema.json", spec_schema(name))
     typer.echo(f"wrote {write / 'album.schema.json'} and {write / 'song.schema.json'}")
 
@@ -91,6 +94,7 @@ def init(stems_dir: Path = typer.Argument(..., help="A folder of stems, or of so
     name (drums, vocals, ...), broadcast-WAV stems at their time reference. It validates as written."""
     from ..atomic import atomic_write_bytes
     from ..init import InitError, spec_text
+    from ..specs import SpecError, load
 
     if not stems_dir.is_dir():
         fail(f"init: {stems_dir}: is not a folder of stems", 2)

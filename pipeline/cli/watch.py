@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from stages.registry import RenderError
-
-from .. import api
-from ..specs import Album, SpecError, load
 from ..project import default_out
-from ..watch import watch as watch_loop
 from .build import compile_kernels_if_cold
 from .common import CacheOpt, JobsOpt, OutOpt, SpecArg, Stopped, TargetOpt, app, summary_line
+
+if TYPE_CHECKING:  # the engine is imported when the watch starts: `--help` stays fast
+    from ..specs import Album, SpecError
 
 MAX_LISTED_NODES = 12
 
@@ -23,6 +21,11 @@ MAX_LISTED_NODES = 12
 def _build_once(spec: Path, jobs: Optional[int], cache: Optional[Path], out: Path,
                 targets: Optional[list[str]]) -> Album | None:
     """One build with its report line; problems are printed, never raised (the watch goes on)."""
+    from stages.registry import RenderError
+
+    from .. import api
+    from ..specs import SpecError, load
+
     stamp = time.strftime("%H:%M:%S")
     try:
         album = load(spec)
@@ -78,6 +81,8 @@ def watch(spec: Path = SpecArg, jobs: Optional[int] = JobsOpt, cache: Optional[P
             typer.echo(f"watching {spec}, its songs and stems for changes; Ctrl-C stops")
         builds.append(album)
         return album
+
+    from ..watch import watch as watch_loop
 
     try:
         watch_loop(spec, build_once, interval_s)

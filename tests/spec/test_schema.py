@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from pipeline.cli.spec import SCHEMA_MODELS, spec_schema
+from pipeline.cli.spec import SCHEMA_KINDS, spec_schema
 from pipeline.specs import load
 from testkit.cli import invoke
 from testkit.proc import REPO
@@ -35,7 +35,7 @@ def test_every_spec_in_configs_validates_against_the_schema(path):
 def test_the_schema_is_a_valid_2020_12_schema_with_a_description_on_every_field(tmp_path):
     result = invoke("schema", "song", "--write", tmp_path)
     assert result.exit_code == 0
-    for kind in SCHEMA_MODELS:
+    for kind in SCHEMA_KINDS:
         schema = json.loads((tmp_path / f"{kind}.schema.json").read_text())
         jsonschema.Draft202012Validator.check_schema(schema)
         assert schema["$id"].endswith(f"{kind}.schema.json")

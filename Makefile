@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/mixbuild demo
+	$(VENV)/bin/mixbuild demo configs/demo
 
 tools:
 	@sh .ci/install-tools || echo "warning: could not install ffmpeg; its cross-checks skip here (and fail in CI)"

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -27,15 +27,20 @@ SchedulerOpt = typer.Option(None, "--scheduler", envvar="MIXBUILD_SCHEDULER", me
 
 @app.command()
 def demo(
-    directory: Optional[Path] = typer.Option(None, "--dir", help="Demo project (default: configs/demo)."),
+    directory: Path = typer.Argument(Path("mixbuild-demo"), help="Where the demo project goes (its specs are "
+                                                                 "written only if it has none)."),
     stems_only: bool = typer.Option(False, "--stems-only", help="Only write the synthesised stems."),
     jobs: Optional[int] = JobsOpt,
     out: Optional[Path] = OutOpt,
 ) -> None:
-    """Synthesise the demo album's stems, render every target, print what was delivered."""
+    """Write the demo project (specs and synthesised stems) into DIRECTORY, render every target, print what was
+    delivered. Nothing is written beside the installed package."""
     from ..demo_stems import write_demo_stems
 
-    root = directory or _default_demo_dir()
+    root = directory
+    copied = _write_demo_specs(root)
+    if copied:
+        typer.echo(f"demo: {copied} spec file(s) written under {root}")
     out = out or default_out(root / "album.yaml")
     written = write_demo_stems(root / "stems")
     typer.echo(f"demo: {len(written)} stem file(s) written under {root / 'stems'}"
@@ -63,10 +68,24 @@ def delivery_table(out: Path) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
-def _default_demo_dir() -> Path:
-    """configs/demo in the current directory, else beside the installed package."""
-    here = Path("configs/demo")
-    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "configs" / "demo"
+def _write_demo_specs(root: Path) -> int:
+    """Copy the demo's specs (package data `pipeline.demo_project`; configs/demo in a checkout) into `root`
+    unless it has an album.yaml already (the user's edits are kept); how many files were written."""
+    from importlib import resources
+
+    from ..atomic import atomic_write_bytes
+
+    if (root / "album.yaml").exists():
+        return 0
+    try:
+        source: Any = resources.files("pipeline.demo_project")
+    except ModuleNotFoundError:  # a source checkout on sys.path, not an install: configs/demo is the same files
+        source = Path(__file__).resolve().parents[2] / "configs" / "demo"
+    names = ["album.yaml", *(f"songs/{item.name}" for item in source.joinpath("songs").iterdir()
+                             if item.name.endswith(".yaml"))]
+    for name in names:
+        atomic_write_bytes(root / name, source.joinpath(name).read_bytes())
+    return len(names)
 
 
 def compile_kernels_if_cold() -> None:

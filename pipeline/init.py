@@ -128,12 +128,9 @@ def song_lines(title: str, stems: list[StemFile], spec_dir: Path, indent: str) -
     def rel(path: Path) -> str:
         return Path(_relpath(path, spec_dir)).as_posix()
 
-    groups: dict[str, list[str]] = {}
-    for stem in stems:
-        bus = family(stem.name)
-        if bus is not None:
-            groups.setdefault(bus, []).append(stem.name)
-    buses = {bus for bus, members in groups.items() if len(members) >= 2}
+    families = {stem.name: family(stem.name) for stem in stems}
+    members = [bus for bus in families.values() if bus is not None]
+    buses = {bus for bus in members if members.count(bus) >= 2}
     earliest = min((s.start_s for s in stems if s.start_s is not None), default=None)
     lines = [f"title: {_q(title)}", "stems:"]
     for stem in stems:
@@ -145,9 +142,8 @@ def song_lines(title: str, stems: list[StemFile], spec_dir: Path, indent: str) -
         if stem.right_file is not None:
             fields.append(f"right_file: {_q(rel(stem.right_file))}")
         fields.append("gain_db: 0.0")
-        bus = family(stem.name)
-        if bus in buses:
-            fields.append(f"output: {bus}")
+        if families[stem.name] in buses:
+            fields.append(f"output: {families[stem.name]}")
         lines.append(f"  {stem.name}: {{{', '.join(fields)}}}  # {'; '.join(notes)}")
     if buses:
         lines.append("buses:                      # groups by name; set gain_db, eq, compressor here")

@@ -8,13 +8,14 @@ Never imported by the product; `python .vulture_whitelist.py` checks that every 
 
 from mutagen.ogg import OggPage
 
-from pipeline import codeversion
-from pipeline.cli import build, common, spec
-from pipeline.specs import master
-from stages import (album_export, album_loudness, album_tonal, bus, delivery, export, final, params, pick,
-                    song_loudness, stem)
-from stages import master as master_stage
-from stages.dsp import crossover, delay, eq, reverb
+import mixbuild
+from mixbuild.pipeline import codeversion
+from mixbuild.pipeline.cli import build, common, spec
+from mixbuild.pipeline.specs import master
+from mixbuild.stages import (album_export, album_loudness, album_tonal, bus, delivery, export, final, params, pick,
+                             song_loudness, stem)
+from mixbuild.stages import master as master_stage
+from mixbuild.stages.dsp import crossover, delay, eq, reverb
 
 # Stage kernels: `@stage` registers each in stages.registry.KINDS; the executor calls `kind.render`.
 album_export.render_album_export
@@ -44,6 +45,10 @@ delivery.Encoding._format_holds_depth
 params.Delay._one_time
 params.Automation._check
 params.SpecModel.model_config
+
+# Module hooks Python calls (PEP 562): `mixbuild.load` and `dir(mixbuild)` reach the API imported on first use.
+mixbuild.__getattr__
+mixbuild.__dir__
 
 # Attributes a library reads: mutagen writes a page's `serial` (stages/formats.py); Python shows an
 # exception's `__cause__` (pipeline/atomic.py).

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))  # the checkout's pipeline, stages and testkit
 
 from machine import cpu_model  # noqa: E402
 
-MIXBUILD = [sys.executable, "-c", "from pipeline.cli import main; main()"]
+MIXBUILD = [sys.executable, "-c", "from mixbuild.pipeline.cli import main; main()"]
 
 
 def machine() -> str:
@@ -78,7 +78,7 @@ def watch_tweaks(common: list[str], song: Path, gains: list[float | None]) -> li
 
 
 def album_seconds(spec: Path) -> float:
-    from pipeline.specs import load
+    from mixbuild.pipeline.specs import load
     total = 0.0
     for song in load(spec).songs:
         total += max(soundfile.info(s.file).duration + s.offset_s for s in song.stems.values())
@@ -86,7 +86,7 @@ def album_seconds(spec: Path) -> float:
 
 
 def bench_demo(runs: int) -> None:
-    from pipeline.demo_stems import write_demo_stems
+    from mixbuild.pipeline.demo_stems import write_demo_stems
     write_demo_stems(REPO / "configs" / "demo" / "stems")
     cold, noop, tweak, first_watch, warm_watch, noop_watch, rendered_counts = [], [], [], [], [], [], set()
     for run_index in range(runs):
@@ -155,8 +155,8 @@ if __name__ == "__main__":
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         # Python caches compiled modules on first import unless told not to (this sandbox does): compile
         # ours once, as a user's first run would, so that every timed run is not recompiling them.
-        for package in ("pipeline", "stages"):
+        for package in ("mixbuild",):
             compileall.compile_dir(REPO / package, quiet=1)
-        print("PYTHONDONTWRITEBYTECODE is set: compiled pipeline/ and stages/ once, as a first run would")
+        print("PYTHONDONTWRITEBYTECODE is set: compiled mixbuild/ once, as a first run would")
     bench_demo(args.runs)
     bench_memory((8, 32, 128), args.song_seconds)

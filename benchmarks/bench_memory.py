@@ -45,13 +45,13 @@ from typing import Any, Sequence
 
 from bench_scale import REPO, build, compile_once, in_work_dir, machine, progress  # also puts the checkout on sys.path
 
-from pipeline.api import graph
-from pipeline.cache import Cache
-from pipeline.codeversion import load_code_versions
-from pipeline.inputs import resolve
-from pipeline.specs import load
-from pipeline.worker import Task, task_for
-from stages.registry import load_kinds
+from mixbuild.pipeline.api import graph
+from mixbuild.pipeline.cache import Cache
+from mixbuild.pipeline.codeversion import load_code_versions
+from mixbuild.pipeline.inputs import resolve
+from mixbuild.pipeline.specs import load
+from mixbuild.pipeline.worker import Task, task_for
+from mixbuild.stages.registry import load_kinds
 from testkit.proc import REPORT, env
 from testkit.studio import StudioPlan, write_studio
 
@@ -59,12 +59,12 @@ RATE_HZ = 48_000
 FLOAT32_STEREO_BYTES_PER_S = RATE_HZ * 2 * 4
 CHILD = """
 import json, resource, sys, time
-from pipeline.worker import Task, run_task
-from stages.registry import load_kinds
+from mixbuild.pipeline.worker import Task, run_task
+from mixbuild.stages.registry import load_kinds
 kinds = load_kinds()
 render_s = None
 if sys.argv[1] == "dsp":
-    from stages.dsp.warmup import warm_up
+    from mixbuild.stages.dsp.warmup import warm_up
     warm_up()
 elif sys.argv[1] != "bare":
     with open(sys.argv[1]) as f:

@@ -27,9 +27,9 @@ import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's pipeline, stages and testkit
 
-from stages.dsp.limiter import true_peak_limit  # noqa: E402
-from stages.dsp.loudness import integrated_lufs, measure  # noqa: E402
-from stages.dsp.truepeak import true_peak_dbtp  # noqa: E402
+from mixbuild.stages.dsp.limiter import true_peak_limit  # noqa: E402
+from mixbuild.stages.dsp.loudness import integrated_lufs, measure  # noqa: E402
+from mixbuild.stages.dsp.truepeak import true_peak_dbtp  # noqa: E402
 
 from machine import cpu_model
 from testkit.music import notes_kick_hats  # noqa: E402

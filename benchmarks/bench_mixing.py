@@ -25,10 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's pipeline, stages and testkit
 
-from stages.dsp.compressor import compress  # noqa: E402
-from stages.dsp.eq import apply_sos, band_sos  # noqa: E402
-from stages.dsp.resample import resample  # noqa: E402
-from stages.dsp.reverb import apply_reverb, reverb_ir  # noqa: E402
+from mixbuild.stages.dsp.compressor import compress  # noqa: E402
+from mixbuild.stages.dsp.eq import apply_sos, band_sos  # noqa: E402
+from mixbuild.stages.dsp.resample import resample  # noqa: E402
+from mixbuild.stages.dsp.reverb import apply_reverb, reverb_ir  # noqa: E402
 
 from machine import cpu_model
 

@@ -51,11 +51,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the checkout's pipeline, stages and testkit
 
 from machine import cpu_model  # noqa: E402
-from pipeline.cache.layout import disk_bytes  # noqa: E402
+from mixbuild.pipeline.cache.layout import disk_bytes  # noqa: E402
 from testkit.proc import REPORT, env  # noqa: E402
 from testkit.studio import Album, StudioPlan, write_album, write_studio, write_yaml  # noqa: E402
 
-CLI = [sys.executable, "-m", "pipeline.cli"]
+CLI = [sys.executable, "-m", "mixbuild.pipeline.cli"]
 SAMPLE_EVERY_S = 0.05
 TWEAKED_STEM = "lead_vocal"
 """The stem the one-stem tweak changes (the first stem when the album has none of that name)."""
@@ -291,9 +291,9 @@ def compile_once() -> None:
     """Python caches compiled modules on first import unless told not to (this sandbox does): compile
     ours once, as a user's first run would, so that no timed build recompiles them."""
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
-        for package in ("pipeline", "stages"):
+        for package in ("mixbuild",):
             compileall.compile_dir(REPO / package, quiet=1)
-        progress("PYTHONDONTWRITEBYTECODE is set: compiled pipeline/ and stages/ once, as a first run would")
+        progress("PYTHONDONTWRITEBYTECODE is set: compiled mixbuild/ once, as a first run would")
 
 
 def warm_up(work: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's pipeline, stages and testkit
 
-from pipeline.cache import Cache  # noqa: E402
+from mixbuild.pipeline.cache import Cache  # noqa: E402
 from testkit.cli import message_lines  # noqa: E402
 from testkit.corrupt import DAMAGES, damage_object, garbage_action, nodes_hit  # noqa: E402
 from testkit.crash import crash_campaign  # noqa: E402
@@ -172,7 +172,7 @@ def main() -> int:
     try:
         project = Project(work / "proj")
         if args.album == "demo":
-            from pipeline.demo_stems import write_demo_stems
+            from mixbuild.pipeline.demo_stems import write_demo_stems
             write_demo_stems(REPO / "configs" / "demo" / "stems")
             spec = REPO / "configs" / "demo" / "album.yaml"
         else:

@@ -6,7 +6,7 @@ import re
 
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from mixbuild.pipeline.cli import app
 
 
 PROGRESS_LINE = re.compile(r"^\[\d+/\d+\] \S+ rendered in ")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from pipeline.cache import Cache
+from mixbuild.pipeline.cache import Cache
 
 DAMAGES = ("flip", "truncate", "delete")
 

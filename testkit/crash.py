@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.atomic import is_temp_name
+from mixbuild.pipeline.atomic import is_temp_name
 
 from .outdir import deliverables, temp_files, undecodable
 from .proc import REPO, REPORT, build, build_cmd, env, killpg, verify

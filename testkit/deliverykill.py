@@ -18,7 +18,7 @@ from .proc import REPO, build, env
 
 _SCRIPT = """
 import os, sys
-from pipeline import api
+from mixbuild.pipeline import api
 spec, cache, out, nth = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 watched = ("pipeline/deliver.py", "pipeline/dirswitch.py")
 count = 0

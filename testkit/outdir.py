@@ -6,10 +6,10 @@ from pathlib import Path
 
 import soundfile
 
-from pipeline.atomic import is_temp_name
-from pipeline.manifests import REGISTRY
-from pipeline.outlock import LOCK_NAME
-from stages.naming import MANIFEST_SUFFIX
+from mixbuild.pipeline.atomic import is_temp_name
+from mixbuild.pipeline.manifests import REGISTRY
+from mixbuild.pipeline.outlock import LOCK_NAME
+from mixbuild.stages.naming import MANIFEST_SUFFIX
 
 from .proc import REPORT
 

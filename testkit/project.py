@@ -8,7 +8,7 @@ import numpy as np
 import soundfile
 import yaml
 
-from pipeline import api
+from mixbuild.pipeline import api
 
 SR = 48000
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from pipeline.demo_stems import write_demo_stems
+from mixbuild.pipeline.demo_stems import write_demo_stems
 from testkit.diskfull import try_tmpfs, umount
 from testkit.ffmpeg import ebur128
 from testkit.project import Project

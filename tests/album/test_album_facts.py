@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from stages.dsp.loudness import measure, sequence_loudness
-from stages.dsp.truepeak import MIN_SEQUENCE_GAP_FRAMES, edge_ringing, sequence_true_peak_dbtp, true_peak_dbtp
-from stages.export import file_facts
+from mixbuild.stages.dsp.loudness import measure, sequence_loudness
+from mixbuild.stages.dsp.truepeak import MIN_SEQUENCE_GAP_FRAMES, edge_ringing, sequence_true_peak_dbtp, true_peak_dbtp
+from mixbuild.stages.export import file_facts
 from testkit.outdir import album_manifest
 
 ALBUM_LUFS_TOLERANCE = 0.03

@@ -38,7 +38,7 @@ def test_tag_change_rerenders_exports_only(make_project):
 def test_tonal_tweak_remasters_only_songs_whose_own_decision_changed(make_project):
     import copy
 
-    from pipeline.cache import Cache
+    from mixbuild.pipeline.cache import Cache
 
     project = make_project("album")
     project.spec["master"]["tonal_match"] = {"strength": 1.0, "max_db": 3.0}

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from pipeline import api
-from pipeline.cache import Cache
-from stages.dsp.loudness import integrated_lufs
+from mixbuild.pipeline import api
+from mixbuild.pipeline.cache import Cache
+from mixbuild.stages.dsp.loudness import integrated_lufs
 from testkit.outdir import album_manifest
 
 DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo" / "album.yaml"
@@ -117,7 +117,7 @@ def test_manifest_lists_every_file_with_measurements(demo_build):
 
 
 def test_demo_table_lists_song_target_loudness_and_file(demo_build):
-    from pipeline.cli import delivery_table
+    from mixbuild.pipeline.cli import delivery_table
     root, _ = demo_build
     lines = delivery_table(root / "build").splitlines()
     assert lines[0].split() == ["song", "target", "LUFS", "dBTP", "file"]

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from pipeline.specs import SpecError, load
-from stages.formats import LOSSY
+from mixbuild.pipeline.specs import SpecError, load
+from mixbuild.stages.formats import LOSSY
 from testkit.outdir import album_manifest
 
 LOSSY_TARGETS = {"ogg": {"format": "ogg"}, "opus": {"format": "opus"},

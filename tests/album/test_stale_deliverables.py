@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cache import Cache
-from pipeline.deliver import deliver
-from pipeline.manifests import REGISTRY
-from pipeline.outlock import LOCK_NAME
+from mixbuild.pipeline.cache import Cache
+from mixbuild.pipeline.deliver import deliver
+from mixbuild.pipeline.manifests import REGISTRY
+from mixbuild.pipeline.outlock import LOCK_NAME
 from testkit.outdir import album_manifest
 
 MANIFEST = "Test Album.manifest.json"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.cache import Cache
+from mixbuild.pipeline.cache import Cache
 
 FFMPEG_TOLERANCE_DB = 0.1  # ffmpeg's true-peak meter oversamples x4 like ours; 0.1 dB covers its filter
 

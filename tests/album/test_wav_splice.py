@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import soundfile
 
-import stages.album_export as album_export
-import stages.wav
-from stages.album_export import AlbumExportParams, TrackInfo, write_sequence
-from stages.export import tag_file
-from stages.wav import data_chunk
+import mixbuild.stages.album_export as album_export
+from mixbuild.stages import wav
+from mixbuild.stages.album_export import AlbumExportParams, TrackInfo, write_sequence
+from mixbuild.stages.export import tag_file
+from mixbuild.stages.wav import data_chunk
 
 
 @pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24"])
@@ -26,8 +26,8 @@ def test_spliced_album_equals_libsndfiles_and_its_tracks(tmp_path, monkeypatch, 
     params = AlbumExportParams(target="t", format="wav", sample_rate_hz=48000, album_title="a",
                                tracks=[TrackInfo(title=str(n)) for n in range(3)])
     lengths = [soundfile.info(str(t)).frames + gap for t, gap in zip(tracks, (96000, 1001, 0))]
-    spliced, splice = [], stages.wav.splice_pcm
-    monkeypatch.setattr(stages.wav, "splice_pcm", lambda *args: spliced.append(splice(*args)))
+    spliced, splice = [], wav.splice_pcm
+    monkeypatch.setattr(wav, "splice_pcm", lambda *args: spliced.append(splice(*args)))
     write_sequence(tmp_path / "spliced.wav", params, tracks, lengths)
     assert len(spliced) == 1
     monkeypatch.setattr(album_export, "SPLICED_SUBTYPES", {})  # the block-by-block libsndfile path

@@ -8,7 +8,7 @@ import numpy as np
 import soundfile
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from mixbuild.pipeline.cli import app
 
 
 def test_analyze_reports_standard_figures(tmp_path):

@@ -13,7 +13,7 @@ from testkit.proc import REPO, env
 _PROBE = """
 import sys
 sys.argv = ["mixbuild", "{flag}"]
-from pipeline.cli import main
+from mixbuild.pipeline.cli import main
 try:
     main()
 except SystemExit:

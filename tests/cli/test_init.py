@@ -5,46 +5,17 @@ go onto buses by name, a broadcast-WAV stem sits at its time reference (ffmpeg w
 from __future__ import annotations
 
 import shutil
-import subprocess
 
-import numpy as np
 import pytest
 import soundfile
 
-from pipeline.specs import load
+from mixbuild.pipeline.specs import load
 from testkit.proc import cli
+from testkit.stemfolder import session_folder
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg writes the BWF files")
-SR = 48000
-
-
-def _wav(path, channels=1, seconds=1.0, freq_hz=220.0, bext_s=None):
-    t = np.arange(int(seconds * SR)) / SR
-    audio = np.stack([0.2 * np.sin(2 * np.pi * freq_hz * (1 + c / 10) * t) for c in range(channels)], axis=1)
-    soundfile.write(str(path), audio, SR, subtype="PCM_24")
-    if bext_s is not None:
-        stamped = path.with_name("stamped.wav")
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(path), "-c:a", "pcm_s24le", "-write_bext", "1",
-                        "-metadata", f"time_reference={round(bext_s * SR)}", str(stamped)], check=True)
-        stamped.replace(path)
-
-
-def _session(folder):
-    folder.mkdir(parents=True)
-    _wav(folder / "Kick.L.wav")
-    _wav(folder / "Kick.R.wav", freq_hz=230.0)
-    _wav(folder / "Snare.wav", freq_hz=300.0)
-    _wav(folder / "OH.wav", channels=2)
-    _wav(folder / "Lead Vox.wav", freq_hz=440.0, bext_s=3600.0)
-    _wav(folder / "BV_1.wav", freq_hz=550.0, bext_s=3602.0)
-    _wav(folder / "Bass DI.wav", freq_hz=55.0)
-    _wav(folder / "Ambisonic.wav", channels=4)
-    (folder / "notes.txt").write_text("session notes")
-    return folder
-
-
 def test_init_writes_a_song_spec_that_builds(tmp_path):
-    stems = _session(tmp_path / "Session Export")
+    stems = session_folder(tmp_path / "Session Export")
     spec = tmp_path / "song.yaml"
     result = cli("init", stems, "-o", spec)
     assert result.returncode == 0, result.stderr
@@ -64,8 +35,8 @@ def test_init_writes_a_song_spec_that_builds(tmp_path):
 
 def test_init_writes_an_album_for_a_folder_of_song_folders_and_never_overwrites(tmp_path):
     sessions = tmp_path / "Album Stems"
-    _session(sessions / "01 Opening")
-    _session(sessions / "02 Closer")
+    session_folder(sessions / "01 Opening")
+    session_folder(sessions / "02 Closer")
     spec = tmp_path / "album.yaml"
     assert cli("init", sessions, "-o", spec).returncode == 0
     album = load(spec)

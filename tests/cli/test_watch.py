@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.specs import load
-from pipeline.watch import watch, watched_paths
+from mixbuild.pipeline.specs import load
+from mixbuild.pipeline.watch import watch, watched_paths
 
-MIXBUILD = [sys.executable, "-c", "from pipeline.cli import main; main()"]
+MIXBUILD = [sys.executable, "-c", "from mixbuild.pipeline.cli import main; main()"]
 
 
 class Stop(Exception):
@@ -158,7 +158,7 @@ def test_watch_rebuilds_one_tweak_survives_a_bad_save_and_stops_cleanly(project)
 
 def test_warm_up_loads_the_compiled_kernels():
     # in a fresh process, so that no other test has loaded them first
-    code = ("from stages.dsp.warmup import warm_up; warm_up(); from stages.dsp.iir import _sos_filter as f; "
-            "from stages.dsp.compressor import _ballistics_and_gain as b; print(len(f.signatures), len(b.signatures))")
+    code = ("from mixbuild.stages.dsp.warmup import warm_up; warm_up(); from mixbuild.stages.dsp.iir import _sos_filter as f; "
+            "from mixbuild.stages.dsp.compressor import _ballistics_and_gain as b; print(len(f.signatures), len(b.signatures))")
     counts = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert int(counts[0]) >= 1 and int(counts[1]) >= 2  # float64 and float32 audio

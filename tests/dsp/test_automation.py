@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.dsp.automation import envelope
+from mixbuild.stages.dsp.automation import envelope
 
 FS = 48000
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from stages.dsp.checks import Q_BUTTERWORTH, check_number, check_sample_rate
+from mixbuild.stages.dsp.checks import Q_BUTTERWORTH, check_number, check_sample_rate
 
 
 @pytest.mark.parametrize("value, bounds, message", [

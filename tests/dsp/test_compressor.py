@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from stages.dsp.compressor import BLOCK_FRAMES, compress
+from mixbuild.stages.dsp.compressor import BLOCK_FRAMES, compress
 
 FS = 48000
 
@@ -170,9 +170,9 @@ def test_bad_arguments_raise_value_error_naming_the_parameter(kwargs, field):
 
 def _reference_compress(audio, rate, threshold_db, ratio, knee_db=6.0, attack_ms=10.0, release_ms=100.0,
                         makeup_db=0.0, sidechain_highpass_hz=None):
-    from stages.dsp.compressor import FLOOR_DB, time_coefficient
-    from stages.dsp.eq import band_sos
-    from stages.dsp.iir import initial_state, sosfilt
+    from mixbuild.stages.dsp.compressor import FLOOR_DB, time_coefficient
+    from mixbuild.stages.dsp.eq import band_sos
+    from mixbuild.stages.dsp.iir import initial_state, sosfilt
 
     frames, channels = audio.shape
     slope = 1.0 / ratio - 1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.dsp.eq import apply_sos, dc_block_sos
+from mixbuild.stages.dsp.eq import apply_sos, dc_block_sos
 
 RATE = 48000
 

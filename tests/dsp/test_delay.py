@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from stages.dsp.delay import RECURSION_MIN_FRAMES, apply_delay, delay_ir
-from stages.tails import beats_to_ms, delay_tail_s
+from mixbuild.stages.dsp.delay import RECURSION_MIN_FRAMES, apply_delay, delay_ir
+from mixbuild.stages.tails import beats_to_ms, delay_tail_s
 
 
 @pytest.mark.parametrize("rate", [44100, 48000, 96000])
@@ -55,8 +55,8 @@ def test_impulse_response_is_truncated_at_minus_90_db():
 def test_loop_and_convolution_renderings_agree(highcut_hz):
     # Delays just either side of RECURSION_MIN_FRAMES take the two paths; rendered the other way by
     # hand, each agrees to -90 dB of the wet peak (the convolution's response stops at -90 dB echoes).
-    from stages.dsp.delay import DelayLoop
-    from stages.dsp.reverb import fft_convolve
+    from mixbuild.stages.dsp.delay import DelayLoop
+    from mixbuild.stages.dsp.reverb import fft_convolve
 
     rate = 48000
     x = np.random.default_rng(5).standard_normal((rate // 2, 2))
@@ -109,7 +109,7 @@ def test_bad_arguments_raise_value_error_naming_the_parameter(call, field):
 
 @pytest.mark.parametrize("time_ms", [2.0, 375.0])  # the convolution and the loop
 def test_the_delay_streamed_in_any_blocks_equals_one_pass(time_ms):
-    from stages.dsp.delay import delay_stream
+    from mixbuild.stages.dsp.delay import delay_stream
 
     rate = 48000
     x = np.random.default_rng(9).standard_normal((100_003, 2))

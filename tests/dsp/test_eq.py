@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from stages.dsp.checks import MAX_EQ_FREQ_RATIO, Q_BUTTERWORTH
-from stages.dsp.eq import KINDS, apply_sos, band_sos
+from mixbuild.stages.dsp.checks import MAX_EQ_FREQ_RATIO, Q_BUTTERWORTH
+from mixbuild.stages.dsp.eq import KINDS, apply_sos, band_sos
 
 RATES = (44100, 48000, 96000)
 

@@ -1,11 +1,11 @@
-"""stages.dsp.iir.sosfilt against scipy.signal.sosfilt: the same recursion, so the same bits."""
+"""mixbuild.stages.dsp.iir.sosfilt against scipy.signal.sosfilt: the same recursion, so the same bits."""
 
 import numpy as np
 import pytest
 from scipy import signal
 
-from stages.dsp.eq import band_sos
-from stages.dsp.iir import initial_state, sosfilt
+from mixbuild.stages.dsp.eq import band_sos
+from mixbuild.stages.dsp.iir import initial_state, sosfilt
 
 RATE = 44100
 SECTIONS = np.concatenate([band_sos("highpass", 25, RATE, slope_db_per_oct=24), band_sos("low_shelf", 200, RATE, 3.0),

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stages.dsp.automation import envelope
-from stages.dsp.compressor import compress
-from stages.dsp.delay import apply_delay
-from stages.dsp.eq import apply_sos, band_sos
-from stages.dsp.pan import invert_polarity, pan_to_stereo, stereo_width
-from stages.dsp.resample import resample
-from stages.dsp.reverb import apply_reverb, reverb_ir
+from mixbuild.stages.dsp.automation import envelope
+from mixbuild.stages.dsp.compressor import compress
+from mixbuild.stages.dsp.delay import apply_delay
+from mixbuild.stages.dsp.eq import apply_sos, band_sos
+from mixbuild.stages.dsp.pan import invert_polarity, pan_to_stereo, stereo_width
+from mixbuild.stages.dsp.resample import resample
+from mixbuild.stages.dsp.reverb import apply_reverb, reverb_ir
 
 REPO = Path(__file__).resolve().parents[2]
 RATES = (44100, 48000, 96000)
@@ -89,8 +89,8 @@ def test_nan_is_refused_and_empty_stays_empty(name):
 
 _DIGEST_SCRIPT = """
 import hashlib, numpy as np
-from stages.dsp.compressor import compress
-from stages.dsp.reverb import apply_reverb, reverb_ir
+from mixbuild.stages.dsp.compressor import compress
+from mixbuild.stages.dsp.reverb import apply_reverb, reverb_ir
 rng = np.random.default_rng(11)
 x = rng.standard_normal((48000, 2)) * np.repeat(10 ** (rng.uniform(-30, 0, 20) / 20), 2400)[:, None]
 c = compress(x, 48000, -20.0, 4.0, knee_db=6.0, attack_ms=5.0, release_ms=50.0, sidechain_highpass_hz=60.0)

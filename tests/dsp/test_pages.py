@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stages.dsp.limiter import true_peak_limit
-from stages.dsp.loudness import integrated_lufs, measure
-from stages.dsp.pages import drop_pages, rechunk, walk
+from mixbuild.stages.dsp.limiter import true_peak_limit
+from mixbuild.stages.dsp.loudness import integrated_lufs, measure
+from mixbuild.stages.dsp.pages import drop_pages, rechunk, walk
 
 
 def resident_kb(path: Path) -> int:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from stages.dsp.pan import invert_polarity, pan_gains, pan_to_stereo, stereo_width
+from mixbuild.stages.dsp.pan import invert_polarity, pan_gains, pan_to_stereo, stereo_width
 
 
 @pytest.mark.parametrize("pan", [-1.0, -0.5, 0.0, 0.5, 1.0])

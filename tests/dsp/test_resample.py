@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.dsp.resample import resample
+from mixbuild.stages.dsp.resample import resample
 
 
 def _sine_fit(x: np.ndarray, rate: float, freq_hz: float) -> float:

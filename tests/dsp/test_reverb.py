@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from stages.dsp.reverb import apply_reverb, reverb_ir
-from stages.tails import reverb_tail_s
+from mixbuild.stages.dsp.reverb import apply_reverb, reverb_ir
+from mixbuild.stages.tails import reverb_tail_s
 
 FS = 48000
 
@@ -111,7 +111,7 @@ def test_bad_arguments_raise_value_error_naming_the_parameter(kwargs, field):
 
 
 def test_the_reverb_streamed_in_any_blocks_equals_one_pass():
-    from stages.dsp.reverb import reverb_stream
+    from mixbuild.stages.dsp.reverb import reverb_stream
 
     rate = 48000
     x = np.random.default_rng(8).standard_normal((150_001, 2))

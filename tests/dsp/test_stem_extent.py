@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from stages.dsp.automation import envelope
-from stages.dsp.pan import pan_to_stereo, stereo_width
-from stages.mixing import MixInput, start_frame, summed
-from stages.registry import RenderError
-from stages.stem import StemInputs, StemParams, render_stem
+from mixbuild.stages.dsp.automation import envelope
+from mixbuild.stages.dsp.pan import pan_to_stereo, stereo_width
+from mixbuild.stages.mixing import MixInput, start_frame, summed
+from mixbuild.stages.registry import RenderError
+from mixbuild.stages.stem import StemInputs, StemParams, render_stem
 
 SR = 48000
 
@@ -114,7 +114,7 @@ def test_a_stem_spans_itself_and_its_automation_stays_in_song_time(tmp_path: Pat
 
 
 def test_a_source_shorter_than_its_header_is_one_clear_error(tmp_path: Path, monkeypatch):
-    import stages.stem as stem
+    import mixbuild.stages.stem as stem
 
     source = tmp_path / "cut.wav"
     soundfile.write(str(source), np.zeros((1000, 1)), SR)

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import atomic
-from pipeline.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_json
-from pipeline.cache import Cache, clear_verified_memo, layout, pruning, resolve_cache_dir
-from pipeline.cache.pruning import TEMP_GRACE_S
-from pipeline.digest import digest_array, digest_bytes
-from pipeline.key import node_key
+from mixbuild.pipeline import atomic
+from mixbuild.pipeline.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_json
+from mixbuild.pipeline.cache import Cache, clear_verified_memo, layout, pruning, resolve_cache_dir
+from mixbuild.pipeline.cache.pruning import TEMP_GRACE_S
+from mixbuild.pipeline.digest import digest_array, digest_bytes
+from mixbuild.pipeline.key import node_key
 
 
 def _temps(directory: Path) -> list[Path]:
@@ -276,7 +276,7 @@ def test_verification_is_kept_across_processes_until_the_file_is_touched(cache, 
     """A no-op build does not re-read the cache: what an earlier process verified is trusted while the
     object's size, mtime, ctime and inode are unchanged; a write into it (the ctime moves, whatever is done
     to the mtime) is hashed again and found; `cache verify` re-hashes regardless."""
-    import pipeline.cache.objects as objects
+    import mixbuild.pipeline.cache.objects as objects
 
     key, digest = _store(cache, _audio(9))
     other_key, other = _store(cache, _audio(10))

@@ -9,8 +9,8 @@ import pytest
 
 from typer.testing import CliRunner
 
-from pipeline.cache import Cache
-from pipeline.cli import app
+from mixbuild.pipeline.cache import Cache
+from mixbuild.pipeline.cli import app
 
 
 def test_flipped_byte_is_detected_rerendered_and_verified(project):
@@ -40,7 +40,7 @@ def test_deleted_object_is_reported_missing(project):
 
 
 def test_two_builds_at_once_both_succeed(project):
-    cmd = [sys.executable, "-c", "from pipeline.cli import main; main()", "build", str(project.path),
+    cmd = [sys.executable, "-c", "from mixbuild.pipeline.cli import main; main()", "build", str(project.path),
            "--cache", str(project.root / "cache"), "-j", "1"]
     procs = [subprocess.Popen(cmd + ["--out", str(project.root / f"out{i}")], stderr=subprocess.PIPE, text=True)
              for i in range(2)]

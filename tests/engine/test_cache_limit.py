@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline import api
-from pipeline.cache import LIMIT_ENV_VAR, Cache, CacheLimitError, clear_verified_memo, max_bytes
-from pipeline.cache.layout import disk_bytes, scan_objects
-from pipeline.cli import app
-from pipeline.cli.cache import human_bytes
-from pipeline.digest import digest_file
-from pipeline.specs import SpecError
+from mixbuild.pipeline import api
+from mixbuild.pipeline.cache import LIMIT_ENV_VAR, Cache, CacheLimitError, clear_verified_memo, max_bytes
+from mixbuild.pipeline.cache.layout import disk_bytes, scan_objects
+from mixbuild.pipeline.cli import app
+from mixbuild.pipeline.cli.cache import human_bytes
+from mixbuild.pipeline.digest import digest_file
+from mixbuild.pipeline.specs import SpecError
 from testkit.project import Project, second_album
 
 HOUR_S = 3600

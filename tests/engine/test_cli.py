@@ -7,7 +7,7 @@ import re
 
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from mixbuild.pipeline.cli import app
 
 
 def run(*args: str):

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from pipeline import dirswitch
-from pipeline.dirswitch import next_path, settle, switch
+from mixbuild.pipeline import dirswitch
+from mixbuild.pipeline.dirswitch import next_path, settle, switch
 
 
 def _listed(folder):

@@ -8,7 +8,7 @@ import os
 import soundfile
 import yaml
 
-from pipeline.cache import Cache
+from mixbuild.pipeline.cache import Cache
 from testkit.project import SR, write_stem
 
 TRACK_CHAIN = {"one/master", "one/final/streaming", "one/export/streaming", "album/export/streaming"}

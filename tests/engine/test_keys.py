@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis.extra import numpy as hnp
 
-from pipeline import filememo
-from pipeline.codeversion import clear_code_version_memo, code_version
-from pipeline.digest import CHUNK_BYTES, canonical_json, digest_array, digest_bytes, digest_file
-from pipeline.filememo import FileDigestMemo
-from pipeline.key import changed_fields, diff, library_versions, node_key, preimage
+from mixbuild.pipeline import filememo
+from mixbuild.pipeline.codeversion import clear_code_version_memo, code_version
+from mixbuild.pipeline.digest import CHUNK_BYTES, canonical_json, digest_array, digest_bytes, digest_file
+from mixbuild.pipeline.filememo import FileDigestMemo
+from mixbuild.pipeline.key import changed_fields, diff, library_versions, node_key, preimage
 
 # ---------------------------------------------------------------- pinned digests
 # These literals are the key format. If one changes, every cache in the wild is
@@ -301,7 +301,7 @@ def test_an_in_place_edit_that_restores_size_and_mtime_is_seen(tmp_path):
 
 
 def test_memoising_many_new_files_writes_the_memo_once(tmp_path, monkeypatch):
-    import pipeline.filememo as filememo
+    import mixbuild.pipeline.filememo as filememo
 
     writes = []
     monkeypatch.setattr(filememo, "atomic_write_json", lambda *a, **k: writes.append(a[0]))
@@ -467,6 +467,23 @@ def test_code_version_unknown_module(stage_pkg):
 
 def test_code_version_of_a_real_module():
     clear_code_version_memo()
-    version = code_version("pipeline.cache", "1", package_prefix="pipeline")
-    assert version == code_version("pipeline.cache", "1", package_prefix="pipeline")
+    version = code_version("mixbuild.pipeline.cache", "1", package_prefix="mixbuild.pipeline")
+    assert version == code_version("mixbuild.pipeline.cache", "1", package_prefix="mixbuild.pipeline")
     assert len(version) == 32
+
+
+def test_a_real_stage_kinds_version_covers_the_stage_modules_it_imports(monkeypatch):
+    """The default package prefix is the installed name (`mixbuild.stages`): a stage's version reads the DSP
+    helpers it imports, transitively, and nothing outside the stages (so a kernel edit re-renders its nodes)."""
+    import mixbuild.pipeline.codeversion as codeversion
+    from mixbuild.stages.registry import KINDS, load_kinds
+
+    load_kinds()
+    clear_code_version_memo()
+    read: list[str] = []
+    fingerprint = codeversion._module_fingerprint
+    monkeypatch.setattr(codeversion, "_module_fingerprint", lambda name: read.append(name) or fingerprint(name))
+    codeversion.kind_code_version(KINDS["master"])
+    assert {"mixbuild.stages.master", "mixbuild.stages.mixing", "mixbuild.stages.params",
+            "mixbuild.stages.dsp.pages", "mixbuild.stages.album_tonal"} <= set(read)
+    assert all(name.startswith("mixbuild.stages.") for name in read)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline import api
-from pipeline.specs import SpecError
+from mixbuild.pipeline import api
+from mixbuild.pipeline.specs import SpecError
 
 
 def test_set_value_builds_the_tweak_and_audio_reads_it_back(project):

@@ -8,11 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from pipeline.cache import Cache
-from pipeline.dag import Node
-from pipeline.executor import NodeResult, execute
-from stages.params import SpecModel
-from stages.registry import KINDS, stage
+from mixbuild.pipeline.cache import Cache
+from mixbuild.pipeline.dag import Node
+from mixbuild.pipeline.executor import NodeResult, execute
+from mixbuild.stages.params import SpecModel
+from mixbuild.stages.registry import KINDS, stage
 
 WORKERS = 16
 SCALE_S = 0.02

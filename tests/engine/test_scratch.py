@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pytest
 
-import stages.album_export as album_export
-from pipeline.cache import Cache
-from pipeline.digest import digest_file
+import mixbuild.stages.album_export as album_export
+from mixbuild.pipeline.cache import Cache
+from mixbuild.pipeline.digest import digest_file
 from testkit.outdir import album_manifest
 
 
@@ -42,8 +42,8 @@ def test_a_failing_kernel_leaves_no_scratch_file(project, monkeypatch):
 
 
 def test_audio_written_block_by_block_is_stored_by_rename(tmp_path, monkeypatch):
-    from pipeline.digest import digest_array, digest_npy_file
-    from stages.registry import SCRATCH_FILES, WRITE_BUFFER_BYTES, AudioWriter, NonFiniteAudio
+    from mixbuild.pipeline.digest import digest_array, digest_npy_file
+    from mixbuild.stages.registry import SCRATCH_FILES, WRITE_BUFFER_BYTES, AudioWriter, NonFiniteAudio
 
     cache = Cache(tmp_path / "cache")
     token = SCRATCH_FILES.set(cache.scratch_file)
@@ -78,7 +78,7 @@ def test_audio_written_block_by_block_is_stored_by_rename(tmp_path, monkeypatch)
 
 
 def test_a_short_or_foreign_npy_file_does_not_hash(tmp_path):
-    from pipeline.digest import digest_npy_file
+    from mixbuild.pipeline.digest import digest_npy_file
 
     np.save(tmp_path / "x.npy", np.ones((1000, 2), dtype=np.float32))
     data = (tmp_path / "x.npy").read_bytes()

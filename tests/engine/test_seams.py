@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.dag import CompileError, Node, _add, compile_album
-from pipeline.specs import Bus, Master, Stem, Target, load
-from stages.bus import BusParams
-from stages.delivery import Encoding, LoudnessTarget
-from stages.export import ExportParams
-from stages.final import FinalParams
-from stages.master import MasterParams
-from stages.params import BusStrip, MasterStrip, SpecModel, StemStrip, fields_of
-from stages.registry import KINDS, load_kinds, stage
-from stages.stem import StemParams
+from mixbuild.pipeline.dag import CompileError, Node, _add, compile_album
+from mixbuild.pipeline.specs import Bus, Master, Stem, Target, load
+from mixbuild.stages.bus import BusParams
+from mixbuild.stages.delivery import Encoding, LoudnessTarget
+from mixbuild.stages.export import ExportParams
+from mixbuild.stages.final import FinalParams
+from mixbuild.stages.master import MasterParams
+from mixbuild.stages.params import BusStrip, MasterStrip, SpecModel, StemStrip, fields_of
+from mixbuild.stages.registry import KINDS, load_kinds, stage
+from mixbuild.stages.stem import StemParams
 
 PAIRS = [(Stem, StemParams, StemStrip), (Bus, BusParams, BusStrip), (Master, MasterParams, MasterStrip),
          (Target, FinalParams, LoudnessTarget), (Target, ExportParams, Encoding)]

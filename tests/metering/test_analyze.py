@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from pipeline.analyze import AnalyzeError, analyze_file, to_json_safe
-from stages.dsp.loudness import measure
+from mixbuild.pipeline.analyze import AnalyzeError, analyze_file, to_json_safe
+from mixbuild.stages.dsp.loudness import measure
 
 from .signals import music_like, silence
 

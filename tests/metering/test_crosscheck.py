@@ -7,8 +7,8 @@ import pyloudnorm
 import pytest
 import soundfile
 
-from stages.dsp.loudness import integrated_lufs, measure
-from stages.dsp.truepeak import true_peak_dbtp
+from mixbuild.stages.dsp.loudness import integrated_lufs, measure
+from mixbuild.stages.dsp.truepeak import true_peak_dbtp
 
 from .signals import ffmpeg_ebur128, music_like
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from stages.dsp.crossover import linkwitz_riley_sos, mono_bass
+from mixbuild.stages.dsp.crossover import linkwitz_riley_sos, mono_bass
 
 from .signals import sine
 

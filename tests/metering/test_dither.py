@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from stages.dsp.dither import Quantizer
+from mixbuild.stages.dsp.dither import Quantizer
 
 from .signals import music_like, sine
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from stages.dsp.loudness import block_powers, channel_weights, gated_loudness_lufs, k_weighting_sos
+from mixbuild.stages.dsp.loudness import block_powers, channel_weights, gated_loudness_lufs, k_weighting_sos
 
 from .signals import sine
 

@@ -8,8 +8,8 @@ import soundfile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.dsp.limiter import true_peak_limit
-from stages.dsp.truepeak import INTERPOLATOR_HALF_TAPS, sample_peak_dbfs, true_peak_dbtp, true_peak_envelope
+from mixbuild.stages.dsp.limiter import true_peak_limit
+from mixbuild.stages.dsp.truepeak import INTERPOLATOR_HALF_TAPS, sample_peak_dbfs, true_peak_dbtp, true_peak_envelope
 
 from .signals import ffmpeg_ebur128, music_like, sine, with_fades
 
@@ -172,7 +172,7 @@ def test_property_never_over_the_ceiling(seed, seconds, level, ceiling, release_
 def _reference_envelope(audio, rate):
     from scipy import fft as sfft
 
-    from stages.dsp.truepeak import _FFT_SIZE, _interpolator_spectra, oversample_factor
+    from mixbuild.stages.dsp.truepeak import _FFT_SIZE, _interpolator_spectra, oversample_factor
 
     audio = np.asarray(audio)
     frames, channels = audio.shape
@@ -286,7 +286,7 @@ def test_bit_identical_to_the_reference_formulation(name):
 def test_bit_identical_over_several_passes_and_the_static_trim(margin_db, monkeypatch):
     # A smaller (or negative) margin makes the first pass miss: the re-limiting passes and, at last, the
     # static trim run, and must match the reference too.
-    import stages.dsp.limiter as limiter
+    import mixbuild.stages.dsp.limiter as limiter
 
     monkeypatch.setattr(limiter, "SAFETY_MARGIN_DB", margin_db)
     for seed, rate in ((0, 48000), (1, 44100), (2, 192000)):

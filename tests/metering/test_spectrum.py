@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.dsp.spectrum import NOMINAL_CENTERS_HZ, third_octave_levels_db
+from mixbuild.stages.dsp.spectrum import NOMINAL_CENTERS_HZ, third_octave_levels_db
 
 from .signals import sine
 
@@ -62,7 +62,7 @@ def test_welch_psd_matches_scipy_welch(frames, nperseg):
     # Same estimator, different FFT implementation (numpy's pocketfft vs scipy.fft): equal to float rounding.
     from scipy import signal
 
-    from stages.dsp.spectrum import welch_psd
+    from mixbuild.stages.dsp.spectrum import welch_psd
 
     x = np.random.default_rng(3).standard_normal((frames, 2)).astype(np.float32)
     freqs, psd = welch_psd(x, 48000, nperseg)

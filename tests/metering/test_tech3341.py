@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.dsp.loudness import (
+from mixbuild.stages.dsp.loudness import (
     MOMENTARY_S,
     SERIES_STEP_S,
     SHORT_TERM_S,
@@ -19,7 +19,7 @@ from stages.dsp.loudness import (
     measure,
     power_to_lufs,
 )
-from stages.dsp.truepeak import sample_peak_dbfs, true_peak_dbtp
+from mixbuild.stages.dsp.truepeak import sample_peak_dbfs, true_peak_dbtp
 
 from .signals import sequence, silence, sine, with_fades
 

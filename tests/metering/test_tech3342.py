@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.dsp.loudness import measure
+from mixbuild.stages.dsp.loudness import measure
 
 from .signals import sequence, silence, sine
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.dsp.truepeak import oversample_factor, sample_peak_dbfs, true_peak_dbtp, true_peak_envelope
+from mixbuild.stages.dsp.truepeak import oversample_factor, sample_peak_dbfs, true_peak_dbtp, true_peak_envelope
 
 from .signals import music_like, sine, with_fades
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from pipeline.cache import Cache
+from mixbuild.pipeline.cache import Cache
 
 from testkit.corrupt import DAMAGES, GARBAGE, damage_object, garbage_action, nodes_hit, write_garbage
 from testkit.outdir import deliverables

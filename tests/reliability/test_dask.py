@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import api
-from pipeline.cache import Cache
+from mixbuild.pipeline import api
+from mixbuild.pipeline.cache import Cache
 from testkit.cli import message_lines
 from testkit.outdir import deliverables
 

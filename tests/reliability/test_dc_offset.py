@@ -9,7 +9,7 @@ import json
 import numpy as np
 import soundfile
 
-from stages.stem import DC_OFFSET_NOTE_DBFS
+from mixbuild.stages.stem import DC_OFFSET_NOTE_DBFS
 from testkit.proc import build
 
 WARNING = ("warning: one/stem/bass: {path}: channel 1 has a DC offset of {mean:+.4f} ({dbfs:.1f} dBFS), which takes "

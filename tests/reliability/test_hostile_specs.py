@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from pipeline.manifests import REGISTRY
-from pipeline.outlock import LOCK_NAME
+from mixbuild.pipeline.manifests import REGISTRY
+from mixbuild.pipeline.outlock import LOCK_NAME
 from testkit.cli import invoke as run, message_lines
 
 

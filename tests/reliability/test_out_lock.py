@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pipeline.outlock import LOCK_NAME
+from mixbuild.pipeline.outlock import LOCK_NAME
 from testkit.outdir import deliverables
 from testkit.proc import REPO, build, build_cmd, env
 

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from pipeline.cache import Cache, pruning
+from mixbuild.pipeline.cache import Cache, pruning
 
 
 class Killed(BaseException):

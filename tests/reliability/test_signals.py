@@ -13,7 +13,7 @@ import time
 import psutil
 import pytest
 
-from pipeline.cache import Cache
+from mixbuild.pipeline.cache import Cache
 from testkit.proc import REPO, build_cmd, env
 
 

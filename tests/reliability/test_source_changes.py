@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.executor as executor
-import stages.stem as stem
-from pipeline import api
-from stages.registry import RenderError
+import mixbuild.pipeline.executor as executor
+import mixbuild.stages.stem as stem
+from mixbuild.pipeline import api
+from mixbuild.stages.registry import RenderError
 from testkit.outdir import deliverables
 from testkit.project import write_stem
 

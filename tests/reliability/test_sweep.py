@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sweep import SHM, sweep_dead_temporaries
+from mixbuild.pipeline.sweep import SHM, sweep_dead_temporaries
 from testkit.proc import build, env
 
 
@@ -39,7 +39,7 @@ def test_only_a_dead_processes_temporaries_are_removed(tmp_path):
 _KILLED = textwrap.dedent("""
     import os, signal
     from joblib.externals.loky import get_reusable_executor
-    from stages.registry import scratch_file
+    from mixbuild.stages.registry import scratch_file
     scratch_file(".npy")  # a kernel's scratch outside a build's cache
     get_reusable_executor(max_workers=2).submit(abs, -1).result()
     print(os.getpid(), flush=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from mixbuild.pipeline.cli import app
 
 LINE = re.compile(r"^(?P<file>[^:]+?)(:(?P<line>\d+))?: (?P<field>\S+): (?P<message>.+)$")
 
@@ -168,7 +168,7 @@ def test_yaml_object_tags_are_refused(tmp_path):
 def test_real_entry_point_never_prints_a_traceback(tmp_path):
     spec = tmp_path / "a.json"
     spec.write_text("[1, 2")
-    proc = subprocess.run([sys.executable, "-c", "from pipeline.cli import main; main()", "validate", str(spec)],
+    proc = subprocess.run([sys.executable, "-c", "from mixbuild.pipeline.cli import main; main()", "validate", str(spec)],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and str(spec) in proc.stderr
 
@@ -185,3 +185,17 @@ def test_song_id_album_is_reserved(tmp_path, tiny_wav):
     album = song_album(tmp_path, tiny_wav, "title: S\nid: album\nstems:\n  a: {file: STEM}\n")
     p = only(validate(album))
     assert p["field"] == "id" and "reserved" in p["message"]
+
+
+def test_a_one_song_spec_named_album_yaml_takes_its_titles_id(tmp_path, tiny_wav):
+    """`mixbuild init` writes album.yaml by default; a one-song spec of that name would take the reserved id
+    `album` from its file name and fail to load. It takes its title's slug instead (and `song` failing that)."""
+    from mixbuild.pipeline.specs import load
+
+    spec = tmp_path / "album.yaml"
+    spec.write_text(f"title: Session Export\nstems:\n  a: {{file: {tiny_wav}}}\n")
+    assert [song.id for song in load(spec).songs] == ["session-export"]
+    spec.write_text(f"title: Album\nstems:\n  a: {{file: {tiny_wav}}}\n")
+    assert [song.id for song in load(spec).songs] == ["song"]
+    (tmp_path / "one.yaml").write_text(f"title: Album\nstems:\n  a: {{file: {tiny_wav}}}\n")
+    assert [song.id for song in load(tmp_path / "one.yaml").songs] == ["one"]  # other names keep the file's

@@ -11,9 +11,9 @@ import subprocess
 import pytest
 import soundfile
 
-from pipeline import api
-from pipeline.specs import SpecError, load
-from stages.wav import bext_start_s
+from mixbuild.pipeline import api
+from mixbuild.pipeline.specs import SpecError, load
+from mixbuild.stages.wav import bext_start_s
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg writes the BWF files")
 

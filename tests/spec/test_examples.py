@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.specs import load
+from mixbuild.pipeline.cli import app
+from mixbuild.pipeline.specs import load
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from mixbuild.pipeline.cli import app
 
 LINE = re.compile(r"^(?P<file>/[^:]+?)(:\d+)?: (?P<field>[^\s:]+): .+$")
 

@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 import yaml
 
-from pipeline.cli.spec import SCHEMA_KINDS, spec_schema
-from pipeline.specs import load
+from mixbuild.pipeline.cli.spec import SCHEMA_KINDS, spec_schema
+from mixbuild.pipeline.specs import load
 from testkit.cli import invoke
 from testkit.proc import REPO
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from pipeline.cache import Cache
-from pipeline.specs import SpecError, load
+from mixbuild.pipeline.cache import Cache
+from mixbuild.pipeline.specs import SpecError, load
 from testkit.project import SR
 
 

@@ -1,0 +1,159 @@
+"""Resolve every node of the DAG: a cache hit, or a task rendered as soon as its inputs exist.
+
+Node-level scheduling: a node is resolved the moment its last input is (a hit finishes at once and may
+release more nodes), and ready misses start, longest remaining path first, whenever a slot is free, so no
+worker idles while a ready node waits, and the album exports of different targets run side by side.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from mixbuild.stages.registry import load_kinds
+
+from .cache import Cache
+from .codeversion import load_code_versions
+from .dag import Node
+from .inputs import resolve
+from .pools import Pools, SchedulerError, cluster_errors
+from .worker import Task, run_task, task_for
+
+__all__ = ["NodeResult", "SchedulerError", "execute"]
+
+
+@dataclass
+class NodeResult:
+    """One build-report record."""
+
+    id: str
+    stage: str
+    key: str
+    status: str  # "cached" | "rendered"
+    seconds: float
+    digest: str
+    output: str  # "array" | "json"
+    inputs: dict[str, Any] = field(default_factory=dict)
+    """Input name -> [output, source, digest], or a list of those for a list input."""
+    notes: list[str] = field(default_factory=list)
+    """What the kernel remarked on when it rendered (a stem's DC offset), repeated by every hit."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Graph:
+    """Each node's dependencies among the nodes, its dependents, and its longest remaining path."""
+
+    def __init__(self, nodes: dict[str, Node]):
+        self.waiting = {n: {u for u in node.upstream() if u in nodes} for n, node in nodes.items()}
+        self.dependents: dict[str, list[str]] = {n: [] for n in nodes}
+        for node_id, ups in self.waiting.items():
+            for up in sorted(ups):
+                self.dependents[up].append(node_id)
+        self.order = {n: i for i, n in enumerate(nodes)}
+        self.priority: dict[str, int] = {}
+        for node_id in reversed(list(nodes)):  # dependents come later in topological order
+            self.priority[node_id] = 1 + max((self.priority[d] for d in self.dependents[node_id]), default=0)
+
+    def release(self, node_id: str) -> list[str]:
+        """Mark `node_id` resolved; the dependents it was the last missing input of."""
+        ready = []
+        for dependent in self.dependents[node_id]:
+            self.waiting[dependent].discard(node_id)
+            if not self.waiting[dependent]:
+                ready.append(dependent)
+        return ready
+
+
+def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
+            on_done: Callable[[NodeResult], None] | None = None,
+            on_start: Callable[[str], None] | None = None, parallel_backend: str = "loky",
+            scheduler: str | None = None, before_render: Callable[[], None] | None = None,
+            force: frozenset[str] = frozenset()) -> list[NodeResult]:
+    """Resolve every node (cache hit or render); results in topological order. `before_render` is called once,
+    before the first miss starts (never in a build of hits only); the nodes in `force` render even if cached
+    (their records are replaced; a bit-identical output leaves the nodes after them cached).
+
+    `parallel_backend` "loky" runs large backlogs on worker processes, "threading" keeps every task on
+    `jobs` threads. With `scheduler` (a dask.distributed address such as tcp://host:8786), every miss runs on
+    that cluster, whose workers must see the cache directory at the same absolute path.
+    """
+    kinds = load_kinds()
+    load_code_versions(kinds, Path(cache.root) / "memo")
+    graph = _Graph(nodes)
+    memo = cache.file_digest_memo()
+    cache.recall_verified()  # hits an earlier build verified are not read again while their files are untouched
+    cache_root = str(Path(cache.root).resolve())  # remote workers resolve it on the shared filesystem
+    done: dict[str, NodeResult] = {}
+    known: dict[str, tuple[str, str]] = {}  # node id -> (output kind, digest)
+    queue: list[tuple[int, int, Task]] = []  # (-longest remaining path, topological position, task)
+
+    def finish(result: NodeResult) -> list[str]:
+        done[result.id], known[result.id] = result, (result.output, result.digest)
+        if on_done is not None:
+            on_done(result)
+        return graph.release(result.id)
+
+    def resolve_ready(released: list[str]) -> None:
+        """Hits finish at once (releasing their dependents in turn); misses join the queue."""
+        ready = deque(released)
+        while ready:
+            node_id = ready.popleft()
+            node = nodes[node_id]
+            task = task_for(node, kinds[node.kind], resolve(node, memo, known)[0])
+            status, record = ("forced", None) if node_id in force else cache.check_action(task.key)
+            if status == "ok" and record is not None:
+                ready += finish(NodeResult(node_id, node.kind, task.key, "cached", 0.0, record["digest"],
+                                           record["kind"], task.inputs, _notes(record)))
+            else:
+                heapq.heappush(queue, (-graph.priority[node_id], graph.order[node_id], task))
+
+    with ExitStack() as stack:
+        stack.enter_context(cache.lease())
+        pools = Pools(stack, jobs, parallel_backend, scheduler)
+        resolve_ready([n for n, ups in graph.waiting.items() if not ups])
+        memo.flush()  # every source is hashed by now (stems wait on nothing): one write for all of them
+        running: dict[Future[Any], Task] = {}
+        while queue or running:
+            while queue and len(running) < pools.capacity:
+                if before_render is not None:
+                    before_render()
+                    before_render = None
+                task = heapq.heappop(queue)[2]
+                running[pools.submit(run_task, cache_root, task, backlog=len(queue) + len(running) + 1)] = task
+                if on_start is not None:
+                    on_start(task.node_id)
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: graph.order[running[f].node_id]):
+                task = running.pop(future)
+                digest, output, seconds, notes = _result(future, scheduler)
+                cache.written_by_worker(digest, output)
+                resolve_ready(finish(NodeResult(task.node_id, task.kind, task.key, "rendered", seconds, digest,
+                                                output, task.inputs, notes)))
+    memo.flush()  # a source first hashed later (none today: only stems read files) is kept too
+    if len(done) != len(nodes):
+        stuck = [n for n in nodes if n not in done][:3]
+        raise RuntimeError(f"DAG cannot progress at {stuck}")  # compile guarantees acyclic
+    return [done[n] for n in nodes]
+
+
+def _result(future: Future[Any], scheduler: str | None) -> tuple[str, str, float, list[str]]:
+    """A task's (digest, output kind, seconds, notes); a lost cluster is a one-line SchedulerError."""
+    try:
+        digest, output, seconds, notes = future.result()
+    except cluster_errors() as err:
+        detail = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+        raise SchedulerError(f"dask cluster {scheduler} lost the build ({detail})") from err
+    return str(digest), str(output), float(seconds), [str(n) for n in notes]
+
+
+def _notes(record: dict[str, Any]) -> list[str]:
+    """An action record's notes (records written before notes existed have none)."""
+    notes = record.get("notes", [])
+    return [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else []

@@ -35,9 +35,16 @@ def fresh_venv(tmp_path_factory):
     """(venv folder, its site-packages): the wheel installed there, the dependencies borrowed from this venv
     by a .pth path (so no download, and not this checkout's editable finder, whose .pth is not read there)."""
     tmp = tmp_path_factory.mktemp("install")
+    source = tmp / "source"  # a copy of the checkout's files: setuptools builds in-tree (build/, *.egg-info)
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            check=True, capture_output=True, text=True).stdout.split("\0")
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
     wheels = tmp / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                    str(wheels), str(REPO)], check=True, capture_output=True, timeout=600)
+                    str(wheels), str(source)], check=True, capture_output=True, timeout=600)
     (wheel,) = wheels.glob("mixbuild-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"mixbuild/demo_project/album.yaml", "mixbuild/demo_project/songs/opening.yaml", "mixbuild/py.typed",

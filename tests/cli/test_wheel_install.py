@@ -82,9 +82,9 @@ def test_the_installed_package_imports_as_mixbuild_and_answers_version(fresh_ven
 def test_the_demo_runs_in_an_empty_folder_and_writes_nothing_into_the_install(fresh_venv, tmp_path):
     venv, purelib = fresh_venv
     installed = _files(purelib / "mixbuild")
-    run = _run(venv, "mixbuild", "demo", "-j", "2", cwd=tmp_path)
+    run = _run(venv, "mixbuild", "demo", "first demo", "-j", "2", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    demo = tmp_path / "mixbuild-demo"
+    demo = tmp_path / "first demo"
     assert (demo / "album.yaml").is_file() and (demo / "build" / "streaming" / "01 - Opening.wav").is_file()
     assert "streaming/First Light.wav" in run.stdout
     assert _files(purelib / "mixbuild") == installed  # nothing written beside the installed package

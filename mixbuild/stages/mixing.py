@@ -70,6 +70,7 @@ def summed(arrays: list[np.ndarray], inputs: list[MixInput], lo: int, hi: int) -
     not span get nothing added (what adding its zeros gave, bit for bit), and the same products are added in
     the same order whatever the block, so a sum taken block by block is bit-identical to the whole; each
     input's pages are dropped once read."""
+    from .dsp.accumulate import add_placed_mono, add_scaled_stereo
     from .dsp.pan import mono_placement
 
     out = np.zeros((hi - lo, 2))
@@ -81,11 +82,16 @@ def summed(arrays: list[np.ndarray], inputs: list[MixInput], lo: int, hi: int) -
         first = 0 if spec.tap == "post" else width
         signal = audio[:, first:first + width]
         gain = 10.0 ** (spec.level_db / 20.0)
-        if width == 1:
-            gain = mono_placement(*((spec.pan, spec.width) if spec.tap == "post" else (0.0, 1.0))) * gain
         start, stop = max(lo, spec.start_frame), min(hi, spec.start_frame + signal.shape[0])
         if start < stop:
-            out[start - lo:stop - lo] += signal[start - spec.start_frame:stop - spec.start_frame] * gain
+            into, read = out[start - lo:stop - lo], signal[start - spec.start_frame:stop - spec.start_frame]
+            if read.dtype not in (np.float32, np.float64):
+                raise ValueError(f"summed: sources are float32 or float64 audio (got {read.dtype})")
+            if width == 1:
+                left, right = mono_placement(*((spec.pan, spec.width) if spec.tap == "post" else (0.0, 1.0))) * gain
+                add_placed_mono(into, read, float(left), float(right))
+            else:
+                add_scaled_stereo(into, read, read.dtype.type(gain))
         drop_pages(audio)  # memory stays flat in stem count
     return out
 

@@ -81,6 +81,7 @@ def kernels_cold() -> bool:
 def warm_up(sample_rate_hz: int = 48000) -> None:
     """Import every DSP module and run the compiled and FFT kernels once on 0.1 s of quiet noise."""
     _dsp_modules()
+    from mixbuild.stages.dsp.accumulate import add_placed_mono, add_scaled_stereo
     from mixbuild.stages.dsp.compressor import compress
     from mixbuild.stages.dsp.limiter import true_peak_limit
     from mixbuild.stages.dsp.loudness import measure
@@ -92,3 +93,8 @@ def warm_up(sample_rate_hz: int = 48000) -> None:
         true_peak_limit(audio * 200.0, sample_rate_hz, ceiling_dbtp=-1.0)
     true_peak_limit(noise[:4800] * 200.0, 192000, ceiling_dbtp=-1.0)  # >= 176.4 kHz: no oversampling
     measure(noise, sample_rate_hz)
+    into = np.zeros_like(noise)
+    for source in (noise, noise.astype(np.float32)):  # a sum's sources: whole, and one signal of two
+        add_scaled_stereo(into, source, source.dtype.type(0.5))
+        add_placed_mono(into, source[:, :1], 0.5, 0.5)
+        add_placed_mono(into, source[:, 1:], 0.5, 0.5)

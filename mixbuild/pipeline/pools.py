@@ -68,6 +68,17 @@ def cluster_errors() -> tuple[type[BaseException], ...]:
     return KilledWorker, CommClosedError, asyncio.CancelledError, concurrent.futures.CancelledError
 
 
+_STARTED: list[Executor] = []
+"""The loky executors this process has used (loky reuses one; a later -j makes another)."""
+
+
+def release_workers() -> None:
+    """Kill this process's loky workers now: the end of a one-shot command (watch keeps them warm between
+    builds instead). Killing idle workers is safe; asking them to exit waits for each interpreter's teardown."""
+    while _STARTED:
+        _STARTED.pop().shutdown(wait=True, kill_workers=True)  # type: ignore[call-arg]
+
+
 class Pools:
     """Submit tasks where they run best; `capacity` is how many may run at once."""
 
@@ -88,6 +99,7 @@ class Pools:
         if self._remote is None and self._wants_workers(backlog):
             from joblib.externals.loky import get_reusable_executor
             self._remote = self._workers = get_reusable_executor(max_workers=self._jobs, timeout=WORKER_IDLE_S)
+            _STARTED.append(self._workers)
         if self._remote is not None:
             return self._remote.submit(fn, *args)
         if self._threads is None:

@@ -11,15 +11,18 @@ from importlib.metadata import version
 from testkit.proc import REPO, env
 
 _PROBE = """
-import sys
+import os, sys
 sys.argv = ["mixbuild", "{flag}"]
+real_exit = os._exit
+
+def report_then_exit(code):  # main ends in os._exit: the modules it leaves imported are read there
+    heavy = sorted(m for m in ("numpy", "soundfile", "pydantic", "numba", "scipy", "rich") if m in sys.modules)
+    print("HEAVY", heavy, flush=True)
+    real_exit(code)
+
+os._exit = report_then_exit
 from mixbuild.pipeline.cli import main
-try:
-    main()
-except SystemExit:
-    pass
-heavy = sorted(m for m in ("numpy", "soundfile", "pydantic", "numba", "scipy", "rich") if m in sys.modules)
-print("HEAVY", heavy)
+main()
 """
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from typing import NoReturn
 
 import typer
 
@@ -32,13 +33,29 @@ def main() -> None:
     # that it did, after our one line: its processes inherit this filter.
     os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"),
                                                           "ignore:resource_tracker:UserWarning"]))
+    code: int = 0
     try:
         app()
+    except SystemExit as done:  # how every command ends (typer's standalone mode)
+        if isinstance(done.code, str):
+            typer.echo(done.code, err=True)
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except Stopped as stop:  # one line, then exit at once: a kernel still running on a thread is abandoned
         typer.echo(f"mixbuild: {stop.what}", err=True)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(stop.code)
+        code = stop.code
     except Exception as err:  # noqa: BLE001 - the last line of defence for the CLI
         typer.echo(f"mixbuild: internal error: {type(err).__name__}: {err}", err=True)
-        sys.exit(1)
+        code = 1
+    _leave(code)
+
+
+def _leave(code: int) -> NoReturn:
+    """Exit with `code` once the command is done: everything is written (atomically) by now, so the idle loky
+    workers are killed rather than asked to tear down (0.7 s at the end of a cold -j 2 build, measured), and
+    so is the interpreter's own teardown of numba, numpy and the rest (0.2-0.6 s), with both streams flushed."""
+    from ..pools import release_workers
+
+    release_workers()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

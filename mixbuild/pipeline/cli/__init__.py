@@ -56,6 +56,9 @@ def _leave(code: int) -> NoReturn:
     from ..pools import release_workers
 
     release_workers()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a reader gone (`| head`) or a full disk: nothing more can reach it
+            code = code or 1
     os._exit(code)

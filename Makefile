@@ -21,7 +21,7 @@ tools:
 # (vulture; .vulture_whitelist.py names the entry points only a decorator or a library calls).
 check: $(STAMP)
 	$(VENV)/bin/mypy
-	$(VENV)/bin/vulture mixbuild .vulture_whitelist.py --min-confidence 60
+	$(VENV)/bin/vulture pipeline stages mixbuild .vulture_whitelist.py --min-confidence 60
 
 test: check tools
 	$(VENV)/bin/pytest

@@ -291,9 +291,9 @@ def compile_once() -> None:
     """Python caches compiled modules on first import unless told not to (this sandbox does): compile
     ours once, as a user's first run would, so that no timed build recompiles them."""
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
-        for package in ("mixbuild",):
+        for package in ("mixbuild", "pipeline", "stages"):  # compileall does not follow the links
             compileall.compile_dir(REPO / package, quiet=1)
-        progress("PYTHONDONTWRITEBYTECODE is set: compiled mixbuild/ once, as a first run would")
+        progress("PYTHONDONTWRITEBYTECODE is set: compiled mixbuild/, pipeline/ and stages/ once, as a first run would")
 
 
 def warm_up(work: Path) -> None:

@@ -77,20 +77,30 @@ def graph(album: Album, targets: list[str] | None = None) -> dict[str, Node]:
     return compile_album(album, targets)
 
 
+def _spec_cache(spec_path: str | Path, cache_dir: str | Path | None) -> Cache:
+    """The cache a build of `spec_path` uses: `cache_dir`, else $MIXBUILD_CACHE, else its project's cache/."""
+    return Cache(resolve_cache_dir(cache_dir, default_cache(spec_path)))
+
+
+def _spec_out(spec_path: str | Path, out_dir: str | Path | None) -> Path:
+    """Where a build of `spec_path` delivers: `out_dir`, else its project's build/."""
+    return Path(out_dir) if out_dir is not None else default_out(spec_path)
+
+
 def plan(spec_path: str | Path, cache_dir: str | Path | None = None, targets: list[str] | None = None,
          out_dir: str | Path | None = None) -> list[PlanEntry]:
     """Which nodes would render, and why (against the last build delivered into `out_dir`), without rendering."""
-    cache = Cache(resolve_cache_dir(cache_dir, default_cache(spec_path)))
-    return make_plan(graph(load(spec_path), targets), cache, last_build_keys(Path(out_dir or default_out(spec_path))))
+    return make_plan(graph(load(spec_path), targets), _spec_cache(spec_path, cache_dir),
+                     last_build_keys(_spec_out(spec_path, out_dir)))
 
 
 def explain_node(spec_path: str | Path, node_id: str, cache_dir: str | Path | None = None,
                  targets: list[str] | None = None, out_dir: str | Path | None = None) -> dict[str, Any]:
     """A node's preimage stored by its last build (into `out_dir`), its preimage now, and what differs.
     Raises KeyError when the spec has no such node."""
-    cache = Cache(resolve_cache_dir(cache_dir, default_cache(spec_path)))
-    entries = {e.id: e for e in make_plan(graph(load(spec_path), targets), cache, last_build_keys(Path(out_dir or default_out(spec_path))))}
-    return explain(entries[node_id], cache)
+    cache = _spec_cache(spec_path, cache_dir)
+    plan_entries = make_plan(graph(load(spec_path), targets), cache, last_build_keys(_spec_out(spec_path, out_dir)))
+    return explain({e.id: e for e in plan_entries}[node_id], cache)
 
 
 def _rate_hz(node: Node) -> int:
@@ -145,7 +155,7 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     report's digests are kept by name. A bad MIXBUILD_CACHE_MAX_GB is a SpecError before anything renders.
     """
     started = time.perf_counter()
-    out = Path(out_dir) if out_dir is not None else default_out(spec_path)
+    out = _spec_out(spec_path, out_dir)
     _check_out_dir(out)
     sweep_dead_temporaries()  # what a killed build left in /dev/shm and the temp folder
     album = load(spec_path) if album is None else validate_album(album)  # one changed in Python is checked too
@@ -157,7 +167,7 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
         limit_bytes = max_bytes()
     except CacheLimitError as err:
         raise SpecError([Problem(Path("environment"), None, LIMIT_ENV_VAR, err.detail)]) from err
-    cache = Cache(resolve_cache_dir(cache_dir, default_cache(spec_path)))
+    cache = _spec_cache(spec_path, cache_dir)
     with cache.lease():  # held until the limit is enforced: nothing this build used is evicted
         results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, on_done=on_done, on_start=on_start,
                           parallel_backend=backend, scheduler=scheduler, before_render=before_render, force=forced)

@@ -68,8 +68,9 @@ def cluster_errors() -> tuple[type[BaseException], ...]:
     return KilledWorker, CommClosedError, asyncio.CancelledError, concurrent.futures.CancelledError
 
 
-_STARTED: list[Executor] = []
-"""The loky executors this process has used (loky reuses one; a later -j makes another)."""
+_STARTED: set[Executor] = set()
+"""The loky executors this process has used (loky hands every build in a watch the same one; a later -j makes
+another)."""
 
 
 def release_workers() -> None:
@@ -99,7 +100,7 @@ class Pools:
         if self._remote is None and self._wants_workers(backlog):
             from joblib.externals.loky import get_reusable_executor
             self._remote = self._workers = get_reusable_executor(max_workers=self._jobs, timeout=WORKER_IDLE_S)
-            _STARTED.append(self._workers)
+            _STARTED.add(self._workers)
         if self._remote is not None:
             return self._remote.submit(fn, *args)
         if self._threads is None:

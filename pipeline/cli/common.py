@@ -17,8 +17,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: rich's formatter costs 0.17 s of imports before any help is shown
-    help="mixbuild: records built like software. Specs in, cached reproducible renders out.",
 )
+
 
 def _print_version(asked: bool) -> None:
     if asked:

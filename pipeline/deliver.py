@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .atomic import is_temp_name, sweep_stale_temps
 from .cache import Cache
-from .filememo import FileDigestMemo
+from .filememo import RACY_WINDOW_NS, FileDigestMemo, stat_signature
 from .manifests import (LEGACY_MANIFEST, delivered_names, manifests, read_manifest, read_registry,
                         write_registry)
 from .dirswitch import carry, next_path, settle, switch
@@ -131,18 +132,42 @@ def _switch_target(cache: Cache, files: dict[str, str], album: Album, folder: Pa
         return  # the folder holds exactly this delivery already (a no-op build): nothing to switch
     staged = next_path(folder)
     staged.mkdir(parents=True)
+    staged_stats: dict[str, os.stat_result] = {}
     try:
-        switch(folder, staged, _stage(cache, files, manifest, folder, staged, stale, unchanged))
+        switch(folder, staged, _stage(cache, files, manifest, folder, staged, stale, unchanged, staged_stats))
     finally:  # after the switch the old contents; after a failure the unfinished new ones
         settle(folder, delivered_names, manifest)
+    _memoise_delivered(memo, folder, files, staged_stats, unchanged)
+
+
+def _memoise_delivered(memo: FileDigestMemo, folder: Path, files: dict[str, str],
+                       staged_stats: dict[str, os.stat_result], carried: set[str]) -> None:
+    """Tell the digest memo what the switched-in files hold, so that the next build reads none of them (the
+    link into the sibling and the old name's removal moved a carried file's ctime: without this, every
+    build after a change would read the whole folder back). A file counts only where it is still the one
+    staged (inode, size, mtime); a carried one only if nothing wrote it within the racy window, so that its
+    bytes are those `_switch_target` verified; a copied one holds its blob's bytes (written into the
+    sibling, which nobody else writes)."""
+    now_ns = time.time_ns()
+    for name, staged in staged_stats.items():
+        try:
+            st = os.lstat(folder / name)
+        except OSError:
+            continue
+        if (st.st_ino, st.st_size, st.st_mtime_ns) != (staged.st_ino, staged.st_size, staged.st_mtime_ns):
+            continue
+        if name in carried and now_ns - st.st_mtime_ns < RACY_WINDOW_NS:
+            continue
+        memo.record(folder / name, stat_signature(st), files[name])
 
 
 def _stage(cache: Cache, files: dict[str, str], manifest: str, folder: Path, staged: Path, stale: set[str],
-           unchanged: set[str]) -> list[str]:
+           unchanged: set[str], staged_stats: dict[str, os.stat_result]) -> list[str]:
     """Assemble the folder's next contents in `staged`; return the entries to move over at the switch.
 
     The manifest goes first, so that a sibling left by a kill lists every new file it may hold. Unchanged
-    deliverables and everything that is not a stale deliverable are hard links to the old folder's files."""
+    deliverables and everything that is not a stale deliverable are hard links to the old folder's files.
+    `staged_stats` receives each deliverable's stat as staged (see `_memoise_delivered`)."""
     _copy_into(cache.blob_path(files[manifest]), staged / manifest)
     moved = []
     if folder.is_dir():
@@ -161,6 +186,8 @@ def _stage(cache: Cache, files: dict[str, str], manifest: str, folder: Path, sta
             carry(folder / name, staged / name)
         else:
             _copy_into(cache.blob_path(blob), staged / name)
+        staged_stats[name] = os.lstat(staged / name)
+    staged_stats[manifest] = os.lstat(staged / manifest)
     return moved
 
 

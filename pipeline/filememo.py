@@ -76,6 +76,11 @@ class FileDigestMemo:
             self._remember(real, {**sig, "digest": digest})
         return digest
 
+    def record(self, path: str | os.PathLike[str], signature: dict[str, int], digest: str) -> None:
+        """Memoise a digest this process knows without reading the file (it wrote those bytes), for the file
+        as `signature` (`stat_signature`) found it; a later change to the file changes its signature."""
+        self._remember(os.path.realpath(path), {**signature, "digest": digest})
+
     def _remember(self, real: str, entry: dict[str, Any]) -> None:
         self._entries_now()[real] = entry
         self._learned[real] = entry

@@ -58,6 +58,12 @@ def _c_order_blocks(arr: np.ndarray) -> Iterator[memoryview]:
         yield out.reshape(-1).view(np.uint8).data
 
 
+def array_hasher(dtype: np.dtype[Any], shape: tuple[int, ...]) -> Any:
+    """The running hash of `digest_array` for an array of this dtype and shape: update it with the array's
+    C-order bytes, in order, and its hexdigest is the array's digest (a writer hashes what it writes)."""
+    return xxhash.xxh3_128(_array_header(dtype, shape))
+
+
 def digest_array(arr: np.ndarray) -> str:
     """Digest of an array's dtype (``dtype.str``), shape and C-order bytes.
 
@@ -66,7 +72,7 @@ def digest_array(arr: np.ndarray) -> str:
     strides) does not change the digest; the values, dtype and shape do.
     """
     arr = np.asarray(arr)
-    hasher = xxhash.xxh3_128(_array_header(arr.dtype, arr.shape))
+    hasher = array_hasher(arr.dtype, arr.shape)
     for block in _c_order_blocks(arr):
         hasher.update(block)
     return hasher.hexdigest()
@@ -81,7 +87,7 @@ def digest_npy_file(path: str | os.PathLike[str]) -> str:
         shape, fortran_order, dtype = reader(fh)
         if fortran_order:
             raise ValueError(f"{path}: a Fortran-order array (objects are stored in C order)")
-        hasher = xxhash.xxh3_128(_array_header(dtype, shape))
+        hasher = array_hasher(dtype, shape)
         remaining = math.prod(shape) * dtype.itemsize
         buffer = bytearray(CHUNK_BYTES)
         view = memoryview(buffer)

@@ -81,7 +81,7 @@ def run_task(cache_root: str, task: Task) -> tuple[str, str, float, list[str]]:
         _unchanged_since(read, node_id)
         seconds = time.perf_counter() - started
         if isinstance(out, AudioFile):  # written block by block: moved in, never loaded whole
-            digest, output = cache.put_array_file(out.path), "array"
+            digest, output = cache.put_array_file(out.path, out.digest), "array"
         elif isinstance(out, np.ndarray):
             if not np.isfinite(out).all():
                 raise RenderError(f"{node_id}: kernel produced NaN or Inf samples")

@@ -93,6 +93,8 @@ class AudioFile:
     path: Path
     frames: int
     channels: int
+    digest: str
+    """`digest_array` of the audio, hashed as it was written (the cache need not read the file back)."""
 
 
 WRITE_BUFFER_BYTES = 1 << 22
@@ -107,9 +109,12 @@ class AudioWriter:
     def __init__(self, frames: int, channels: int) -> None:
         from .npyfile import SparseWriter, npy_header
 
+        from mixbuild.pipeline.digest import array_hasher
+
         self.frames, self.channels, self.written = frames, channels, 0
         self._pending: list[np.ndarray] = []
         self._pending_bytes = 0
+        self._hasher = array_hasher(np.dtype(np.float32), (frames, channels))
         self.path = scratch_file(".npy")
         self._fh = self.path.open("r+b")
         self._sink = SparseWriter(self._fh)
@@ -141,8 +146,10 @@ class AudioWriter:
         self.written += samples.shape[0]
 
     def _flush(self) -> None:
+        data = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._hasher.update(data.reshape(-1).view(np.uint8).data)
         with self._naming_errors():
-            self._sink.write(np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0])
+            self._sink.write(data)
         self._pending, self._pending_bytes = [], 0
 
     def finish(self) -> AudioFile:
@@ -154,7 +161,7 @@ class AudioWriter:
         with self._naming_errors():
             self._sink.close()
             self._fh.close()
-        return AudioFile(self.path, self.frames, self.channels)
+        return AudioFile(self.path, self.frames, self.channels, self._hasher.hexdigest())
 
 
 class RenderError(Exception):

@@ -115,10 +115,11 @@ class Cache:
         return objects.put_object(self.array_path(digest), digest, "array",
                                   lambda path: atomic_save_npy(path, arr, fsync=self.fsync))
 
-    def put_array_file(self, source: Path) -> str:
+    def put_array_file(self, source: Path, digest: str | None = None) -> str:
         """Store a kernel's float32 .npy written in this cache's scratch/ (an AudioWriter's) by renaming it
-        in; return its digest, hashed from the file in blocks. An intact copy already stored is kept."""
-        digest = digest_npy_file(source)
+        in; return its digest: `digest` where the writer hashed what it wrote, else hashed from the file in
+        blocks. An intact copy already stored is kept."""
+        digest = digest or digest_npy_file(source)
         objects.put_object(self.array_path(digest), digest, "array", lambda path: self._move_in(source, path))
         source.unlink(missing_ok=True)  # an intact copy was already stored
         return digest

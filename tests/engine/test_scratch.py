@@ -56,8 +56,9 @@ def test_audio_written_block_by_block_is_stored_by_rename(tmp_path, monkeypatch)
         written = writer.finish()
         np.save(tmp_path / "plain.npy", audio.astype(np.float32))
         assert written.path.read_bytes() == (tmp_path / "plain.npy").read_bytes()  # np.save's bytes
-        digest = cache.put_array_file(written.path)
-        assert digest == digest_array(audio.astype(np.float32)) == digest_npy_file(cache.array_path(digest))
+        assert written.digest == digest_array(audio.astype(np.float32))  # hashed as written
+        digest = cache.put_array_file(written.path)  # without it: hashed from the file
+        assert digest == written.digest == digest_npy_file(cache.array_path(digest))
         assert not written.path.exists() and cache.check_object(digest)[0] == "ok"
 
         bad = AudioWriter(4, 2)

@@ -41,21 +41,19 @@ class SparseWriter:
         view = memoryview(data).cast("B")
         head = min(view.nbytes, -self._position % HOLE_BYTES)  # up to the next piece boundary: written
         pieces = (view.nbytes - head) // HOLE_BYTES
-        zero = np.zeros(pieces + 1, dtype=bool)  # per aligned whole piece, then the written tail
+        # spans: the head (written), each aligned whole piece (a hole where all zeros), the tail (written)
+        kinds = np.zeros(pieces + 2, dtype=bool)
         if pieces:
             words = np.frombuffer(view[head:head + pieces * HOLE_BYTES], dtype=np.uint64)
-            zero[:pieces] = ~words.reshape(pieces, HOLE_BYTES // 8).any(axis=1)
-        edges = [0, head, *range(head + HOLE_BYTES, head + pieces * HOLE_BYTES + 1, HOLE_BYTES), view.nbytes]
-        kinds = [False, *zero[:pieces], False]  # each span [edges[i], edges[i + 1]): a hole or not
-        start = 0
-        for i in range(1, len(kinds) + 1):  # coalesce runs of the same kind into one write or seek
-            if i == len(kinds) or kinds[i] != kinds[start]:
-                lo, hi = edges[start], edges[i]
-                if kinds[start]:
-                    self._fh.seek(hi - lo, os.SEEK_CUR)
-                elif hi > lo:
-                    self._fh.write(view[lo:hi])
-                start = i
+            kinds[1:-1] = ~words.reshape(pieces, HOLE_BYTES // 8).any(axis=1)
+        edges = np.concatenate(([0], head + HOLE_BYTES * np.arange(pieces + 1), [view.nbytes]))
+        starts = np.concatenate(([0], np.flatnonzero(kinds[1:] != kinds[:-1]) + 1))  # runs of one kind
+        for first, stop in zip(starts.tolist(), [*starts[1:].tolist(), kinds.shape[0]]):  # one write or seek each
+            lo, hi = int(edges[first]), int(edges[stop])
+            if kinds[first]:
+                self._fh.seek(hi - lo, os.SEEK_CUR)
+            elif hi > lo:
+                self._fh.write(view[lo:hi])
         self._position += view.nbytes
         return view.nbytes
 

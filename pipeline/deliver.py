@@ -13,10 +13,12 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from .atomic import is_temp_name, sweep_stale_temps
 from .cache import Cache
+from .digest import digest_blocks
 from .filememo import RACY_WINDOW_NS, FileDigestMemo, stat_signature
 from .manifests import (LEGACY_MANIFEST, delivered_names, manifests, read_manifest, read_registry,
                         write_registry)
@@ -62,7 +64,8 @@ def deliver(results: list[NodeResult], cache: Cache, out_dir: Path, album: str,
         target = result.id[len(ALBUM_EXPORT_PREFIX):]
         delivered_targets.add(target)
         export = cache.load_json(result.digest)
-        files = {Path(name).name: entry["blob"] for name, entry in export["files"].items()}
+        entries = {Path(name).name: entry for name, entry in export["files"].items()}
+        files = {name: file_digest(entry) for name, entry in entries.items()}
         folder = _target_folder(out_dir, target)
         own = read_manifest(cache.blob_path(files[export["manifest"]]))
         titles = own.titles if own is not None else frozenset()
@@ -71,7 +74,7 @@ def deliver(results: list[NodeResult], cache: Cache, out_dir: Path, album: str,
         # claimed before the switch, so that a kill leaves this album owning both its old and new manifests
         claims[target] = sorted(claimed | {export["manifest"]})
         write_registry(out_dir, registry)
-        _switch_target(cache, files, Album(export["manifest"], frozenset(claimed), titles), folder, memo)
+        _switch_target(cache, entries, Album(export["manifest"], frozenset(claimed), titles), folder, memo)
         claims[target] = [export["manifest"]]
         delivered += [{"target": target, "path": str(folder / name), "digest": blob}
                       for name, blob in sorted(files.items())]
@@ -107,9 +110,16 @@ class Album:
     titles: frozenset[str]
 
 
-def _switch_target(cache: Cache, files: dict[str, str], album: Album, folder: Path, memo: FileDigestMemo) -> None:
-    """Deliver `files` (name -> cache blob, the album's manifest among them) into `folder` in one switch,
-    leaving no sibling behind."""
+def file_digest(entry: dict[str, Any]) -> str:
+    """The digest (`digest_file`) of the file an album export's entry delivers: a blob's, or a spliced file's."""
+    return str(entry["spliced"]["digest"] if "spliced" in entry else entry["blob"])
+
+
+def _switch_target(cache: Cache, entries: dict[str, dict[str, Any]], album: Album, folder: Path,
+                   memo: FileDigestMemo) -> None:
+    """Deliver `entries` (name -> the album export's entry: a blob or a spliced file; the album's manifest
+    among them) into `folder` in one switch, leaving no sibling behind."""
+    files = {name: file_digest(entry) for name, entry in entries.items()}
     manifest = album.manifest
     if not settle(folder, delivered_names, manifest):  # a killed build's leftovers first
         raise DeliveryError(f"{next_path(folder)}: holds files that {folder} also has in another version (saved "
@@ -134,7 +144,7 @@ def _switch_target(cache: Cache, files: dict[str, str], album: Album, folder: Pa
     staged.mkdir(parents=True)
     staged_stats: dict[str, os.stat_result] = {}
     try:
-        switch(folder, staged, _stage(cache, files, manifest, folder, staged, stale, unchanged, staged_stats))
+        switch(folder, staged, _stage(cache, entries, manifest, folder, staged, stale, unchanged, staged_stats))
     finally:  # after the switch the old contents; after a failure the unfinished new ones
         settle(folder, delivered_names, manifest)
     _memoise_delivered(memo, folder, files, staged_stats, unchanged)
@@ -161,14 +171,14 @@ def _memoise_delivered(memo: FileDigestMemo, folder: Path, files: dict[str, str]
         memo.record(folder / name, stat_signature(st), files[name])
 
 
-def _stage(cache: Cache, files: dict[str, str], manifest: str, folder: Path, staged: Path, stale: set[str],
-           unchanged: set[str], staged_stats: dict[str, os.stat_result]) -> list[str]:
+def _stage(cache: Cache, files: dict[str, dict[str, Any]], manifest: str, folder: Path, staged: Path,
+           stale: set[str], unchanged: set[str], staged_stats: dict[str, os.stat_result]) -> list[str]:
     """Assemble the folder's next contents in `staged`; return the entries to move over at the switch.
 
     The manifest goes first, so that a sibling left by a kill lists every new file it may hold. Unchanged
     deliverables and everything that is not a stale deliverable are hard links to the old folder's files.
     `staged_stats` receives each deliverable's stat as staged (see `_memoise_delivered`)."""
-    _copy_into(cache.blob_path(files[manifest]), staged / manifest)
+    _write_into(cache, files[manifest], staged / manifest)
     moved = []
     if folder.is_dir():
         sweep_stale_temps(folder)
@@ -179,24 +189,28 @@ def _stage(cache: Cache, files: dict[str, str], manifest: str, folder: Path, sta
                 carry(Path(entry.path), staged / entry.name)
             else:
                 moved.append(entry.name)  # the user's folder (or a special file): moved at the switch
-    for name, blob in sorted(files.items()):
+    for name, source in sorted(files.items()):
         if name == manifest:
             continue
         if name in unchanged:
             carry(folder / name, staged / name)
         else:
-            _copy_into(cache.blob_path(blob), staged / name)
+            _write_into(cache, source, staged / name)
         staged_stats[name] = os.lstat(staged / name)
     staged_stats[manifest] = os.lstat(staged / manifest)
     return moved
 
 
-def _copy_into(source: Path, dest: Path) -> None:
-    """Copy a cache object into the sibling and fsync it. No temp file: the sibling is never shown, a partial
-    file there is removed by `settle`, and the switch fsyncs the folder once. An error names `dest` (a full
-    disk must say where, not name the cache object read)."""
+def _write_into(cache: Cache, entry: dict[str, Any], dest: Path) -> None:
+    """Write an entry's file into the sibling and fsync it: a blob copied, a spliced file written from its
+    pieces and checked against its digest. No temp file: the sibling is never shown, a partial file there is
+    removed by `settle`, and the switch fsyncs the folder once. An error names `dest` (a full disk must say
+    where, not name the cache object read)."""
     try:
-        shutil.copyfile(source, dest)
+        if "spliced" in entry:
+            _splice_into(cache, entry["spliced"], dest)
+        else:
+            shutil.copyfile(cache.blob_path(entry["blob"]), dest)
         fd = os.open(dest, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -204,6 +218,28 @@ def _copy_into(source: Path, dest: Path) -> None:
             os.close(fd)
     except OSError as exc:
         raise OSError(exc.errno, exc.strerror or str(exc), str(dest)) from exc
+
+
+def _splice_into(cache: Cache, spliced: dict[str, Any], dest: Path) -> None:
+    """Write the file the cache keeps as pieces (its head, ranges of stored blobs or zeros, its tail); one
+    that does not hash to its recorded digest (a damaged piece) is refused, so no unverified byte ships."""
+    from mixbuild.stages.wav import Part, read_parts
+
+    head, tail = cache.blob_path(spliced["head"]["blob"]), cache.blob_path(spliced["tail"]["blob"])
+    parts: list[Part] = [(head, 0, head.stat().st_size)]
+    parts += [(None, 0, int(part["zeros"])) if "zeros" in part else
+              (cache.blob_path(part["blob"]), int(part["offset"]), int(part["bytes"])) for part in spliced["parts"]]
+    parts.append((tail, 0, tail.stat().st_size))
+    with dest.open("wb") as sink:
+        def written() -> Iterator[bytes | memoryview]:
+            for block in read_parts(parts):
+                sink.write(block)
+                yield block
+
+        digest = digest_blocks(written())
+    if digest != spliced["digest"]:
+        raise DeliveryError(f"{dest}: the cache's pieces of this file no longer make the file they were recorded "
+                            "as (an object damaged during the build); build again: the next build re-renders it")
 
 
 def _remove_stale(folder: Path, names: set[str]) -> None:

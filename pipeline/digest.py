@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -99,6 +99,14 @@ def digest_npy_file(path: str | os.PathLike[str]) -> str:
             remaining -= n
         if fh.read(1):
             raise ValueError(f"{path}: bytes after the array's data")
+    return hasher.hexdigest()
+
+
+def digest_blocks(blocks: Iterable[bytes | memoryview]) -> str:
+    """`digest_file` of the file these blocks make, in order, without the file."""
+    hasher = xxhash.xxh3_128()
+    for block in blocks:
+        hasher.update(block)
     return hasher.hexdigest()
 
 

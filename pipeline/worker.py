@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from mixbuild.stages.registry import (NOTES, SCRATCH_FILES, AudioFile, Blob, NonFiniteAudio, RenderError, StageKind,
-                             load_kinds)
+from mixbuild.stages.registry import (ARRAY_HASHER, NOTES, SCRATCH_FILES, AudioFile, Blob, NonFiniteAudio,
+                                      RenderError, SplicedFile, StageKind, load_kinds)
 
 from .cache import Cache
 from .codeversion import kind_code_version
 from .dag import Node
-from .digest import digest_file
+from .digest import array_hasher, digest_blocks, digest_file
 from .filememo import stat_signature
 from .inputs import Resolved, digests, sources
 from .key import node_key, preimage
@@ -69,6 +69,7 @@ def run_task(cache_root: str, task: Task) -> tuple[str, str, float, list[str]]:
 
     notes: list[str] = []
     token, noting = SCRATCH_FILES.set(scratch_file), NOTES.set(notes.append)
+    hashing = ARRAY_HASHER.set(array_hasher)
     try:
         started = time.perf_counter()
         read = _verified_sources(task)
@@ -91,6 +92,7 @@ def run_task(cache_root: str, task: Task) -> tuple[str, str, float, list[str]]:
     finally:
         SCRATCH_FILES.reset(token)
         NOTES.reset(noting)
+        ARRAY_HASHER.reset(hashing)
         for path in scratch:  # moved into the cache, or left by a failed kernel
             path.unlink(missing_ok=True)
     cache.put_action(task.key, {"digest": digest, "kind": output, "stage": task.kind, "node_id": node_id,
@@ -164,6 +166,13 @@ def _store_blobs(cache: Cache, value: Any, scratch: set[Path]) -> Any:
         else:
             digest = cache.put_blob(value.data, value.suffix)
         return {"blob": digest, "suffix": value.suffix}
+    if isinstance(value, SplicedFile):  # its pieces are blobs, so the cache verifies and keeps them
+        parts = [{"zeros": count} if path is None else
+                 {"blob": cache.put_blob_file(path, move=path in scratch), "offset": offset, "bytes": count}
+                 for path, offset, count in value.parts]
+        return {"spliced": {"head": {"blob": cache.put_blob(value.head)}, "parts": parts,
+                            "tail": {"blob": cache.put_blob(value.tail)}, "digest": digest_blocks(value.blocks())},
+                "suffix": value.suffix}
     if isinstance(value, dict):
         return {k: _store_blobs(cache, v, scratch) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

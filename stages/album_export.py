@@ -23,7 +23,7 @@ from .naming import album_file_stem, manifest_name, track_file_stem
 from .formats import CUE_FILE_TYPES, LOSSLESS, is_lossy, sound_file_writer
 from .delivery import FormatName
 from .params import SpecModel
-from .registry import Blob, scratch_file, stage
+from .registry import Blob, RenderError, SplicedFile, scratch_file, stage
 
 CD_FRAME_SAMPLES = 588  # 44100 / 75: CUE times count CD frames of 1/75 s
 
@@ -81,19 +81,29 @@ SPLICED_SUBTYPES = {"PCM_16": 2, "PCM_24": 3}
 WAV's PEAK chunk would need the whole album's peaks, so float goes through libsndfile)."""
 
 
-def write_sequence(path: Path, p: AlbumExportParams, tracks: list[Path], lengths: list[int]) -> None:
-    """The album file: each track file's frames, exactly (stored integers or float32 pass through), then
-    silence up to its length in the sequence (its gap, CD-frame padding). 16/24-bit WAV is spliced from the
-    tracks' PCM bytes; other formats are copied block by block through libsndfile."""
-    from .wav import RIFF_MAX_BYTES, splice_pcm
+def splice_frame_bytes(p: AlbumExportParams, tracks: list[Path], lengths: list[int]) -> int:
+    """Bytes per frame of an album file spliced from its tracks' PCM bytes (16/24-bit WAV whose sizes fit
+    RIFF's 32 bits, on POSIX); 0 where it is written through libsndfile instead."""
+    from .wav import RIFF_MAX_BYTES
 
     info = soundfile.info(str(tracks[0]))
     frame_bytes = SPLICED_SUBTYPES.get(info.subtype, 0) * info.channels
     data_bytes = sum(lengths) * frame_bytes
     splice = (p.format == "wav" and frame_bytes and data_bytes % 2 == 0 and data_bytes < RIFF_MAX_BYTES - 1024
               and hasattr(os, "pwrite"))  # POSIX: positioned reads and writes
+    return frame_bytes if splice else 0
+
+
+def write_sequence(path: Path, p: AlbumExportParams, tracks: list[Path], lengths: list[int]) -> None:
+    """The album file: each track file's frames, exactly (stored integers or float32 pass through), then
+    silence up to its length in the sequence (its gap, CD-frame padding). 16/24-bit WAV is spliced from the
+    tracks' PCM bytes; other formats are copied block by block through libsndfile."""
+    from .wav import splice_pcm
+
+    info = soundfile.info(str(tracks[0]))
+    frame_bytes = splice_frame_bytes(p, tracks, lengths)
     dtype = "float32" if "FLOAT" in info.subtype else "int32"
-    if splice:
+    if frame_bytes:
         with sound_file_writer(path, p.sample_rate_hz, info.channels, info.subtype, LOSSLESS[p.format]):
             pass  # the header and an empty data chunk, to which splice_pcm appends
         splice_pcm(path, tracks, lengths, frame_bytes)
@@ -128,19 +138,52 @@ def streamed_true_peak(path: Path, sample_rate_hz: int) -> float:
     return peak
 
 
+def spliced_album(path: Path, p: AlbumExportParams, tracks: list[Path], lengths: list[int], frame_bytes: int,
+                  tags: dict[str, str]) -> tuple[SplicedFile, str]:
+    """The album file `write_sequence` then `tag_file` make, as the pieces it is spliced from, and its sha256.
+    `path` receives its skeleton (the header and the tags around a hole where the data goes, sizes set) for
+    the header's facts; the data itself is never written here."""
+    from .wav import data_chunk, data_parts, set_data_size
+
+    info = soundfile.info(str(tracks[0]))
+    with sound_file_writer(path, p.sample_rate_hz, info.channels, info.subtype, LOSSLESS[p.format]):
+        pass  # the header and an empty data chunk
+    data_bytes = sum(lengths) * frame_bytes
+    offset = set_data_size(path, data_bytes)
+    tag_file(path, p.format, tags)  # mutagen appends its chunk after the data
+    if data_chunk(path) != (offset, data_bytes):
+        raise RenderError(f"{path}: tagging moved the album file's data chunk")
+    with path.open("rb") as fh:
+        head = fh.read(offset)
+        fh.seek(offset + data_bytes)
+        tail = fh.read()
+    spliced = SplicedFile(head, data_parts(tracks, lengths, frame_bytes), tail, f".{p.format}")
+    sha256 = hashlib.sha256()
+    for block in spliced.blocks():
+        sha256.update(block)
+    return spliced, sha256.hexdigest()
+
+
+def tracks_apart(spans: list[tuple[int, int]]) -> bool:
+    """Whether no true-peak interpolator window spans two of the tracks at these spans of the album file."""
+    from .dsp.truepeak import MIN_SEQUENCE_GAP_FRAMES
+
+    return all(b[0] - a[1] >= MIN_SEQUENCE_GAP_FRAMES for a, b in zip(spans, spans[1:]))
+
+
 def assembled_facts(path: Path, sample_rate_hz: int, frames: int, spans: list[tuple[int, int]],
-                    sequences: list[dict[str, Any]]) -> dict[str, Any]:
+                    sequences: list[dict[str, Any]], sha256: str | None = None) -> dict[str, Any]:
     """file_facts of a lossless album file from its tracks' own measurements, not a second pass over it.
 
     Integrated loudness and LRA come from the tracks' 100 ms energies placed on the file's block grid
     (`sequence_loudness`); the true peak is the tracks' own and their ringing into the silence between
-    them, which is exact when no interpolator window spans two tracks; with shorter gaps the file is read.
+    them, which is exact when `tracks_apart`; with shorter gaps the file is read. `sha256`: see stream_facts.
     """
     from .dsp.loudness import sequence_loudness
-    from .dsp.truepeak import MIN_SEQUENCE_GAP_FRAMES, sequence_true_peak_dbtp
+    from .dsp.truepeak import sequence_true_peak_dbtp
 
-    facts = stream_facts(path)
-    if all(b[0] - a[1] >= MIN_SEQUENCE_GAP_FRAMES for a, b in zip(spans, spans[1:])):
+    facts = stream_facts(path, sha256)
+    if tracks_apart(spans):
         peak_dbtp = sequence_true_peak_dbtp(spans, frames, [s["true_peak"] for s in sequences],
                                             [(s["ringing_before"], s["ringing_after"]) for s in sequences])
     else:
@@ -197,11 +240,11 @@ def lossy_album(finals: list[np.ndarray], lengths: list[int], p: AlbumExportPara
         decoded_path.unlink(missing_ok=True)
 
 
-@stage("album_export", "2")
+@stage("album_export", "3")
 def render_album_export(inputs: AlbumExportInputs, p: AlbumExportParams) -> dict[str, Any]:
     ext = f".{p.format}"
     tracks = [Path(exported["file"]) for exported in inputs.exports]
-    files: dict[str, Blob] = {}
+    files: dict[str, Blob | SplicedFile] = {}
     entries = []
     for number, (track, exported, path) in enumerate(zip(p.tracks, inputs.exports, tracks), start=1):
         name = f"{track_file_stem(number, track.title)}{ext}"
@@ -216,14 +259,22 @@ def render_album_export(inputs: AlbumExportInputs, p: AlbumExportParams) -> dict
     starts = [sum(lengths[:i]) for i in range(len(lengths))]
     album_name = f"{album_file_stem(p.album_title)}{ext}"
     album = scratch_file(ext)
+    album_file: Blob | SplicedFile = Blob(album, ext)
     if is_lossy(p.format):
         facts = lossy_album(inputs.finals or [], lengths, p, album)
     else:
-        write_sequence(album, p, tracks, lengths)
-        tag_file(album, p.format, {"album": p.album_title, "artist": p.album_artist})
         spans = [(start, start + frames) for start, frames in zip(starts, track_frames)]
-        facts = assembled_facts(album, p.sample_rate_hz, sum(lengths), spans, [e["sequence"] for e in inputs.exports])
-    files[album_name] = Blob(album, ext)
+        sequences = [e["sequence"] for e in inputs.exports]
+        tags = {"album": p.album_title, "artist": p.album_artist}
+        frame_bytes = splice_frame_bytes(p, tracks, lengths)
+        sha256 = None
+        if frame_bytes and tracks_apart(spans):  # its facts need only its header: kept as its pieces
+            album_file, sha256 = spliced_album(album, p, tracks, lengths, frame_bytes, tags)
+        else:
+            write_sequence(album, p, tracks, lengths)
+            tag_file(album, p.format, tags)
+        facts = assembled_facts(album, p.sample_rate_hz, sum(lengths), spans, sequences, sha256)
+    files[album_name] = album_file
     entries.append({"path": album_name, "title": p.album_title, "track": None, **facts})
     manifest: dict[str, Any] = {"target": p.target, "files": entries}
     if p.cue_sheet:

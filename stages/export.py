@@ -188,10 +188,11 @@ def rounded(x: float) -> float | None:
     return round(float(x), 2) if np.isfinite(x) else None
 
 
-def stream_facts(source: bytes | Path) -> dict[str, Any]:
-    """The manifest facts a file's header and bytes give: digest, duration, rate, channels, subtype, depth."""
+def stream_facts(source: bytes | Path, sha256: str | None = None) -> dict[str, Any]:
+    """The manifest facts a file's header and bytes give: digest, duration, rate, channels, subtype, depth
+    (`sha256`: the bytes' digest where the caller hashed them, the file then being read for its header only)."""
     info = soundfile.info(str(source) if isinstance(source, Path) else io.BytesIO(source))
-    return {"sha256": sha256_of(source), "duration_s": round(info.frames / info.samplerate, 6),
+    return {"sha256": sha256 or sha256_of(source), "duration_s": round(info.frames / info.samplerate, 6),
             "sample_rate": info.samplerate, "channels": info.channels, "subtype": info.subtype,
             "bit_depth": BIT_DEPTH_BY_SUBTYPE.get(info.subtype)}
 

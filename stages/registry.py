@@ -46,6 +46,27 @@ class Blob:
     suffix: str
 
 
+@dataclass(frozen=True)
+class SplicedFile:
+    """A delivery file kept as what it is made of rather than as its bytes: `head`, the pieces `parts`
+    ((file, offset, bytes): a range of a file the kernel passes on, a stored track; zeros where file is
+    None), then `tail`. An album file spliced from its tracks so takes no cache space of its own, and is
+    written once, where it is delivered (which checks it against the digest the engine took of `blocks`)."""
+
+    head: bytes
+    parts: list[tuple[Path | None, int, int]]
+    tail: bytes
+    suffix: str
+
+    def blocks(self) -> Iterator[bytes | memoryview]:
+        """The file's bytes, in order, block by block."""
+        from .wav import read_parts
+
+        yield self.head
+        yield from read_parts(self.parts)
+        yield self.tail
+
+
 def _temp_scratch_file(suffix: str) -> Path:
     handle, name = tempfile.mkstemp(prefix=f"mixbuild-{os.getpid()}-", suffix=suffix)  # the pid: swept once dead
     os.close(handle)
@@ -54,6 +75,12 @@ def _temp_scratch_file(suffix: str) -> Path:
 
 SCRATCH_FILES: ContextVar[Callable[[str], Path]] = ContextVar("SCRATCH_FILES", default=_temp_scratch_file)
 """Makes the empty files `scratch_file` hands out; the worker points it into the cache while it renders."""
+
+
+ARRAY_HASHER: ContextVar[Callable[[np.dtype[Any], tuple[int, ...]], Any] | None] = ContextVar("ARRAY_HASHER",
+                                                                                          default=None)
+"""The engine's running hash of an array's digest, given its dtype and shape (its `update` takes the C-order
+bytes, `hexdigest` gives the digest); the worker sets it while it renders, so a writer hashes what it writes."""
 
 
 def scratch_file(suffix: str) -> Path:
@@ -93,8 +120,8 @@ class AudioFile:
     path: Path
     frames: int
     channels: int
-    digest: str
-    """`digest_array` of the audio, hashed as it was written (the cache need not read the file back)."""
+    digest: str | None
+    """The engine's digest of the audio, hashed as it was written (ARRAY_HASHER; None outside a render)."""
 
 
 WRITE_BUFFER_BYTES = 1 << 22
@@ -109,12 +136,11 @@ class AudioWriter:
     def __init__(self, frames: int, channels: int) -> None:
         from .npyfile import SparseWriter, npy_header
 
-        from mixbuild.pipeline.digest import array_hasher
-
         self.frames, self.channels, self.written = frames, channels, 0
         self._pending: list[np.ndarray] = []
         self._pending_bytes = 0
-        self._hasher = array_hasher(np.dtype(np.float32), (frames, channels))
+        hasher = ARRAY_HASHER.get()
+        self._hasher = None if hasher is None else hasher(np.dtype(np.float32), (frames, channels))
         self.path = scratch_file(".npy")
         self._fh = self.path.open("r+b")
         self._sink = SparseWriter(self._fh)
@@ -147,7 +173,8 @@ class AudioWriter:
 
     def _flush(self) -> None:
         data = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
-        self._hasher.update(data.reshape(-1).view(np.uint8).data)
+        if self._hasher is not None:
+            self._hasher.update(data.reshape(-1).view(np.uint8).data)
         with self._naming_errors():
             self._sink.write(data)
         self._pending, self._pending_bytes = [], 0
@@ -161,7 +188,8 @@ class AudioWriter:
         with self._naming_errors():
             self._sink.close()
             self._fh.close()
-        return AudioFile(self.path, self.frames, self.channels, self._hasher.hexdigest())
+        return AudioFile(self.path, self.frames, self.channels,
+                         None if self._hasher is None else self._hasher.hexdigest())
 
 
 class RenderError(Exception):

@@ -3,6 +3,8 @@ from its tracks' PCM.
 
 Splicing copies each track's stored integers as they are (the kernel's copy_file_range where the OS has
 it), instead of decoding and re-encoding them: a lossless album file costs a copy of its tracks' bytes.
+`splice_parts` describes the same file without writing it: its header, then each track's PCM range and
+its silence, then what follows the data (the tags), so that the cache keeps the recipe, not the bytes.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 COPY_BLOCK_BYTES = 1 << 20
@@ -116,3 +119,52 @@ def splice_pcm(path: Path, tracks: list[Path], lengths: list[int], frame_bytes: 
         os.pwrite(fd, struct.pack("<I", data_bytes), offset - 4)
     finally:
         os.close(fd)
+
+
+Part = tuple[Path | None, int, int]
+"""(file, offset, bytes) of a spliced file's piece: that range of the file, or that many zero bytes (None)."""
+
+
+def data_parts(tracks: list[Path], lengths: list[int], frame_bytes: int) -> list[Part]:
+    """The `data` chunk `splice_pcm` writes, as pieces: each track's PCM bytes, then its silence."""
+    parts: list[Part] = []
+    for track, length in zip(tracks, lengths):
+        start, count = data_chunk(track)
+        parts += [(track, start, count), (None, 0, length * frame_bytes - count)]
+    return parts
+
+
+def set_data_size(path: Path, data_bytes: int) -> int:
+    """Give `path`, a WAV file whose header ends in an empty `data` chunk, a data chunk of `data_bytes` zero
+    bytes (a hole: nothing is written) and the matching RIFF size; returns the data's offset."""
+    offset, size = data_chunk(path)
+    if size != 0 or offset != path.stat().st_size:
+        raise ValueError(f"{path}: the header must end in an empty data chunk")
+    with path.open("r+b") as fh:
+        fh.truncate(offset + data_bytes)
+        fh.seek(4)
+        fh.write(struct.pack("<I", offset - 8 + data_bytes))
+        fh.seek(offset - 4)
+        fh.write(struct.pack("<I", data_bytes))
+    return offset
+
+
+def read_parts(parts: list[Part]) -> Iterator[bytes | memoryview]:
+    """The bytes the pieces make, in order, block by block (at most COPY_BLOCK_BYTES at a time)."""
+    zeros = bytes(COPY_BLOCK_BYTES)
+    for path, offset, count in parts:
+        if path is None:
+            while count > 0:
+                yield memoryview(zeros)[:min(count, COPY_BLOCK_BYTES)]
+                count -= COPY_BLOCK_BYTES
+            continue
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            while count > 0:
+                block = os.pread(fd, min(COPY_BLOCK_BYTES, count), offset)
+                if not block:
+                    raise OSError(f"{path}: ends {count} bytes early")
+                yield block
+                offset, count = offset + len(block), count - len(block)
+        finally:
+            os.close(fd)

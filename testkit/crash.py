@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mixbuild.pipeline.atomic import is_temp_name
+from mixbuild.pipeline.dirswitch import ASIDE_SUFFIX, NEXT_SUFFIX
 
 from .outdir import deliverables, temp_files, undecodable
 from .proc import REPO, REPORT, build, build_cmd, env, killpg, verify
@@ -76,11 +77,17 @@ def crash_campaign(spec: Path, work: Path, kills: int, seed: int = 0, jobs: int 
     return fig
 
 
+def _staging(relative: str) -> bool:
+    """Whether a path lies in a hidden sibling a folder switch assembles in (never shown; the next build
+    settles it, which `_check_rebuild` checks)."""
+    return any(part.startswith(".") and part.endswith((NEXT_SUFFIX, ASIDE_SUFFIX)) for part in Path(relative).parts)
+
+
 def _check_after_kill(fig: CrashFigures, out: Path, clean: dict[str, bytes], when: str) -> None:
     """Right after the kill: every visible deliverable is whole (identical to the clean one)."""
     if not out.exists():
         return
-    seen = {k: v for k, v in deliverables(out).items() if not is_temp_name(Path(k).name)}
+    seen = {k: v for k, v in deliverables(out).items() if not is_temp_name(Path(k).name) and not _staging(k)}
     partial = [k for k, v in seen.items() if clean.get(k) != v]
     fig.partial_files += len(partial)
     if (out / REPORT).exists():

@@ -47,3 +47,33 @@ def test_data_chunk_refuses_what_is_not_wave(tmp_path):
     (tmp_path / "x.wav").write_bytes(b"RIFF\x04\x00\x00\x00AIFF")
     with pytest.raises(ValueError, match="not a RIFF/WAVE file"):
         data_chunk(tmp_path / "x.wav")
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24"])
+def test_album_file_kept_as_pieces_makes_the_written_and_tagged_file(tmp_path, subtype):
+    """What the cache keeps of an album file (its header, its tracks' PCM ranges, silence, its tags) makes,
+    byte for byte, the file write_sequence then tag_file write, and the sha256 the manifest gives is its."""
+    import hashlib
+
+    from mixbuild.stages.album_export import spliced_album, splice_frame_bytes
+
+    rng = np.random.default_rng(8)
+    tracks = []
+    for number in range(3):
+        path = tmp_path / f"{number}.wav"
+        soundfile.write(str(path), rng.standard_normal((44100 + 588 * number, 2)) * 0.1, 44100, subtype=subtype)
+        tag_file(path, "wav", {"title": f"track {number}"})
+        tracks.append(path)
+    params = AlbumExportParams(target="t", format="wav", sample_rate_hz=44100, album_title="a",
+                               tracks=[TrackInfo(title=str(n)) for n in range(3)])
+    lengths = [soundfile.info(str(t)).frames + gap for t, gap in zip(tracks, (88200, 1176, 0))]
+    tags = {"album": "An Album", "artist": "Someone"}
+    write_sequence(tmp_path / "written.wav", params, tracks, lengths)
+    tag_file(tmp_path / "written.wav", "wav", tags)
+    frame_bytes = splice_frame_bytes(params, tracks, lengths)
+    assert frame_bytes == (4 if subtype == "PCM_16" else 6)
+    pieces, sha256 = spliced_album(tmp_path / "skeleton.wav", params, tracks, lengths, frame_bytes, tags)
+    made = b"".join(bytes(block) for block in pieces.blocks())
+    written = (tmp_path / "written.wav").read_bytes()
+    assert made == written and sha256 == hashlib.sha256(written).hexdigest()
+    assert (tmp_path / "skeleton.wav").stat().st_blocks * 512 < len(written) // 4  # its data is a hole

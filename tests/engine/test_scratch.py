@@ -1,9 +1,11 @@
-"""Large kernel outputs (an album file, a stem's audio written block by block) are written into the cache's
-scratch/ and moved into objects/: nothing stays behind, after a good render or a failed one, the album file's
-blob is the delivered file and streamed audio is the .npy np.save would write."""
+"""Large kernel outputs (a stem's audio written block by block, an encoded track) are written into the cache's
+scratch/ and moved into objects/: nothing stays behind, after a good render or a failed one; streamed audio is
+the .npy np.save would write, and a spliced album file is kept as its tracks' pieces, which make the delivered
+file byte for byte."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -19,16 +21,24 @@ def scratch_files(project) -> list:
     return sorted((project.root / "cache" / "scratch").glob("*"))
 
 
-def test_album_file_moves_from_scratch_into_the_cache(project):
+def test_album_file_is_kept_as_its_tracks_pieces(project):
     report = project.build()
     assert scratch_files(project) == []
     node = next(n for n in report.nodes if n.id == "album/export/streaming")
-    output = Cache(project.root / "cache").load_json(node.digest)
-    album = project.root / "build" / "streaming" / "Test Album.wav"
-    blob = output["files"]["Test Album.wav"]["blob"]
-    assert digest_file(album) == blob  # the delivered file is the stored blob, byte for byte
-    manifest = json.loads(album_manifest(project.root / "build" / "streaming").read_text())
+    cache = Cache(project.root / "cache")
+    output = cache.load_json(node.digest)
+    folder = project.root / "build" / "streaming"
+    album = folder / "Test Album.wav"
+    spliced = output["files"]["Test Album.wav"]["spliced"]
+    assert digest_file(album) == spliced["digest"]  # the delivered file is the recorded one, byte for byte
+    tracks = {output["files"][name]["blob"] for name in ("01 - One.wav", "02 - Two.wav")}
+    assert {part["blob"] for part in spliced["parts"] if "blob" in part} == tracks  # ranges of the stored tracks
+    assert cache.blob_refs(node.digest) >= tracks | {spliced["head"]["blob"], spliced["tail"]["blob"]}
+    largest_blob = max(p.stat().st_size for p in cache.layout.root.rglob("*.blob"))
+    assert largest_blob < album.stat().st_size  # no copy of the album file in the cache
+    manifest = json.loads(album_manifest(folder).read_text())
     assert [e["track"] for e in manifest["files"]] == [1, 2, None]
+    assert manifest["files"][2]["sha256"] == hashlib.sha256(album.read_bytes()).hexdigest()
 
 
 def test_a_failing_kernel_leaves_no_scratch_file(project, monkeypatch):
@@ -42,11 +52,12 @@ def test_a_failing_kernel_leaves_no_scratch_file(project, monkeypatch):
 
 
 def test_audio_written_block_by_block_is_stored_by_rename(tmp_path, monkeypatch):
-    from mixbuild.pipeline.digest import digest_array, digest_npy_file
-    from mixbuild.stages.registry import SCRATCH_FILES, WRITE_BUFFER_BYTES, AudioWriter, NonFiniteAudio
+    from mixbuild.pipeline.digest import array_hasher, digest_array, digest_npy_file
+    from mixbuild.stages.registry import (ARRAY_HASHER, SCRATCH_FILES, WRITE_BUFFER_BYTES, AudioWriter,
+                                          NonFiniteAudio)
 
     cache = Cache(tmp_path / "cache")
-    token = SCRATCH_FILES.set(cache.scratch_file)
+    token, hashing = SCRATCH_FILES.set(cache.scratch_file), ARRAY_HASHER.set(array_hasher)  # as a render does
     try:
         audio = np.random.default_rng(2).standard_normal((100_003, 2))
         audio[20_000:90_000] = 0.0  # silence: holes in the written file
@@ -76,6 +87,7 @@ def test_audio_written_block_by_block_is_stored_by_rename(tmp_path, monkeypatch)
             short.finish()
     finally:
         SCRATCH_FILES.reset(token)
+        ARRAY_HASHER.reset(hashing)
 
 
 def test_a_short_or_foreign_npy_file_does_not_hash(tmp_path):
@@ -89,3 +101,23 @@ def test_a_short_or_foreign_npy_file_does_not_hash(tmp_path):
     for name, message in (("short", "short of its header"), ("long", "after the array"), ("fortran", "Fortran")):
         with pytest.raises(ValueError, match=message):
             digest_npy_file(tmp_path / f"{name}.npy")
+
+
+def test_a_spliced_file_that_no_longer_hashes_right_is_refused(project, tmp_path):
+    """Delivery writes a spliced file from its pieces and checks the whole against its recorded digest: a piece
+    damaged after the build verified it never ships as the album file."""
+    from mixbuild.pipeline import deliver
+
+    report = project.build()
+    cache = Cache(project.root / "cache")
+    node = next(n for n in report.nodes if n.id == "album/export/streaming")
+    entry = cache.load_json(node.digest)["files"]["Test Album.wav"]
+    deliver._write_into(cache, entry, tmp_path / "good.wav")
+    assert digest_file(tmp_path / "good.wav") == entry["spliced"]["digest"]
+    track = cache.blob_path(entry["spliced"]["parts"][0]["blob"])
+    damaged = bytearray(track.read_bytes())
+    damaged[entry["spliced"]["parts"][0]["offset"] + 10] ^= 0xFF
+    track.chmod(0o644)
+    track.write_bytes(bytes(damaged))
+    with pytest.raises(deliver.DeliveryError, match="no longer make the file"):
+        deliver._write_into(cache, entry, tmp_path / "bad.wav")

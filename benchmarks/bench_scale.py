@@ -50,7 +50,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the checkout's pipeline, stages and testkit
 
-from machine import cpu_model  # noqa: E402
+from machine import cpu_model, memory_pass_slowdown  # noqa: E402
 from mixbuild.pipeline.cache.layout import disk_bytes  # noqa: E402
 from testkit.proc import REPORT, env  # noqa: E402
 from testkit.studio import Album, StudioPlan, write_album, write_studio, write_yaml  # noqa: E402
@@ -355,7 +355,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
     if not (args.no_scale or args.cold_only):
         rows += scale_comparison(work, args, jobs)
 
-    print(f"machine: {machine()}")
+    alone_s, paired_s = memory_pass_slowdown()
+    print(f"machine: {machine()}; a memory-bound pass takes {alone_s:.2f} s alone, {paired_s:.2f} s beside a second "
+          f"(-j 2 ceiling for such work: {2 * alone_s / paired_s:.2f}x)")
     print(f"flags: --songs {args.songs} --stems {args.stems} --seconds {args.seconds:g} "
           f"--jobs {' '.join(map(str, args.jobs))} --repeat {args.repeat} --scale-stems {args.scale_stems} "
           f"--scale-seconds {args.scale_seconds:g}{' --no-scale' if args.no_scale else ''} "

@@ -203,21 +203,22 @@ def tag_edits(album_spec: Path, count: int) -> Iterator[str]:
 
 # ------------------------------------------------------------------------------------- the runs
 
-def cold_builds(album: Album, work: Path, jobs_list: list[int]) -> tuple[list[Build], Path, Path]:
-    """A cold build at each job count, each into a fresh cache; returns the builds and the cache and
-    out dir of the last (kept for the rebuilds; the others are removed, as their objects are the same)."""
-    builds, kept = [], None
-    for jobs in jobs_list:
-        cache, out = work / f"cache-j{jobs}", work / f"out-j{jobs}"
-        shutil.rmtree(cache, ignore_errors=True)
-        progress(f"cold build -j {jobs} ...")
-        builds.append(build(album.spec, cache, out, jobs))
-        progress(f"  {builds[-1].wall_s:.1f} s, {builds[-1].rendered} nodes")
-        if kept is not None:
-            shutil.rmtree(kept[0], ignore_errors=True)
-        kept = (cache, out)
-    assert kept is not None
-    return builds, kept[0], kept[1]
+def cold_builds(album: Album, work: Path, jobs_list: list[int], rounds: int) -> tuple[list[list[Build]], Path, Path]:
+    """`rounds` cold builds at each job count, each into a fresh cache, the job counts taking turns (each
+    round in the other order, so a drift of the machine's speed falls on all alike); returns the builds per
+    job count and the cache and out dir of the last -j's last build (kept for the rebuilds)."""
+    builds: dict[int, list[Build]] = {jobs: [] for jobs in jobs_list}
+    for round_ in range(rounds):
+        for jobs in (jobs_list if round_ % 2 == 0 else jobs_list[::-1]):
+            cache, out = work / f"cache-j{jobs}", work / f"out-j{jobs}"
+            shutil.rmtree(cache, ignore_errors=True)
+            progress(f"cold build -j {jobs} ({round_ + 1} of {rounds}) ...")
+            builds[jobs].append(build(album.spec, cache, out, jobs))
+            progress(f"  {builds[jobs][-1].wall_s:.1f} s, {builds[jobs][-1].rendered} nodes")
+            if jobs != jobs_list[-1]:
+                shutil.rmtree(cache, ignore_errors=True)  # its objects are the last -j's
+    last = jobs_list[-1]
+    return [builds[jobs] for jobs in jobs_list], work / f"cache-j{last}", work / f"out-j{last}"
 
 
 def rebuild_after_each(spec: Path, cache: Path, out: Path, jobs: int, edits: Iterable[object]) -> list[Build]:
@@ -335,17 +336,18 @@ def run(args: argparse.Namespace, work: Path) -> None:
     synthesis_s = time.perf_counter() - started
     source_bytes = sum(disk_bytes(path.stat()) for path in album.stem_files)
 
-    colds, cache, out = cold_builds(album, work, args.jobs)
+    colds, cache, out = cold_builds(album, work, args.jobs, args.cold_repeat)
     cache_bytes = tree_bytes(cache, "objects")
-    base = colds[0]
+    base_s = median_wall_s(colds[0])
     jobs = args.jobs[-1]
     rows = []
-    for cold in colds:
-        rows.append((f"cold build -j {cold.jobs}",
-                     f"{cold.wall_s:.1f} s, speedup {base.wall_s / cold.wall_s:.2f}x vs -j {base.jobs}, "
-                     f"wall x jobs / node s {cold.wall_s * cold.jobs / cold.node_seconds:.2f} "
-                     f"(node s {cold.node_seconds:.1f}), peak RSS {cold.largest_rss_mb:.0f} MB largest process, "
-                     f"{cold.tree_rss_mb:.0f} MB tree, {cold.rendered} nodes"))
+    for runs in colds:
+        wall_s, node_s = median_wall_s(runs), statistics.median(b.node_seconds for b in runs)
+        rows.append((f"cold build -j {runs[0].jobs}",
+                     f"{walls(runs)}, speedup {base_s / wall_s:.2f}x vs -j {colds[0][0].jobs} (medians), "
+                     f"wall x jobs / node s {wall_s * runs[0].jobs / node_s:.2f} (node s {node_s:.1f}), peak RSS "
+                     f"{max(b.largest_rss_mb for b in runs):.0f} MB largest process, "
+                     f"{max(b.tree_rss_mb for b in runs):.0f} MB tree, {runs[0].rendered} nodes"))
     if not args.cold_only:
         rows += rebuilds(album, cache, out, jobs, args.repeat, tuple(args.rebuilds))
     rows.append(("cache bytes / source bytes",
@@ -359,7 +361,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
     print(f"machine: {machine()}; a memory-bound pass takes {alone_s:.2f} s alone, {paired_s:.2f} s beside a second "
           f"(-j 2 ceiling for such work: {2 * alone_s / paired_s:.2f}x)")
     print(f"flags: --songs {args.songs} --stems {args.stems} --seconds {args.seconds:g} "
-          f"--jobs {' '.join(map(str, args.jobs))} --repeat {args.repeat} --scale-stems {args.scale_stems} "
+          f"--jobs {' '.join(map(str, args.jobs))} --cold-repeat {args.cold_repeat} --repeat {args.repeat} "
+          f"--scale-stems {args.scale_stems} "
           f"--scale-seconds {args.scale_seconds:g}{' --no-scale' if args.no_scale else ''} "
           f"--rebuilds {' '.join(args.rebuilds)}"
           f"{' --cold-only' if args.cold_only else ''}; late entries at "
@@ -379,6 +382,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, nargs="+", default=list(range(1, cores + 1)),
                         help=f"-j values of the cold builds (default 1..{cores}); rebuilds use the last")
     parser.add_argument("--repeat", type=int, default=3, help="rebuilds of each kind (median)")
+    parser.add_argument("--cold-repeat", type=int, default=1, help="cold builds at each -j, taking turns (median)")
     parser.add_argument("--rebuilds", nargs="+", choices=REBUILDS, default=list(REBUILDS), help="which rebuilds")
     parser.add_argument("--scale-stems", type=int, default=4, help="stems per song of the 2- and 8-song albums")
     parser.add_argument("--scale-seconds", type=float, default=30.0, help="song length of the 2/8-song albums")

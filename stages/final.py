@@ -38,9 +38,10 @@ class FinalInputs:
     """Album mode: this target's share of album/loudness (album/gain/<target>)."""
 
 
-def _work_copy(master: np.ndarray, p: FinalParams, path: Path) -> np.ndarray:
-    """The master at the target rate (libsoxr's stream: what its one-shot call gives), mono-bassed, as a
-    float64 map of `path` written block by block: the song is held in the file, not the heap."""
+def _work_copy(master: np.ndarray, p: FinalParams, path: Path, gain: float | None) -> np.ndarray:
+    """The master at the target rate (libsoxr's stream: what its one-shot call gives), mono-bassed, times
+    `gain` where it is known before (album mode: the same products as a pass over the copy, without one),
+    as a float64 map of `path` written block by block: the song is held in the file, not the heap."""
     import soxr
 
     from .dsp.crossover import MonoBass
@@ -59,6 +60,8 @@ def _work_copy(master: np.ndarray, p: FinalParams, path: Path) -> np.ndarray:
                 block = stream.resample_chunk(block, last=start + MIX_BLOCK_FRAMES >= frames)
             if bass is not None:
                 block = bass.process(block)
+            if gain is not None:
+                block *= gain
             sink.write(np.ascontiguousarray(block, dtype=np.float64).data)  # its buffer: no bytes copy
             written += block.shape[0]
     return np.memmap(path, dtype=np.float64, mode="r+", shape=(written, channels)) if written else \
@@ -72,17 +75,16 @@ def render_final(inputs: FinalInputs, p: FinalParams) -> AudioFile:
     from .dsp.pages import walk
     from .mixing import MIX_BLOCK_FRAMES
 
+    album_gain = p.target_lufs is not None and p.loudness_mode == "album"
+    if album_gain and inputs.album_gain is None:
+        raise RenderError("final: album loudness mode needs the album_gain input")
     work_path, envelope_path = scratch_file(".f64"), scratch_file(".f64")
     try:
-        audio = _work_copy(inputs.master, p, work_path)  # ours: gained and limited in place
-        if p.target_lufs is not None:
-            if p.loudness_mode == "album":
-                if inputs.album_gain is None:
-                    raise RenderError("final: album loudness mode needs the album_gain input")
-                gain_db = inputs.album_gain["value"]
-            else:
-                measured = integrated_lufs(audio, p.target_rate_hz)
-                gain_db = p.target_lufs - measured if np.isfinite(measured) else 0.0
+        gain = 10.0 ** (inputs.album_gain["value"] / 20.0) if album_gain and inputs.album_gain else None
+        audio = _work_copy(inputs.master, p, work_path, gain)  # ours: limited in place
+        if p.target_lufs is not None and not album_gain:  # track mode: measured on the copy, then applied
+            measured = integrated_lufs(audio, p.target_rate_hz)
+            gain_db = p.target_lufs - measured if np.isfinite(measured) else 0.0
             for _, block in walk(audio):
                 block *= 10.0 ** (gain_db / 20.0)
         envelope = np.memmap(envelope_path, dtype=np.float64, mode="w+", shape=audio.shape[:1]) \

@@ -27,8 +27,11 @@ def _stop(signum: int, _frame: object) -> None:
 def main() -> None:
     """Console entry point: any unexpected error is one line and exit 1, never a traceback; Ctrl-C and
     SIGTERM stop cleanly with one line (exit 130 and 143)."""
+    from ..allocator import tune_allocator
+
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    tune_allocator()
     # When a stop kills the loky workers, the resource tracker they leave unlinks their semaphores and warns
     # that it did, after our one line: its processes inherit this filter.
     os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"),

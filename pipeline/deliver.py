@@ -171,25 +171,25 @@ def _memoise_delivered(memo: FileDigestMemo, folder: Path, files: dict[str, str]
         memo.record(folder / name, stat_signature(st), files[name])
 
 
-def _stage(cache: Cache, files: dict[str, dict[str, Any]], manifest: str, folder: Path, staged: Path,
+def _stage(cache: Cache, entries: dict[str, dict[str, Any]], manifest: str, folder: Path, staged: Path,
            stale: set[str], unchanged: set[str], staged_stats: dict[str, os.stat_result]) -> list[str]:
     """Assemble the folder's next contents in `staged`; return the entries to move over at the switch.
 
     The manifest goes first, so that a sibling left by a kill lists every new file it may hold. Unchanged
     deliverables and everything that is not a stale deliverable are hard links to the old folder's files.
     `staged_stats` receives each deliverable's stat as staged (see `_memoise_delivered`)."""
-    _write_into(cache, files[manifest], staged / manifest)
+    _write_into(cache, entries[manifest], staged / manifest)
     moved = []
     if folder.is_dir():
         sweep_stale_temps(folder)
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            if entry.name in files or entry.name in stale or is_temp_name(entry.name):
+            if entry.name in entries or entry.name in stale or is_temp_name(entry.name):
                 continue
             if entry.is_file(follow_symlinks=False) or entry.is_symlink():
                 carry(Path(entry.path), staged / entry.name)
             else:
                 moved.append(entry.name)  # the user's folder (or a special file): moved at the switch
-    for name, source in sorted(files.items()):
+    for name, source in sorted(entries.items()):
         if name == manifest:
             continue
         if name in unchanged:

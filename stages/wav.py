@@ -99,24 +99,19 @@ def splice_pcm(path: Path, tracks: list[Path], lengths: list[int], frame_bytes: 
     """Append to `path`, a WAV file whose header ends in an empty `data` chunk, each track's PCM bytes then
     silence up to its length (frames) in the sequence, and set the RIFF and data sizes. The tracks share the
     header's format; the caller checks that the result fits RIFF's 32-bit sizes and is of even length."""
-    offset, size = data_chunk(path)
-    if size != 0 or offset != path.stat().st_size:
-        raise ValueError(f"{path}: the header must end in an empty data chunk")
+    offset = set_data_size(path, sum(lengths) * frame_bytes)
     fd = os.open(path, os.O_RDWR)
     try:
         os.lseek(fd, offset, os.SEEK_SET)
-        for track, length in zip(tracks, lengths):
-            start, count = data_chunk(track)
+        for track, start, count in data_parts(tracks, lengths, frame_bytes):
+            if track is None:  # silence: left the hole set_data_size made, where the FS keeps them
+                os.lseek(fd, count, os.SEEK_CUR)
+                continue
             source = os.open(track, os.O_RDONLY)
             try:
                 _copy_range(source, fd, start, count)
             finally:
                 os.close(source)
-            os.lseek(fd, length * frame_bytes - count, os.SEEK_CUR)  # silence: a hole where the FS keeps them
-        data_bytes = sum(lengths) * frame_bytes
-        os.ftruncate(fd, offset + data_bytes)
-        os.pwrite(fd, struct.pack("<I", offset - 8 + data_bytes), 4)
-        os.pwrite(fd, struct.pack("<I", data_bytes), offset - 4)
     finally:
         os.close(fd)
 

@@ -47,31 +47,34 @@ SUBTYPES: dict[BitDepth, str] = {16: "PCM_16", 24: "PCM_24", "32f": "FLOAT"}
 """The libsndfile subtype a lossless bit depth is written as."""
 
 
-def pcm_block(block: np.ndarray, bit_depth: BitDepth, quantizer: Any) -> np.ndarray:
-    """Quantised samples in the dtype soundfile writes exactly (`quantizer`: the final's `Quantizer`)."""
+def pcm_block(block: np.ndarray, bit_depth: BitDepth, quantizer: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The block as the file stores it, in the dtype soundfile writes exactly (24-bit codes in int32's top
+    bits), and the samples that decodes to, as soundfile reads them back (float32 holds every 16- and 24-bit
+    value exactly); `quantizer`: the final's `Quantizer`."""
     if bit_depth == "32f":
-        return np.asarray(block, dtype=np.float32)
-    ints = np.round(quantizer.process(np.asarray(block, dtype=np.float64)) * 2.0 ** (bit_depth - 1))
-    if bit_depth == 16:
-        return ints.astype(np.int16)
-    return ints.astype(np.int32) << 8  # soundfile maps int32 to 24 bit by its top bits
+        pcm = np.asarray(block, dtype=np.float32)
+        return pcm, pcm
+    codes = quantizer.codes(block)
+    samples = codes.astype(np.float32)
+    samples *= np.float32(1.0 / quantizer.scale)  # a power of two: exact
+    return (codes.astype(np.int16) if bit_depth == 16 else codes.astype(np.int32) << 8), samples
 
 
 def encode(final: np.ndarray, p: ExportParams, path: Path) -> AudioFile:
     """Dither, quantise and write `final` to `path` in the target's format and bit depth block by block (the
     bytes one write of the whole gives), then tag it; returns the samples the file decodes to, written as
-    they are made into a scratch .npy (`decoded`), so no whole song is held here."""
+    they are made into a scratch .npy, so no whole song is held here."""
     from .dsp.dither import Quantizer
     from .dsp.pages import drop_pages
 
     frames, channels = final.shape
-    quantizer = None if p.bit_depth == "32f" else Quantizer(p.bit_depth, p.dither, p.dither_seed, final.size)
+    quantizer = None if p.bit_depth == "32f" else Quantizer(p.bit_depth, p.dither, p.dither_seed)
     samples = AudioWriter(frames, channels)
     with sound_file_writer(path, p.sample_rate_hz, channels, SUBTYPES[p.bit_depth], LOSSLESS[p.format]) as sink:
         for start in range(0, frames, EXPORT_BLOCK_FRAMES):
-            pcm = pcm_block(final[start:start + EXPORT_BLOCK_FRAMES], p.bit_depth, quantizer)
+            pcm, decoded = pcm_block(final[start:start + EXPORT_BLOCK_FRAMES], p.bit_depth, quantizer)
             sink.write(pcm)
-            samples.write(decoded(pcm))
+            samples.write(decoded)
             drop_pages(final, start + EXPORT_BLOCK_FRAMES, start)
     tag_file(path, p.format, p.tags)
     return samples.finish()
@@ -129,16 +132,6 @@ def encode_lossy(programme: Callable[[], Iterable[np.ndarray]], channels: int, s
         trim_db -= excess_db + 0.05  # a hair under: the codec's overshoot moves a little with the level
     raise RenderError(f"{fmt}: the decoded true peak stays {excess_db:.2f} dB over the {ceiling_dbtp} dBTP "
                       f"ceiling after {LOSSY_CEILING_PASSES} encodes; lower the target's ceiling_dbtp")
-
-
-def decoded(frames: np.ndarray) -> np.ndarray:
-    """The samples a lossless file of these frames decodes to: int16 / 2^15, int32 / 2^31 (24-bit frames
-    are stored << 8), float32 as is; exactly what soundfile reads back as float64, held in float32, which
-    represents every 16- and 24-bit value exactly at half the memory."""
-    scale = {np.dtype(np.int16): 2.0 ** 15, np.dtype(np.int32): 2.0 ** 31}.get(frames.dtype, 1.0)
-    samples = frames.astype(np.float32)
-    samples /= np.float32(scale)
-    return samples
 
 
 def vorbis_comments(tags: dict[str, str]) -> dict[str, str]:

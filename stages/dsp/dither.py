@@ -1,51 +1,75 @@
 """Word-length reduction with TPDF dither (for 16-bit delivery, e.g. CD at 44.1 kHz / 16 bit).
 
-Values are returned as float64 on the integer grid k / 2**(bit_depth-1), so the
-encoder writes them exactly. Randomness comes from numpy's default_rng(seed); the export
-stage passes its params' `dither_seed`, which the engine derives from the export node's id:
-same node, same bytes.
+Codes are integers k in [-2**(bit_depth-1), 2**(bit_depth-1) - 1], the values k / 2**(bit_depth-1) that
+the encoder writes exactly. Randomness comes from numpy's PCG64 seeded with `seed`; the export stage passes
+its params' `dither_seed`, which the engine derives from the export node's id: same node, same bytes.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from mixbuild.stages.dsp.checks import check_audio, check_number
 
 DITHER_KINDS = ("tpdf", "none")
 MIN_BIT_DEPTH = 2
 MAX_BIT_DEPTH = 32
+#: One 32-bit half of a PCG64 draw, as a fraction of one LSB.
+_HALF_DRAW_LSB = 2.0 ** -32
+
+
+@njit(cache=True, nogil=True)
+def _quantise(block: np.ndarray, scale: float, noise: np.ndarray, codes: np.ndarray) -> bool:  # pragma: no cover
+    # codes = clip(rint(block * scale + tpdf), -scale, scale - 1), row by row; False at a non-finite sample.
+    # tpdf from draw k (one per sample, in order): its two 32-bit halves, each uniform on [0, 1) LSB, summed
+    # and centred: (hi + lo + 1) 2^-32 - 1, triangular on (-1, 1) LSB with mean 0.
+    frames, channels = block.shape
+    k = 0
+    for i in range(frames):
+        for c in range(channels):
+            v = np.float64(block[i, c])
+            if not np.isfinite(v):
+                return False
+            v *= scale
+            if noise.shape[0]:
+                draw = noise[k]
+                k += 1
+                v += (np.float64(draw >> np.uint64(32)) + np.float64(draw & np.uint64(0xFFFFFFFF)) + 1.0) \
+                    * _HALF_DRAW_LSB - 1.0
+            r = np.rint(v)
+            r = -scale if r < -scale else r
+            r = scale - 1.0 if r > scale - 1.0 else r
+            codes[i, c] = np.int64(r)
+    return True
 
 
 class Quantizer:
-    """Quantise to bit_depth bits as a stream over consecutive blocks of one signal of `values` samples in
-    all (frames x channels): float64 values k / 2**(bit_depth-1), clipped to [-1, 1 - 1 LSB].
+    """Quantise to bit_depth bits as a stream over consecutive blocks of one signal: int64 codes k, or the
+    float64 values k / 2**(bit_depth-1), clipped to [-1, 1 - 1 LSB].
 
-    "tpdf" adds the sum of two independent uniform +-0.5 LSB variables before rounding (total error RMS =
-    LSB/2, independent of the signal); "none" rounds to nearest. Deterministic for a seed. The two draws come
-    from two generators, the second advanced past the first's `values` draws, so the blocks get the noise
-    one block holding the whole signal gets: the stream's cut does not change a sample."""
+    "tpdf" adds triangular noise of +-1 LSB (two independent uniform +-0.5 LSB variables: total error RMS =
+    LSB/2, independent of the signal) before rounding; "none" rounds to nearest (half to even). The noise is
+    one PCG64 draw per sample, its two 32-bit halves the two variables, taken in order whatever the blocks:
+    the stream's cut does not change a sample, and the generator is the cost (one draw, not two)."""
 
-    def __init__(self, bit_depth: int, dither: str, seed: int, values: int) -> None:
+    def __init__(self, bit_depth: int, dither: str, seed: int) -> None:
         depth = check_number(bit_depth, "bit_depth", ge=MIN_BIT_DEPTH, le=MAX_BIT_DEPTH, integer=True)
         if dither not in DITHER_KINDS:
             raise ValueError(f"dither: must be one of {', '.join(DITHER_KINDS)} (got {dither!r})")
         seed = check_number(seed, "seed", ge=0, integer=True)
         self.scale = float(2 ** (depth - 1))
-        self.first = self.second = None
-        if dither == "tpdf":  # default_rng's generator: PCG64, which can jump ahead
-            self.first = np.random.Generator(np.random.PCG64(seed))
-            self.second = np.random.Generator(np.random.PCG64(seed).advance(values))  # a 64-bit draw per double
+        self.draws = np.random.PCG64(seed) if dither == "tpdf" else None
+
+    def codes(self, block: np.ndarray) -> np.ndarray:
+        """The next block's integer codes (int64, the block's shape)."""
+        check_audio(block[:0])  # shape and dtype; the samples are checked as they are quantised
+        noise = self.draws.random_raw(block.size) if self.draws is not None else np.empty(0, dtype=np.uint64)
+        codes = np.empty(block.shape, dtype=np.int64)
+        if not _quantise(block, self.scale, noise, codes):
+            raise ValueError("audio contains NaN or Inf samples")
+        return codes
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """The next block, quantised: float64 values k / 2**(bit_depth-1), clipped to [-1, 1 - 1 LSB]."""
-        check_audio(block)
-        scaled = np.multiply(block, self.scale, dtype=np.float64)
-        if self.first is not None and self.second is not None:
-            scaled += self.first.uniform(-0.5, 0.5, size=scaled.shape)
-            scaled += self.second.uniform(-0.5, 0.5, size=scaled.shape)
-        np.rint(scaled, out=scaled)
-        np.clip(scaled, -self.scale, self.scale - 1.0, out=scaled)
-        scaled /= self.scale
-        return scaled
-
+        return self.codes(block) / self.scale

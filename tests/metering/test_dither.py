@@ -13,7 +13,7 @@ from .signals import music_like, sine
 
 def quantize(x: np.ndarray, bit_depth: int, dither: str = "tpdf", seed: int = 0) -> np.ndarray:
     """The whole signal quantised as one block."""
-    return Quantizer(bit_depth, dither, seed, x.size).process(x)
+    return Quantizer(bit_depth, dither, seed).process(x)
 
 LSB16 = 2.0**-15
 
@@ -82,6 +82,16 @@ def test_tpdf_error_is_independent_of_the_signal():
         assert spectrum[at - 2:at + 3].max() < 30 * noise_floor
 
 
+def test_tpdf_is_triangular_over_two_lsb():
+    """A quarter-LSB DC dithered: with t triangular on (-1, 1) LSB, the code is 1 where t >= 1/4
+    (probability (3/4)^2 / 2 = 0.28125) and -1 where t < -3/4 (0.03125); 10^6 samples: within 4 sigma."""
+    n = 1_000_000
+    codes = Quantizer(16, "tpdf", 5).codes(np.full((n // 2, 2), 0.25 * LSB16))
+    assert set(np.unique(codes)) == {-1, 0, 1}
+    for code, p in ((1, 0.28125), (-1, 0.03125)):
+        assert np.mean(codes == code) == pytest.approx(p, abs=4 * np.sqrt(p * (1 - p) / n))
+
+
 def test_none_rounds_to_nearest():
     x = sine(-20.0, 0.5)
     y = quantize(x, 16, "none")
@@ -114,6 +124,6 @@ def test_bad_arguments_name_themselves(kwargs, name):
 
 def test_a_quantised_stream_equals_the_whole_signal_quantised():
     x = np.random.default_rng(3).standard_normal((100_003, 2)) * 0.3
-    stream = Quantizer(16, "tpdf", 99, x.size)
+    stream = Quantizer(16, "tpdf", 99)
     blocks = [stream.process(x[i:i + 32_768]) for i in range(0, x.shape[0], 32_768)]
     assert np.array_equal(np.concatenate(blocks), quantize(x, 16, "tpdf", seed=99))

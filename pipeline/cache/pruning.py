@@ -49,7 +49,6 @@ def prune(layout: Layout, max_size_bytes: int | None = None, older_than_s: float
     objects = [_clamped_to_now(obj, now_ns) for obj in scan_objects(layout)]
     eviction = _Eviction(sorted(objects, key=_lru_order), protected_since_ns(live), keep, _records_by_digest(layout))
     eviction.evict_lru(age_cutoff_ns, max_size_bytes)
-    eviction.evict_orphaned_blobs()
     removed_actions = _remove_dangling_actions(layout)
     temps_removed = _remove_stale_temps(layout, now_ns - TEMP_GRACE_S * 1_000_000_000)
     return {
@@ -82,16 +81,6 @@ def _clamped_to_now(obj: StoredObject, now_ns: int) -> StoredObject:
 def _lru_order(obj: StoredObject) -> tuple[int, str]:
     """Least recently used first; the name breaks ties so the order is stable."""
     return obj.stat.st_mtime_ns, obj.path.name
-
-
-def _blob_referrers(objects: list[StoredObject]) -> dict[str, set[Path]]:
-    """Blob digest -> the JSON objects that reference it."""
-    referrers: dict[str, set[Path]] = {}
-    for obj in objects:
-        if obj.kind == "json":
-            for blob in blob_refs(obj.path):
-                referrers.setdefault(blob, set()).add(obj.path)
-    return referrers
 
 
 def _records_by_digest(layout: Layout) -> dict[str, list[Path]]:
@@ -134,7 +123,12 @@ class _Eviction:
         self.removed_actions = 0
         self.protected_since_ns = protected_since_ns
         self.keep = keep
-        self.referrers = _blob_referrers(objects)
+        self.refs = {obj.path: blob_refs(obj.path) for obj in objects if obj.kind == "json"}
+        self.referrers: dict[str, set[Path]] = {}  # blob digest -> the JSON objects that reference it
+        for path, blobs in self.refs.items():
+            for blob in blobs:
+                self.referrers.setdefault(blob, set()).add(path)
+        self.blobs = {obj.digest: obj for obj in objects if obj.kind == "blob"}
         self.kept_bytes = sum(disk_bytes(obj.stat) for obj in objects)
         self.removed_size_bytes: dict[Path, int] = {}  # path -> its size when removed
         self.protected_count = 0
@@ -158,14 +152,20 @@ class _Eviction:
             self.kept_bytes -= disk_bytes(obj.stat)
 
     def evict_lru(self, age_cutoff_ns: int | None, max_size_bytes: int | None) -> None:
-        """Oldest first, remove each object older than the cutoff or while the cache is over budget."""
+        """Oldest first, remove each object older than the cutoff or while the cache is over budget; a JSON
+        object's blobs that no kept JSON references go with it (counted at once, so the pass stops as soon as
+        the cache fits, not an object later)."""
         for obj in self.objects:
+            if obj.path in self.removed_size_bytes:
+                continue  # went with its JSON object
             if self._leased(obj):
                 self.protected_count += 1
             elif obj.kind == "blob" and self._referenced(obj.digest):
                 continue  # a kept JSON object needs it
             elif self._too_old(obj, age_cutoff_ns) or self.over_budget(max_size_bytes):
                 self._remove(obj)
+                if obj.kind == "json" and obj.path in self.removed_size_bytes:
+                    self._remove_orphans_of(obj)
 
     @staticmethod
     def _too_old(obj: StoredObject, age_cutoff_ns: int | None) -> bool:
@@ -175,13 +175,15 @@ class _Eviction:
         """Whether the kept objects exceed ``max_size_bytes`` (never, without a budget)."""
         return max_size_bytes is not None and self.kept_bytes > max_size_bytes
 
-    def evict_orphaned_blobs(self) -> None:
-        """Remove blobs whose last referrer ``evict_lru`` removed (unless a live build may use them)."""
-        for obj in self.objects:
-            if obj.kind != "blob" or obj.path in self.removed_size_bytes or self._leased(obj):
+    def _remove_orphans_of(self, json_obj: StoredObject) -> None:
+        """Remove the blobs of a removed JSON object that no kept JSON object references (unless a live build
+        may use them)."""
+        for digest in sorted(self.refs[json_obj.path]):
+            blob = self.blobs.get(digest)
+            if blob is None or blob.path in self.removed_size_bytes or self._leased(blob):
                 continue
-            if obj.digest in self.referrers and not self._referenced(obj.digest):
-                self._remove(obj)
+            if not self._referenced(digest):
+                self._remove(blob)
 
 
 def _remove_dangling_actions(layout: Layout) -> int:

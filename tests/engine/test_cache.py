@@ -617,6 +617,22 @@ def test_hit_touches_blobs_and_prune_keeps_referenced_ones(cache):
     assert cache.verify() == []
 
 
+def test_a_manifest_evicted_frees_its_blob_at_once_so_nothing_newer_goes(cache):
+    """A node's blob is stored just before its manifest, so it comes first in LRU order and is skipped while
+    the manifest references it; its bytes count as freed when the manifest goes, and the pass stops there,
+    keeping the newer objects (before, it evicted one more and then found the blob orphaned)."""
+    key, manifest, blob = _export(cache, 1, b"RIFF" + bytes(200_000))
+    _set_mtime(cache.blob_path(blob), 1001)
+    _set_mtime(cache.json_path(manifest), 1000)
+    newer = _aged_objects(cache, [500, 400])
+    freed = sum(path.stat().st_blocks * 512 for path in (cache.blob_path(blob), cache.json_path(manifest)))
+    total = sum(path.stat().st_blocks * 512 for path in (cache.root / "objects").rglob("*.*"))
+    report = cache.prune(max_size_bytes=total - freed)
+    assert report["removed_objects"] == 2 and report["kept_bytes"] == total - freed
+    assert cache.check_action(key)[0] == "missing" and not cache.blob_path(blob).exists()
+    assert [cache.check_action(k)[0] for k, _ in newer] == ["ok", "ok"] and cache.verify() == []
+
+
 # ---------------------------------------------------------------- the size limit (pipeline.cache.limit)
 
 

@@ -2,8 +2,8 @@
 
 Two vectorised renderings of the same LTI loop. Short delays (D < RECURSION_MIN_FRAMES): the impulse
 response (echo k at k*D samples, amplitude feedback^(k-1), low-passed k times), truncated where the
-echoes fall below -90 dB, convolved by FFT overlap-add (reverb.fft_convolve, oaconvolve's algorithm in
-bounded memory). Long delays: the loop itself, D samples at a time - each block of D output samples
+echoes fall below -90 dB, convolved by FFT (convolve.Convolver, partitioned overlap-save in bounded
+memory). Long delays: the loop itself, D samples at a time - each block of D output samples
 only depends on the previous block - exact, in a few thousand numpy/lfilter calls.
 """
 
@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from mixbuild.stages.dsp.reverb import Convolver
+from mixbuild.stages.dsp.convolve import Convolver
 from mixbuild.stages.dsp.checks import check_audio, check_number, check_sample_rate
 from mixbuild.stages.dsp.iir import initial_state, sosfilt
 

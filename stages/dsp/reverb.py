@@ -12,9 +12,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import fft as sfft
-
 from mixbuild.stages.dsp.checks import check_audio, check_number, check_sample_rate
+from mixbuild.stages.dsp.convolve import Convolver
 
 #: Band edges of the damping model in Hz (white noise split by FFT masks: exactly complementary).
 BAND_EDGES_HZ = (0.0, 1000.0, 3000.0, 8000.0)
@@ -93,81 +92,3 @@ def apply_reverb(audio: np.ndarray, ir: np.ndarray) -> np.ndarray:
 def reverb_stream(ir: np.ndarray, frames: int, channels: int) -> Convolver:
     """`apply_reverb` as a stream over `frames` frames of `channels`-channel audio."""
     return Convolver(ir[:frames], frames, channels, downmix=True)  # taps past the end never reach the output
-
-
-class Convolver:
-    """Causal convolution of (frames, channels) audio with a (taps, k) response, cut to the input's frames,
-    as a stream: input in blocks of any length, output in blocks as it becomes final.
-
-    Uniform overlap-add in float64 with FFT blocks ~4x the response (what scipy.signal.oaconvolve computes):
-    each output frame sums its blocks' contributions in block order, onto zeros, so the stream's output is
-    bit-identical to one call on the whole signal (`fft_convolve`), whatever blocks feed it. Channels
-    broadcast against k (k = 1: the same response on every channel); downmix feeds the channel mean instead.
-    Output has max(channels or 1, k) channels, float64.
-    """
-
-    def __init__(self, response: np.ndarray, frames: int, in_channels: int, downmix: bool = False) -> None:
-        self.frames, self.in_channels, self.downmix = frames, in_channels, downmix
-        self.taps = min(response.shape[0], frames)
-        self.feeds = 1 if downmix else in_channels
-        self.channels = max(self.feeds, response.shape[1])
-        self.read = self.emitted = 0
-        self.pending: list[np.ndarray] = []
-        if frames == 0 or self.taps == 0:
-            self.nfft = self.hop = 0
-            return
-        self.nfft = min(sfft.next_fast_len(4 * self.taps, real=True),
-                        sfft.next_fast_len(frames + self.taps - 1, real=True))
-        self.hop = self.nfft - self.taps + 1
-        # Channels first inside: every FFT runs along contiguous memory.
-        self.spectrum = sfft.rfft(np.asarray(response[:self.taps], dtype=np.float64).T, self.nfft, axis=-1)
-        self.acc = np.zeros((self.nfft, self.channels))  # output frames [emitted, emitted + nfft)
-
-    def process(self, block: np.ndarray) -> np.ndarray:
-        """Feed the next input frames; returns the output frames now final (possibly none)."""
-        self.pending.append(np.asarray(block))
-        self.read += block.shape[0]
-        if self.hop == 0:  # nothing to convolve: silence, as the input arrives
-            self.pending = []
-            out, self.emitted = np.zeros((self.read - self.emitted, self.channels)), self.read
-            return out
-        outputs = []
-        while self.read - self.emitted >= self.hop and self.read - self.emitted > 0 and (
-                self.emitted + self.hop < self.frames or self.read == self.frames):
-            outputs.append(self._block(min(self.hop, self.frames - self.emitted)))
-        return np.concatenate(outputs) if outputs else np.zeros((0, self.channels))
-
-    def finish(self) -> np.ndarray:
-        """The rest of the output, once every input frame is in."""
-        outputs = []
-        while self.emitted < self.frames and self.hop:
-            outputs.append(self._block(min(self.hop, self.frames - self.emitted)))
-        return np.concatenate(outputs) if outputs else np.zeros((0, self.channels))
-
-    def _block(self, n: int) -> np.ndarray:
-        """Convolve the next n input frames (from `pending`) and emit the n output frames that are final."""
-        joined = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
-        chunk, rest = joined[:n], joined[n:]
-        self.pending = [rest] if rest.shape[0] else []
-        feed = np.empty((self.feeds, n))
-        if self.downmix:  # channel mean, summed in channel order
-            feed[0] = chunk[:, 0]
-            for ch in range(1, self.in_channels):
-                feed[0] += chunk[:, ch]
-            feed[0] *= 1.0 / self.in_channels
-        else:
-            feed[...] = chunk.T
-        wet = sfft.irfft(sfft.rfft(feed, self.nfft, axis=-1) * self.spectrum, self.nfft, axis=-1)
-        used = min(self.nfft, self.frames - self.emitted)
-        self.acc[:used] += wet[:, :used].T
-        out = self.acc[:n].copy()
-        self.acc[:self.nfft - n] = self.acc[n:].copy()
-        self.acc[self.nfft - n:] = 0.0
-        self.emitted += n
-        return out
-
-
-def fft_convolve(audio: np.ndarray, response: np.ndarray, downmix: bool = False) -> np.ndarray:
-    """`Convolver` over a whole signal: (frames, max(channels or 1, k)) float64."""
-    stream = Convolver(response, audio.shape[0], audio.shape[1], downmix)
-    return np.concatenate([stream.process(audio), stream.finish()])

@@ -56,7 +56,7 @@ def test_loop_and_convolution_renderings_agree(highcut_hz):
     # Delays just either side of RECURSION_MIN_FRAMES take the two paths; rendered the other way by
     # hand, each agrees to -90 dB of the wet peak (the convolution's response stops at -90 dB echoes).
     from mixbuild.stages.dsp.delay import DelayLoop
-    from mixbuild.stages.dsp.reverb import fft_convolve
+    from mixbuild.stages.dsp.convolve import fft_convolve
 
     rate = 48000
     x = np.random.default_rng(5).standard_normal((rate // 2, 2))

@@ -91,12 +91,27 @@ def test_apply_reverb_of_an_impulse_is_the_ir_cut_to_the_input():
 
 
 def test_blocked_convolution_equals_oaconvolve_of_the_channel_mean():
-    # apply_reverb's overlap-add in blocks of ~4x the IR against scipy's oaconvolve of the whole input:
-    # both float64 FFT convolutions, equal to rounding (1e-12 on signals of unit scale).
+    # apply_reverb's partitioned overlap-save against scipy's oaconvolve of the whole input: both float64 FFT
+    # convolutions, equal to rounding (1e-12 on signals of unit scale).
     ir = reverb_ir(FS, 0.1, predelay_ms=1.0)
     x = np.random.default_rng(3).standard_normal((20 * ir.shape[0] + 123, 2))
     ref = signal.oaconvolve(x.mean(axis=1)[:, None], ir, axes=0)[: x.shape[0]]
     np.testing.assert_allclose(apply_reverb(x, ir), ref, atol=1e-12)
+
+
+def test_a_response_of_many_partitions_over_silence_equals_oaconvolve():
+    # A 3-s IR is three 65536-frame partitions; the input's silent stretch (longer than the IR) leaves delay-line
+    # slots silent, skipped in the sum: the output there is the IR's tail, then exact zeros.
+    from mixbuild.stages.dsp.convolve import partition_frames
+
+    ir = reverb_ir(FS, 3.0, predelay_ms=20.0, seed=2)
+    assert -(-ir.shape[0] // partition_frames(ir.shape[0])) == 3
+    x = np.random.default_rng(4).standard_normal((20 * FS + 77, 2))
+    x[2 * FS:14 * FS] = 0.0
+    ref = signal.oaconvolve(x.mean(axis=1)[:, None], ir, axes=0)[: x.shape[0]]
+    y = apply_reverb(x, ir)
+    np.testing.assert_allclose(y, ref, atol=1e-12 * np.abs(ref).max())
+    assert not y[9 * FS:12 * FS].any()  # whole 65536-frame steps with silence in every slot
 
 
 @pytest.mark.parametrize("kwargs,field", [
@@ -116,7 +131,7 @@ def test_the_reverb_streamed_in_any_blocks_equals_one_pass():
     rate = 48000
     x = np.random.default_rng(8).standard_normal((150_001, 2))
     ir = reverb_ir(rate, 1.5, predelay_ms=20.0, seed=3)
-    for block in (7_777, 65_536, 262_144):  # shorter and longer than the overlap-add hop
+    for block in (7_777, 65_536, 262_144):  # shorter and longer than a partition (65536 frames)
         stream = reverb_stream(ir, x.shape[0], 2)
         parts = [stream.process(x[i:i + block]) for i in range(0, x.shape[0], block)] + [stream.finish()]
         assert np.array_equal(np.concatenate(parts), apply_reverb(x, ir)), block

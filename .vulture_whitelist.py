@@ -13,9 +13,9 @@ from mixbuild.pipeline import codeversion
 from mixbuild.pipeline.cli import build, common, spec
 from mixbuild.pipeline.specs import master
 from mixbuild.stages import (album_export, album_loudness, album_tonal, bus, delivery, export, final, params, pick,
-                             song_loudness, stem)
+                             song_loudness, stem, tagged)
 from mixbuild.stages import master as master_stage
-from mixbuild.stages.dsp import crossover, delay, eq, reverb
+from mixbuild.stages.dsp import convolve, crossover, delay, eq, reverb
 
 # Stage kernels: `@stage` registers each in stages.registry.KINDS; the executor calls `kind.render`.
 album_export.render_album_export
@@ -29,6 +29,7 @@ master_stage.render_master
 pick.render_pick
 song_loudness.render_song_loudness
 stem.render_stem
+tagged.render_tagged
 
 # CLI commands: `@app.command()` registers each with typer (the others share a name vulture sees used).
 build.demo
@@ -62,6 +63,6 @@ codeversion.clear_code_version_memo
 # the reference tests and benchmarks (scipy, pedalboard) call these one-call forms of the same code.
 delay.apply_delay
 reverb.apply_reverb
-reverb.fft_convolve
+convolve.fft_convolve
 eq.apply_sos
 crossover.mono_bass

@@ -2,7 +2,7 @@
 
     <song>/stem/<stem> -> <song>/bus/<bus> -> <song>/mixdown -> album/tonal -> <song>/tonal
       -> <song>/master -> <song>/loudness -> album/loudness -> album/gain/<target> -> <song>/final/<target>
-      -> <song>/export/<target> -> album/export/<target>
+      -> <song>/export/<target> -> <song>/tagged/<target> -> album/export/<target>
 
 `album/tonal` takes the tonal decision from the mixdowns; `album/loudness` takes the album-gain
 decision from the masters' block powers (the gain must see the mastered signal, so it cannot precede the
@@ -24,6 +24,7 @@ from mixbuild.stages.album_tonal import AlbumTonalParams
 from mixbuild.stages.bus import BusParams, MixdownParams
 from mixbuild.stages.delivery import Encoding, LoudnessTarget
 from mixbuild.stages.export import ExportParams
+from mixbuild.stages.tagged import TaggedParams
 from mixbuild.stages.final import FinalParams
 from mixbuild.stages.formats import is_lossy
 from mixbuild.stages.master import MasterParams
@@ -162,7 +163,7 @@ def _ceiling_dbtp(album: Album, song: Song, target: Target) -> float:
 
 def _compile_delivery(album: Album, song: Song, number: int, name: str, target: Target,
                       nodes: dict[str, Node]) -> None:
-    """A song's final (rate, loudness, limiter) and export (encoding, tags) for one target."""
+    """A song's final (rate, loudness, limiter), export (encoding) and tagged file for one target."""
     master = album.master_for(song)
     mode = master.album_loudness
     ceiling_dbtp = _ceiling_dbtp(album, song, target)
@@ -178,8 +179,10 @@ def _compile_delivery(album: Album, song: Song, number: int, name: str, target: 
     export_id = f"{song.id}/export/{name}"
     _add(nodes, export_id, "export", ExportParams(
         sample_rate_hz=album.target_rate(target), **fields_of(target, Encoding),
-        dither_seed=stable_seed(export_id), ceiling_dbtp=ceiling_dbtp, tags={k: v for k, v in tags.items() if v}),
+        dither_seed=stable_seed(export_id), ceiling_dbtp=ceiling_dbtp),
         final=f"{song.id}/final/{name}")
+    _add(nodes, f"{song.id}/tagged/{name}", "tagged", TaggedParams(
+        format=target.format, tags={k: v for k, v in tags.items() if v}), export=export_id)
 
 
 def _compile_album_export(album: Album, name: str, target: Target, nodes: dict[str, Node]) -> None:
@@ -193,7 +196,7 @@ def _compile_album_export(album: Album, name: str, target: Target, nodes: dict[s
                 for s in album.songs],
         ceiling_dbtp=min(_ceiling_dbtp(album, s, target) for s in album.songs),
         cue_sheet=not lossy and (target.preset == "cd" or (rate == 44100 and target.bit_depth == 16))),
-        exports=tuple(f"{s.id}/export/{name}" for s in album.songs),
+        exports=tuple(f"{s.id}/tagged/{name}" for s in album.songs),
         finals=tuple(f"{s.id}/final/{name}" for s in album.songs) if lossy else None)
 
 

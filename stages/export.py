@@ -1,6 +1,7 @@
-"""Stage `export` (<song>/export/<target>): dither, quantise, encode and tag one delivery file.
+"""Stage `export` (<song>/export/<target>): dither, quantise, encode and measure one delivery file, untagged.
 
 Lossless formats are dithered and quantised to the target's bit depth; lossy codecs encode the float final.
+The tags are written by the `tagged` stage, so that a metadata edit does not encode and measure again.
 """
 
 from __future__ import annotations
@@ -31,13 +32,12 @@ VORBIS_FORMATS = {"flac", "ogg", "opus"}
 
 
 class ExportParams(Encoding, RenderParams):
-    """The target's encoding, at its delivery rate, with the file's tags."""
+    """The target's encoding, at its delivery rate (the file's tags are the `tagged` stage's)."""
 
     dither_seed: int = 0
-    """From the node id, not its key: a tag-only change must not change the delivered samples."""
+    """From the node id, not its key: the same node dithers the same way whatever else changes."""
     ceiling_dbtp: float = 0.0
     """Lossy codecs: the true peak the decoded file must stay under (the final's limiter ceiling)."""
-    tags: dict[str, str] = {}
 
 
 EXPORT_BLOCK_FRAMES = 1 << 16
@@ -62,8 +62,8 @@ def pcm_block(block: np.ndarray, bit_depth: BitDepth, quantizer: Any) -> tuple[n
 
 def encode(final: np.ndarray, p: ExportParams, path: Path) -> AudioFile:
     """Dither, quantise and write `final` to `path` in the target's format and bit depth block by block (the
-    bytes one write of the whole gives), then tag it; returns the samples the file decodes to, written as
-    they are made into a scratch .npy, so no whole song is held here."""
+    bytes one write of the whole gives); returns the samples the file decodes to, written as they are made
+    into a scratch .npy, so no whole song is held here."""
     from .dsp.dither import Quantizer
     from .dsp.pages import drop_pages
 
@@ -76,7 +76,6 @@ def encode(final: np.ndarray, p: ExportParams, path: Path) -> AudioFile:
             sink.write(pcm)
             samples.write(decoded)
             drop_pages(final, start + EXPORT_BLOCK_FRAMES, start)
-    tag_file(path, p.format, p.tags)
     return samples.finish()
 
 
@@ -235,7 +234,7 @@ class ExportInputs:
     final: np.ndarray
 
 
-@stage("export", "2")
+@stage("export", "3")
 def render_export(inputs: ExportInputs, p: ExportParams) -> dict[str, Any]:
     from .dsp.pages import walk
 
@@ -246,7 +245,6 @@ def render_export(inputs: ExportInputs, p: ExportParams) -> dict[str, Any]:
             samples, peak_dbtp = encode_lossy(lambda: (block for _, block in walk(final, LOSSY_WRITE_FRAMES)),
                                               final.shape[1], p.sample_rate_hz, p.format, path, p.ceiling_dbtp,
                                               decoded_path)
-            tag_file(path, p.format, p.tags)
             facts, _ = measured_facts(path, samples, peak_dbtp)
         finally:
             decoded_path.unlink(missing_ok=True)

@@ -20,19 +20,20 @@ def test_gain_tweak_that_keeps_album_gain_renders_exactly_one_songs_chain(make_p
     project.spec["songs"][0]["stems"]["kick"]["gain_db"] = -3.1  # album loudness moves < 0.05 dB
     project.save()
     # the stem, its bus chain, that song's mixdown and master, the album-gain decision (re-decided to
-    # the same 0.1 dB step: album/gain/* and the other song's final stay), its final and export, and the
-    # album export
+    # the same 0.1 dB step: album/gain/* and the other song's final stay), its final, export and tagged file,
+    # and the album export
     assert project.build().rendered == {
         "one/stem/kick", "one/bus/drums", "one/mixdown", "one/master", "one/loudness", "album/loudness",
-        "one/final/streaming", "one/export/streaming", "album/export/streaming"}
+        "one/final/streaming", "one/export/streaming", "one/tagged/streaming", "album/export/streaming"}
 
 
-def test_tag_change_rerenders_exports_only(make_project):
+def test_tag_change_retags_the_files_only(make_project):
+    """No export (dither, encode, measure) renders again: the tagged copies and the album export do."""
     project = make_project("album")
     project.build()
     project.spec["targets"]["streaming"]["tags"] = {"comment": "remastered"}
     project.save()
-    assert project.build().rendered == {"one/export/streaming", "two/export/streaming", "album/export/streaming"}
+    assert project.build().rendered == {"one/tagged/streaming", "two/tagged/streaming", "album/export/streaming"}
 
 
 def test_tonal_tweak_remasters_only_songs_whose_own_decision_changed(make_project):
@@ -73,4 +74,4 @@ def test_one_targets_loudness_change_refinishes_that_target_only(make_project):
     # album/gain/streaming re-picks its unchanged gain (same bytes): no streaming final is touched
     assert project.build().rendered == {
         "album/loudness", "album/gain/loud", "album/gain/streaming", "one/final/loud", "two/final/loud",
-        "one/export/loud", "two/export/loud", "album/export/loud"}
+        "one/export/loud", "two/export/loud", "one/tagged/loud", "two/tagged/loud", "album/export/loud"}

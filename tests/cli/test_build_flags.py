@@ -22,7 +22,7 @@ def test_build_prints_the_delivery_table_and_quiet_prints_nothing(project):
     loud = cli("build", *_args(project))
     assert loud.returncode == 0
     lines = loud.stdout.splitlines()
-    assert lines[0].startswith(f"built {project.path}: 20 node(s) rendered")
+    assert lines[0].startswith(f"built {project.path}: 22 node(s) rendered")
     assert lines[1].split() == ["song", "target", "LUFS", "dBTP", "file"]
     assert [line.split("  ")[-1] for line in lines[2:]] == ["streaming/01 - One.wav", "streaming/02 - Two.wav",
                                                              "streaming/Test Album.wav"]
@@ -34,7 +34,7 @@ def test_verbose_lists_cached_nodes(project):
     assert cli("build", *_args(project), "-q").returncode == 0
     verbose = cli("build", *_args(project), "-v")
     cached = [line for line in verbose.stderr.splitlines() if line.endswith(" cached")]
-    assert len(cached) == 20 and not any(PROGRESS_LINE.match(line) for line in verbose.stderr.splitlines())
+    assert len(cached) == 22 and not any(PROGRESS_LINE.match(line) for line in verbose.stderr.splitlines())
 
 
 def test_force_renders_the_named_nodes_again_and_what_is_bit_identical_stops_there(project):
@@ -42,7 +42,7 @@ def test_force_renders_the_named_nodes_again_and_what_is_bit_identical_stops_the
     assert invoke("build", *_args(project), "-q", "--force", "one/stem/kick").exit_code == 0
     assert _rendered(project) == {"one/stem/kick"}  # same bytes again: the bus after it is a hit
     assert invoke("build", *_args(project), "-q", "--force").exit_code == 0
-    assert len(_rendered(project)) == 20
+    assert len(_rendered(project)) == 22
 
 
 def test_node_ids_need_force_and_must_exist(project):

@@ -14,7 +14,7 @@ def test_dry_run_renders_nothing_and_says_what_plan_says(project):
     dry = invoke("build", *_args(project), "--dry-run")
     plan = invoke("plan", *_args(project))
     assert dry.exit_code == plan.exit_code == 0
-    assert dry.output == plan.output and dry.output.strip().endswith("20 of 20 node(s) would render")
+    assert dry.output == plan.output and dry.output.strip().endswith("22 of 22 node(s) would render")
     assert not (project.root / "build").exists() and not (project.root / "cache" / "objects").exists()
 
 

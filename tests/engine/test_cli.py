@@ -33,7 +33,7 @@ def test_build_plan_graph_and_cache_commands(project):
     assert dot.exit_code == 0 and '"one/mixdown" -> "one/master" [label="mixdown"]' in dot.output
     nodes = json.loads(run("graph", str(project.path), "--format", "json").stdout)
     assert {"id": "album/export/streaming", "stage": "album_export",
-            "inputs": {"exports": ["one/export/streaming", "two/export/streaming"]}} in nodes
+            "inputs": {"exports": ["one/tagged/streaming", "two/tagged/streaming"]}} in nodes
     assert {"id": "one/final/streaming", "stage": "final", "inputs": {"master": "one/master"}} in nodes
 
     stats = json.loads(run("cache", "stats", "--cache", cache, "--json").stdout)

@@ -11,7 +11,8 @@ import yaml
 from mixbuild.pipeline.cache import Cache
 from testkit.project import SR, write_stem
 
-TRACK_CHAIN = {"one/master", "one/final/streaming", "one/export/streaming", "album/export/streaming"}
+TRACK_CHAIN = {"one/master", "one/final/streaming", "one/export/streaming", "one/tagged/streaming",
+               "album/export/streaming"}
 
 
 def test_cold_build_renders_every_node_and_warm_renders_none(project):

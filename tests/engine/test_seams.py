@@ -51,7 +51,7 @@ def test_compile_hands_every_strip_field_to_the_stage(demo_stems):
 def test_every_kind_declares_params_and_named_inputs_in_its_signature():
     kinds = load_kinds()
     assert set(kinds) == {"stem", "bus", "mixdown", "album_tonal", "pick", "master", "song_loudness",
-                          "album_loudness", "final", "export", "album_export"}
+                          "album_loudness", "final", "export", "tagged", "album_export"}
     for kind in kinds.values():
         assert issubclass(kind.params, SpecModel) and dataclasses.is_dataclass(kind.inputs)
         assert set(kind.required_inputs()) <= set(kind.input_names())

@@ -1,4 +1,4 @@
-"""Pay the kernels' one-time costs ahead of need: numba's compile on first use after install (~20 s on 2 cores,
+"""Pay the kernels' one-time costs ahead of need: numba's compile on first use after install (~25 s on 2 cores,
 kept in numba's on-disk cache), and each process's start-up (imports, loading the compiled code: ~0.6 s).
 
 `mixbuild warm` compiles ahead; a build that finds the compiled code missing or made for other source says so
@@ -83,18 +83,34 @@ def warm_up(sample_rate_hz: int = 48000) -> None:
     _dsp_modules()
     from mixbuild.stages.dsp.accumulate import add_placed_mono, add_scaled_stereo
     from mixbuild.stages.dsp.compressor import compress
+    from mixbuild.stages.dsp.convolve import fft_convolve
+    from mixbuild.stages.dsp.dither import Quantizer
     from mixbuild.stages.dsp.limiter import true_peak_limit
     from mixbuild.stages.dsp.loudness import measure
 
     noise = np.random.default_rng(0).standard_normal((sample_rate_hz // 10, 2)) * 0.01
-    for audio in (noise, noise.astype(np.float32)):  # each kernel's float64 and float32 variants
+    # each kernel's float64 and float32 variants, and the read-only ones (a cached input is a read-only map)
+    variants: list[np.ndarray] = [noise, noise.astype(np.float32), _read_only(noise.copy()),
+                                  _read_only(noise.astype(np.float32))]
+    for audio in variants:
         compress(audio, sample_rate_hz, threshold_db=-60.0, ratio=2.0, sidechain_highpass_hz=100.0)
         compress(audio, sample_rate_hz, threshold_db=-60.0, ratio=2.0)  # the detector reads the audio itself
+        Quantizer(16, "tpdf", 0).codes(audio)
+        measure(audio, sample_rate_hz)
+    for audio in variants[:2]:
         true_peak_limit(audio * 200.0, sample_rate_hz, ceiling_dbtp=-1.0)
+    fft_convolve(noise, noise[:480], downmix=True)  # a reverb's partitioned convolution
     true_peak_limit(noise[:4800] * 200.0, 192000, ceiling_dbtp=-1.0)  # >= 176.4 kHz: no oversampling
-    measure(noise, sample_rate_hz)
     into = np.zeros_like(noise)
-    for source in (noise, noise.astype(np.float32)):  # a sum's sources: whole, and one signal of two
+    for source in variants:  # a sum's sources: whole, one signal of two, and a mono stem
         add_scaled_stereo(into, source, source.dtype.type(0.5))
         add_placed_mono(into, source[:, :1], 0.5, 0.5)
         add_placed_mono(into, source[:, 1:], 0.5, 0.5)
+        mono = np.ascontiguousarray(source[:, :1])
+        add_placed_mono(into, mono if source.flags.writeable else _read_only(mono), 0.5, 0.5)
+
+
+def _read_only(audio: np.ndarray) -> np.ndarray:
+    """`audio` as numba types a cached input (a read-only map): another compiled variant."""
+    audio.setflags(write=False)
+    return audio

@@ -162,3 +162,12 @@ def test_warm_up_loads_the_compiled_kernels():
             "from mixbuild.stages.dsp.compressor import _ballistics_and_gain as b; print(len(f.signatures), len(b.signatures))")
     counts = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert int(counts[0]) >= 1 and int(counts[1]) >= 2  # float64 and float32 audio
+
+
+def test_warm_up_runs_every_compiled_kernel():
+    # `mixbuild warm` compiles what warm_up runs: a kernel it misses is compiled in each worker of a build
+    code = ("from numba.core.registry import CPUDispatcher; from mixbuild.stages.dsp.warmup import warm_up, _dsp_modules; "
+            "warm_up(); print([f'{m.__name__}.{k.__name__}' for m in _dsp_modules() for k in vars(m).values() "
+            "if isinstance(k, CPUDispatcher) and k.__module__ == m.__name__ and not k.signatures])")
+    missed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert missed == "[]"

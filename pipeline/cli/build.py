@@ -96,7 +96,7 @@ def compile_kernels_if_cold() -> None:
     if kernels_marked():
         return
     if kernels_cold():
-        typer.echo("compiling mixbuild's DSP kernels, once for this install (about 20 s; `mixbuild warm` does "
+        typer.echo("compiling mixbuild's DSP kernels, once for this install (about 25 s; `mixbuild warm` does "
                    "this ahead) ...", err=True)
         started = time.perf_counter()
         warm_up()

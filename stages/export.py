@@ -189,32 +189,31 @@ def stream_facts(source: bytes | Path, sha256: str | None = None) -> dict[str, A
             "bit_depth": BIT_DEPTH_BY_SUBTYPE.get(info.subtype)}
 
 
-def measured_facts(source: bytes | Path, audio: np.ndarray | None = None,
+def loudness_facts(audio: np.ndarray, sample_rate_hz: int,
                    true_peak_dbtp: float | None = None) -> tuple[dict[str, Any], LoudnessReport]:
-    """Digest, format and measured loudness (BS.1770-4, Tech 3342) of one encoded delivery file, and the
-    measurement they come from.
-
-    `audio` may give the file's samples exactly as it decodes (a lossless file the caller just wrote),
-    `true_peak_dbtp` its true peak when the caller knows it exactly; otherwise they are measured.
-    `bit_depth` is the stored sample width (16, 24, 32; None for lossy formats, which store none).
-    """
+    """The manifest's measured loudness (BS.1770-4, Tech 3342) of a delivery file's samples as it decodes,
+    and the measurement they come from; `true_peak_dbtp` where the caller knows it exactly."""
     from .dsp.loudness import measure
 
-    facts = stream_facts(source)
-    if audio is None:
-        audio, _ = soundfile.read(str(source) if isinstance(source, Path) else io.BytesIO(source),
-                                  dtype="float64", always_2d=True)
-    report = measure(audio, facts["sample_rate"], true_peak=true_peak_dbtp is None)
+    report = measure(audio, sample_rate_hz, true_peak=true_peak_dbtp is None)
     peak = report.true_peak_dbtp if true_peak_dbtp is None else true_peak_dbtp
-    facts.update(integrated_lufs=rounded(report.integrated_lufs), lra_lu=rounded(report.lra_lu),
-                 true_peak_dbtp=rounded(peak))
-    return facts, report
+    return {"integrated_lufs": rounded(report.integrated_lufs), "lra_lu": rounded(report.lra_lu),
+            "true_peak_dbtp": rounded(peak)}, report
 
 
 def file_facts(source: bytes | Path, audio: np.ndarray | None = None,
                true_peak_dbtp: float | None = None) -> dict[str, Any]:
-    """The manifest facts of one delivery file (see `measured_facts`)."""
-    return measured_facts(source, audio, true_peak_dbtp)[0]
+    """The manifest facts of one delivery file: digest and format (`stream_facts`), and measured loudness.
+
+    `audio` may give the file's samples exactly as it decodes, `true_peak_dbtp` its true peak when the caller
+    knows it exactly; otherwise they are measured. `bit_depth` is the stored sample width (16, 24, 32; None
+    for lossy formats, which store none).
+    """
+    facts = stream_facts(source)
+    if audio is None:
+        audio, _ = soundfile.read(str(source) if isinstance(source, Path) else io.BytesIO(source),
+                                  dtype="float64", always_2d=True)
+    return {**facts, **loudness_facts(audio, facts["sample_rate"], true_peak_dbtp)[0]}
 
 
 def sequence_measures(samples: np.ndarray, sample_rate_hz: int, report: LoudnessReport) -> dict[str, Any]:
@@ -245,14 +244,14 @@ def render_export(inputs: ExportInputs, p: ExportParams) -> dict[str, Any]:
             samples, peak_dbtp = encode_lossy(lambda: (block for _, block in walk(final, LOSSY_WRITE_FRAMES)),
                                               final.shape[1], p.sample_rate_hz, p.format, path, p.ceiling_dbtp,
                                               decoded_path)
-            facts, _ = measured_facts(path, samples, peak_dbtp)
+            facts, _ = loudness_facts(samples, p.sample_rate_hz, peak_dbtp)
         finally:
             decoded_path.unlink(missing_ok=True)
         return {"file": Blob(path, f".{p.format}"), "facts": facts}
     written = encode(inputs.final, p, path)
     samples = np.load(written.path, mmap_mode="r")  # what the file decodes to, paged in as measured
     try:
-        facts, report = measured_facts(path, samples)
+        facts, report = loudness_facts(samples, p.sample_rate_hz)
         sequence = sequence_measures(samples, p.sample_rate_hz, report)
     finally:
         del samples

@@ -3,7 +3,7 @@
 Tags are what a metadata edit changes, so they are written here, into a copy of the export's untagged file,
 not by `export`: a retitled song or a new comment re-tags its files instead of dithering, encoding and
 measuring them again (`export`'s key has no tags). The samples pass through, and so do the loudness facts
-measured from them; the file's own facts (digest, header) are the tagged file's.
+`export` measured from them; the file's own facts (digest, header) are read here, from the tagged file.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ class TaggedParams(SpecModel):
 @dataclass(frozen=True)
 class TaggedInputs:
     export: dict[str, Any]
-    """The export node's untagged file (a path), its facts and, for lossless files, its sequence measures."""
+    """The export node's untagged file (a path), its loudness facts and, for lossless files, its sequence
+    measures."""
 
 
 @stage("tagged", "1")
@@ -38,7 +39,7 @@ def render_tagged(inputs: TaggedInputs, p: TaggedParams) -> dict[str, Any]:
     shutil.copyfile(Path(inputs.export["file"]), path)
     tag_file(path, p.format, p.tags)
     tagged: dict[str, Any] = {"file": Blob(path, f".{p.format}"),
-                              "facts": {**inputs.export["facts"], **stream_facts(path)}}
+                              "facts": {**stream_facts(path), **inputs.export["facts"]}}
     if "sequence" in inputs.export:
         tagged["sequence"] = inputs.export["sequence"]
     return tagged

@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any, Callable
 from .atomic import atomic_write_json
 from .cache import LIMIT_ENV_VAR, Cache, CacheLimitError, max_bytes, resolve_cache_dir
 from .dag import Node, compile_album
-from .deliver import DeliveryError, deliver
+from .deliver import Delivery, DeliveryError
 from .edit import set_value
 from .executor import NodeResult, SchedulerError, execute
-from .outlock import out_folder_lock
 from .project import default_cache, default_out
 from .plan import PlanEntry, explain, last_build_keys, make_plan
 from .specs import Album, Problem, SpecError, load
@@ -109,6 +108,16 @@ def _rate_hz(node: Node) -> int:
     return int(rate)
 
 
+def _both(first: Callable[[NodeResult], None],
+          second: Callable[[NodeResult], None] | None) -> Callable[[NodeResult], None]:
+    """One on_done callback calling `first`, then `second` if given."""
+    def both(result: NodeResult) -> None:
+        first(result)
+        if second is not None:
+            second(result)
+    return both
+
+
 def _forced(nodes: dict[str, Node], force: list[str]) -> frozenset[str]:
     """The node ids to render again: `force` checked against the album's (`*`: all of them)."""
     if "*" in force:
@@ -144,9 +153,10 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     `scheduler` (a dask.distributed address, e.g. tcp://host:8786) renders every miss on that cluster;
     its workers must share the cache directory at the same absolute path. Raises SchedulerError
     (one-line message) when the scheduler cannot be reached. `album` is the spec already loaded from
-    `spec_path` (watch mode loads it to know which files to watch); None loads it here. Delivery holds
-    `out_dir`'s lock (`outlock.py`): a second build into the same folder waits for it, telling `on_wait` whom
-    it waits for, so two builds never mix their files there. `before_render` runs once before the first miss
+    `spec_path` (watch mode loads it to know which files to watch); None loads it here. Each target is
+    delivered as soon as its album export is resolved, while the rest renders (`deliver.Delivery`), holding
+    `out_dir`'s lock (`outlock.py`) from then on: a second build into the same folder waits for it, telling
+    `on_wait` whom it waits for, so two builds never mix their files there. `before_render` runs once before the first miss
     renders (the CLI compiles the kernels there when numba's cache lacks them). `force` names nodes to render
     again even when cached (`["*"]`: every node); an id the album does not have is a SpecError.
 
@@ -168,13 +178,13 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     except CacheLimitError as err:
         raise SpecError([Problem(Path("environment"), None, LIMIT_ENV_VAR, err.detail)]) from err
     cache = _spec_cache(spec_path, cache_dir)
+    prune = not targets or set(album.targets) <= set(targets)  # every target built: drop folders of removed ones
     with cache.lease():  # held until the limit is enforced: nothing this build used is evicted
-        results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, on_done=on_done, on_start=on_start,
-                          parallel_backend=backend, scheduler=scheduler, before_render=before_render, force=forced)
-        prune = not targets or set(album.targets) <= set(targets)  # every target built: drop folders of removed ones
-        with out_folder_lock(out, on_wait):
-            report = Report(str(spec_path), results, deliver(results, cache, out, str(Path(spec_path).resolve()),
-                                                              prune_targets=prune))
+        with Delivery(cache, out, str(Path(spec_path).resolve()), prune, on_wait) as delivery:
+            results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, on_done=_both(delivery.on_done, on_done),
+                              on_start=on_start, parallel_backend=backend, scheduler=scheduler,
+                              before_render=before_render, force=forced)
+            report = Report(str(spec_path), results, delivery.finish(results))
             report.seconds = time.perf_counter() - started
             report.cache_root = str(cache.root)
             report.rates_hz = {node_id: _rate_hz(node) for node_id, node in nodes.items()}

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 
 from .atomic import is_temp_name, sweep_stale_temps
@@ -24,6 +27,7 @@ from .manifests import (LEGACY_MANIFEST, delivered_names, manifests, read_manife
                         write_registry)
 from .dirswitch import carry, next_path, settle, switch
 from .executor import NodeResult
+from .outlock import out_folder_lock
 
 ALBUM_EXPORT_PREFIX = "album/export/"
 
@@ -32,10 +36,19 @@ class DeliveryError(RuntimeError):
     """A deliverable's place in the out folder cannot be written safely (a symbolic link there, a target
     folder leading outside): one line, and nothing the user owns is touched."""
 
-def deliver(results: list[NodeResult], cache: Cache, out_dir: Path, album: str,
-            prune_targets: bool = False) -> list[dict[str, Any]]:
-    """Put every file of every album export into `out_dir/<target>/`; return path, digest, target. `album`
-    identifies the album across builds (its spec's path) in the out folder's registry (`manifests.REGISTRY`).
+DELIVERY_THREADS = 4
+"""Targets delivered at once: each is mostly disk writes and fsyncs, which overlap one another and the renders
+still running."""
+
+
+class Delivery:
+    """Deliver each target into `out_dir/<target>/` as soon as its album export is resolved, on threads, while
+    the build renders on: the first target's files are written while the last one's nodes still render.
+
+    Use it around the build: `on_done` takes every resolved node, `finish` waits for every target and does
+    what needs them all; leaving the block waits for a delivery still running (after a failed render) and
+    releases the out folder's lock (`outlock.py`), taken when the first target delivers. `album` identifies
+    the album across builds (its spec's path) in the out folder's registry (`manifests.REGISTRY`).
 
     Each target's folder switches whole (`dirswitch.py`): its next contents are assembled beside it and
     exchanged with it in one step, so a reader (and a build killed at any point, or a full disk) sees the
@@ -51,41 +64,88 @@ def deliver(results: list[NodeResult], cache: Cache, out_dir: Path, album: str,
     unreadable or malformed accounts for nothing (better a stale file than a lost one; the album's next
     manifest makes the cleanup exact again).
     """
-    delivered = []
-    memo = cache.file_digest_memo()  # a delivered file unchanged since the last build is not read again
-    sweep_stale_temps(out_dir)  # e.g. the build report's, left by a build killed while writing it
-    album_titles: set[str] = set()
-    delivered_targets: set[str] = set()
-    registry = read_registry(out_dir)
-    claims = registry.setdefault(album, {})
-    for result in results:
-        if not result.id.startswith(ALBUM_EXPORT_PREFIX):
-            continue
-        target = result.id[len(ALBUM_EXPORT_PREFIX):]
-        delivered_targets.add(target)
-        export = cache.load_json(result.digest)
+
+    def __init__(self, cache: Cache, out_dir: Path, album: str, prune_targets: bool = False,
+                 on_wait: Callable[[str], None] | None = None) -> None:
+        self._cache, self._out, self._album, self._prune = cache, out_dir, album, prune_targets
+        self._on_wait = on_wait
+        self._memo = cache.file_digest_memo()  # a delivered file unchanged since the last build is not read again
+        self._held = ExitStack()
+        self._pool = ThreadPoolExecutor(DELIVERY_THREADS, thread_name_prefix="mixbuild-deliver")
+        self._jobs: dict[str, Future[list[dict[str, Any]]]] = {}
+        self._guard = threading.Lock()  # over the out folder's lock, the registry and the titles
+        self._registry: dict[str, Any] | None = None
+        self._titles: set[str] = set()
+
+    def __enter__(self) -> Delivery:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            self._held.close()
+
+    def on_done(self, result: NodeResult) -> None:
+        """Start delivering the target of an album export once it is resolved (rendered or cached)."""
+        if result.id.startswith(ALBUM_EXPORT_PREFIX):
+            target = result.id[len(ALBUM_EXPORT_PREFIX):]
+            self._jobs[target] = self._pool.submit(self._deliver_target, target, result.digest)
+
+    def finish(self, results: list[NodeResult]) -> list[dict[str, Any]]:
+        """Wait for every target (the first failure in `results`' order is raised); prune the dropped targets'
+        folders; path, digest, target of every delivered file, target by target in `results`' order."""
+        order = [r.id[len(ALBUM_EXPORT_PREFIX):] for r in results if r.id.startswith(ALBUM_EXPORT_PREFIX)]
+        delivered = [entry for target in order for entry in self._jobs[target].result()]
+        with self._guard:
+            claims = self._registry_now().setdefault(self._album, {})
+            if self._prune and self._titles:
+                _prune_other_targets(self._out, set(self._jobs), self._titles)
+                for target in set(claims) - set(self._jobs):
+                    del claims[target]
+            if self._jobs:
+                write_registry(self._out, self._registry_now())
+        self._memo.flush()
+        return delivered
+
+    def _registry_now(self) -> dict[str, Any]:
+        """The out folder's registry, read once this build holds the folder's lock (taken here, under _guard)."""
+        if self._registry is None:
+            self._held.enter_context(out_folder_lock(self._out, self._on_wait))
+            sweep_stale_temps(self._out)  # e.g. the build report's, left by a build killed while writing it
+            self._registry = read_registry(self._out)
+        return self._registry
+
+    def _deliver_target(self, target: str, digest: str) -> list[dict[str, Any]]:
+        export = self._cache.load_json(digest)
         entries = {Path(name).name: entry for name, entry in export["files"].items()}
         files = {name: file_digest(entry) for name, entry in entries.items()}
-        folder = _target_folder(out_dir, target)
-        own = read_manifest(cache.blob_path(files[export["manifest"]]))
+        manifest = export["manifest"]
+        own = read_manifest(self._cache.blob_path(files[manifest]))
         titles = own.titles if own is not None else frozenset()
-        album_titles |= titles
-        claimed = set(claims.get(target, [])) - {export["manifest"]}
-        # claimed before the switch, so that a kill leaves this album owning both its old and new manifests
-        claims[target] = sorted(claimed | {export["manifest"]})
-        write_registry(out_dir, registry)
-        _switch_target(cache, entries, Album(export["manifest"], frozenset(claimed), titles), folder, memo)
-        claims[target] = [export["manifest"]]
-        delivered += [{"target": target, "path": str(folder / name), "digest": blob}
-                      for name, blob in sorted(files.items())]
-    if prune_targets and album_titles:
-        _prune_other_targets(out_dir, delivered_targets, album_titles)
-        for target in set(claims) - delivered_targets:
-            del claims[target]
-    if delivered_targets:
-        write_registry(out_dir, registry)
-    memo.flush()
-    return delivered
+        with self._guard:
+            registry = self._registry_now()
+            folder = _target_folder(self._out, target)
+            self._titles |= titles
+            claims = registry.setdefault(self._album, {})
+            claimed = set(claims.get(target, [])) - {manifest}
+            # claimed before the switch, so that a kill leaves this album owning both its old and new manifests
+            claims[target] = sorted(claimed | {manifest})
+            write_registry(self._out, registry)
+        _switch_target(self._cache, entries, Album(manifest, frozenset(claimed), titles), folder, self._memo)
+        with self._guard:
+            claims[target] = [manifest]
+        return [{"target": target, "path": str(folder / name), "digest": blob} for name, blob in sorted(files.items())]
+
+
+def deliver(results: list[NodeResult], cache: Cache, out_dir: Path, album: str,
+            prune_targets: bool = False) -> list[dict[str, Any]]:
+    """Deliver every album export among `results` (see Delivery) once the build is done; path, digest, target
+    of every delivered file."""
+    with Delivery(cache, out_dir, album, prune_targets) as delivery:
+        for result in results:
+            delivery.on_done(result)
+        return delivery.finish(results)
 
 
 def _target_folder(out_dir: Path, target: str) -> Path:

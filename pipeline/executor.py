@@ -58,8 +58,17 @@ class _Graph:
                 self.dependents[up].append(node_id)
         self.order = {n: i for i, n in enumerate(nodes)}
         self.priority: dict[str, int] = {}
+        self.first_sink: dict[str, int] = {}
         for node_id in reversed(list(nodes)):  # dependents come later in topological order
             self.priority[node_id] = 1 + max((self.priority[d] for d in self.dependents[node_id]), default=0)
+            self.first_sink[node_id] = min((self.first_sink[d] for d in self.dependents[node_id]),
+                                           default=self.order[node_id])
+
+    def rank(self, node_id: str) -> tuple[int, int, int]:
+        """Queue order: nodes feeding the earliest final output (a target's album export) first, so that one
+        target completes, and delivers while the others render, rather than all at the very end; among those,
+        the longest remaining path first; then topological order."""
+        return self.first_sink[node_id], -self.priority[node_id], self.order[node_id]
 
     def release(self, node_id: str) -> list[str]:
         """Mark `node_id` resolved; the dependents it was the last missing input of."""
@@ -92,7 +101,7 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
     cache_root = str(Path(cache.root).resolve())  # remote workers resolve it on the shared filesystem
     done: dict[str, NodeResult] = {}
     known: dict[str, tuple[str, str]] = {}  # node id -> (output kind, digest)
-    queue: list[tuple[int, int, Task]] = []  # (-longest remaining path, topological position, task)
+    queue: list[tuple[int, int, int, Task]] = []  # (*_Graph.rank, task)
 
     def finish(result: NodeResult) -> list[str]:
         done[result.id], known[result.id] = result, (result.output, result.digest)
@@ -112,7 +121,7 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
                 ready += finish(NodeResult(node_id, node.kind, task.key, "cached", 0.0, record["digest"],
                                            record["kind"], task.inputs, _notes(record)))
             else:
-                heapq.heappush(queue, (-graph.priority[node_id], graph.order[node_id], task))
+                heapq.heappush(queue, (*graph.rank(node_id), task))
 
     with ExitStack() as stack:
         stack.enter_context(cache.lease())
@@ -125,7 +134,7 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
                 if before_render is not None:
                     before_render()
                     before_render = None
-                task = heapq.heappop(queue)[2]
+                task = heapq.heappop(queue)[-1]
                 running[pools.submit(run_task, cache_root, task, backlog=len(queue) + len(running) + 1)] = task
                 if on_start is not None:
                     on_start(task.node_id)

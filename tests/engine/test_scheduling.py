@@ -93,13 +93,15 @@ def test_no_worker_idles_while_a_ready_node_waits(tmp_path, sleep_kind):
     assert checks > 10 and idle == 0 and peak == WORKERS
 
 
-def test_longest_remaining_path_starts_first(tmp_path, sleep_kind):
-    """One worker: of two ready stems, the one heading a longer chain renders first."""
-    nodes = {
-        "a/stem": Node("a/stem", "test_sleep", SleepParams(seconds=0.0, salt="a"), {"upstream": ()}),
-        "b/stem": Node("b/stem", "test_sleep", SleepParams(seconds=0.0, salt="b"), {"upstream": ()}),
-        "b/bus": Node("b/bus", "test_sleep", SleepParams(seconds=0.0, salt="bb"), {"upstream": ("b/stem",)}),
-    }
+def test_first_output_first_then_longest_remaining_path(tmp_path, sleep_kind):
+    """One worker: nodes feeding the first output (a target's album export) start before those feeding only a
+    later one, so that it completes (and delivers) early; among them, the one heading the longer chain first."""
+    def node(node_id, *upstream):
+        return Node(node_id, "test_sleep", SleepParams(seconds=0.0, salt=node_id), {"upstream": upstream})
+
+    nodes = {n.id: n for n in [node("a/long"), node("a/short"), node("b/stem"), node("a/bus", "a/long"),
+                               node("a/out", "a/bus", "a/short"), node("b/out", "b/stem")]}
     order: list[str] = []
     execute(nodes, Cache(tmp_path / "cache", fsync=False), jobs=1, on_start=order.append)
-    assert order == ["b/stem", "a/stem", "b/bus"]  # b/stem heads the longer chain; then the queue's best
+    # longest path alone would start b/stem (a path of 2, like a/short's) before a/bus
+    assert order == ["a/long", "a/short", "a/bus", "a/out", "b/stem", "b/out"]

@@ -1,8 +1,8 @@
 """kill -9 a build at its N-th system call inside delivery, and check what a reader of the target folder sees.
 
-The build runs in a subprocess with a profile hook that counts the C calls (rename, link, unlink, copy, fsync,
-...) made from `pipeline/deliver.py` and `pipeline/dirswitch.py`, and ends the process with `os._exit(9)` at
-the N-th: no `finally`, no cleanup, the same as a kill -9 at that point. With N beyond the last call it runs
+The build runs in a subprocess with a profile hook, in every thread (targets deliver on threads), that counts
+the C calls (rename, link, unlink, copy, fsync, ...) made from `pipeline/deliver.py` and `pipeline/dirswitch.py`,
+and ends the process with `os._exit(9)` at the N-th: no `finally`, no cleanup, the same as a kill -9 at that point. With N beyond the last call it runs
 to the end and prints how many calls delivery made, so a campaign can sweep every point.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from .proc import REPO, build, env
 
 _SCRIPT = """
-import os, sys
+import os, sys, threading
 from mixbuild.pipeline import api
 spec, cache, out, nth = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 watched = ("pipeline/deliver.py", "pipeline/dirswitch.py")
@@ -29,7 +29,9 @@ def hook(frame, event, arg):
         if count == nth:
             os._exit(9)
 sys.setprofile(hook)
+threading.setprofile(hook)
 api.build(spec, cache_dir=cache, out_dir=out, jobs=1)
+threading.setprofile(None)
 sys.setprofile(None)
 print(count)
 """

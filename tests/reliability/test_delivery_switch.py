@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 
+from mixbuild.pipeline.dirswitch import next_path
 from testkit.deliverykill import USER_FILE, build_killed_at, folder_state, manifest_mismatches, two_versions
 from testkit.diskfull import remount
 from testkit.outdir import temp_files
@@ -43,7 +44,7 @@ def test_a_kill_at_any_point_of_delivery_leaves_the_old_or_the_new_whole(project
     code, calls = build_killed_at(project.path, project.root / "cache", trial, 10**9)
     assert code == 0 and calls and calls > 20
     assert folder_state(trial / "streaming") == v2
-    seen = set()
+    seen, staging = set(), set()
     for nth in sorted({1, 2, calls // 3, calls // 2, calls - 4, calls - 2, calls - 1, calls} | set(range(3, calls, 7))):
         shutil.rmtree(trial)
         shutil.copytree(out, trial, symlinks=True)
@@ -51,8 +52,10 @@ def test_a_kill_at_any_point_of_delivery_leaves_the_old_or_the_new_whole(project
         assert code == 9, nth
         _assert_whole(trial / "streaming", v1, v2)
         seen.add(folder_state(trial / "streaming") == v2)
+        staging.add(next_path(trial / "streaming").is_dir())
         _assert_finished(project, trial, v2)
     assert seen == {False, True}  # kills landed both before and after the switch
+    assert True in staging  # and while the next contents were being assembled (on the delivery thread)
 
 
 def test_a_user_file_and_folder_survive_and_unchanged_files_are_not_copied(project, tmp_path):

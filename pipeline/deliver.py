@@ -138,16 +138,6 @@ class Delivery:
         return [{"target": target, "path": str(folder / name), "digest": blob} for name, blob in sorted(files.items())]
 
 
-def deliver(results: list[NodeResult], cache: Cache, out_dir: Path, album: str,
-            prune_targets: bool = False) -> list[dict[str, Any]]:
-    """Deliver every album export among `results` (see Delivery) once the build is done; path, digest, target
-    of every delivered file."""
-    with Delivery(cache, out_dir, album, prune_targets) as delivery:
-        for result in results:
-            delivery.on_done(result)
-        return delivery.finish(results)
-
-
 def _target_folder(out_dir: Path, target: str) -> Path:
     """`out_dir/target`, refused with one line where writing there would leave `out_dir` or follow a link."""
     folder = out_dir / target

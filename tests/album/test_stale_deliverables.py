@@ -1,4 +1,4 @@
-"""deliver() removes what mixbuild delivered earlier and the spec no longer produces, and nothing else."""
+"""Delivery removes what mixbuild delivered earlier and the spec no longer produces, and nothing else."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mixbuild.pipeline.cache import Cache
-from mixbuild.pipeline.deliver import deliver
+from mixbuild.pipeline.deliver import Delivery
 from mixbuild.pipeline.manifests import REGISTRY
 from mixbuild.pipeline.outlock import LOCK_NAME
 from testkit.outdir import album_manifest
@@ -43,7 +43,10 @@ def drop_cd_and_prune(project, out: Path) -> None:
     del project.spec["targets"]["cd"]
     project.save()
     report = project.build()
-    deliver(report.nodes, Cache(project.root / "cache"), out, str(project.path.resolve()), prune_targets=True)
+    with Delivery(Cache(project.root / "cache"), out, str(project.path.resolve()), prune_targets=True) as delivery:
+        for node in report.nodes:
+            delivery.on_done(node)
+        delivery.finish(report.nodes)
 
 
 def test_renamed_song_replaces_its_file_and_user_files_stay(project):

@@ -2,8 +2,9 @@
 
 Jobs: our integrated loudness + true peak, our full EBU Mode report, pyloudnorm's integrated loudness,
 ffmpeg `ebur128=peak=true` (whole process on a WAV), and our true-peak limiter (single-threaded: its
-FFTs run one worker, its compiled loops are serial). Median of 5 runs; "x RT" is 300 s divided by the
-time. Targets: faster than pyloudnorm, within 2x of ffmpeg, the limiter >= 300x RT on one core (issue 14).
+FFTs run one worker, its compiled loops are serial) driven +9.5 dB (overs everywhere) and +1.5 dB (overs on
+the loudest peaks, a master's usual case). Median of 5 runs; "x RT" is 300 s divided by the time. Targets:
+faster than pyloudnorm, within 2x of ffmpeg, the limiter >= 300x RT on one core (issue 14).
 
     .venv/bin/python benchmarks/bench_metering.py [--runs 5] [--seconds 300]
 """
@@ -36,6 +37,7 @@ from testkit.music import notes_kick_hats  # noqa: E402
 
 RATE = 48000
 LIMITER = "mixbuild true_peak_limit -1 dBTP (+9.5 dB in)"
+LIMITER_LIGHT = "mixbuild true_peak_limit -1 dBTP (+1.5 dB in)"
 
 
 def music_like(seconds: float, seed: int = 0) -> np.ndarray:
@@ -82,6 +84,9 @@ def main() -> None:
         if ffmpeg:
             jobs["ffmpeg ebur128=peak=true (process)"] = ffmpeg_job
         jobs[LIMITER] = lambda: true_peak_limit(hot, RATE, -1.0)  # single-threaded: one core's time
+        # a master's usual case: overs on the loudest peaks only, the gain exactly 1 between them
+        light = audio * np.float32(10 ** (1.5 / 20))
+        jobs[LIMITER_LIGHT] = lambda: true_peak_limit(light, RATE, -1.0)
 
         # one warm-up of each, then interleaved timed runs
         for job in jobs.values():
@@ -108,9 +113,11 @@ def main() -> None:
         print(f"; ours I+TP takes {ours / ff:.2f}x the time of ffmpeg I+TP (target <= 2x)")
     else:
         print()
-    limiter = times[LIMITER]
-    print(f"true-peak limiter (one core): {args.seconds / statistics.median(limiter):.0f}x RT median of {args.runs} "
-          f"(range {args.seconds / max(limiter):.0f}-{args.seconds / min(limiter):.0f}x; target >= 300x)")
+    for name, what in ((LIMITER, "overs everywhere"), (LIMITER_LIGHT, "overs on peaks")):
+        limiter = times[name]
+        print(f"true-peak limiter, {what} (one core): {args.seconds / statistics.median(limiter):.0f}x RT median of "
+              f"{args.runs} (range {args.seconds / max(limiter):.0f}-{args.seconds / min(limiter):.0f}x; "
+              "target >= 300x)")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ _SKIP_MARGIN = 1e-9
 _RUN_FRAMES = 128
 #: Measure -> re-limit passes at most; each further pass doubles the margin.
 MAX_PASSES = 4
+#: Frames per flag of where a pass's gain was not exactly 1 (its re-measure skips the FFTs elsewhere).
+_TILE_FRAMES = 256
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -174,17 +176,22 @@ def _end_tail(chunk: np.ndarray) -> None:  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _apply_gain(source: np.ndarray, out: np.ndarray, start: int, release: np.ndarray,  # pragma: no cover
-                attack: np.ndarray) -> float:
+                attack: np.ndarray) -> tuple[float, int, int]:
     # out[start + i] = source[start + i] (as float64) * min(release[i], attack[i]), every channel (an empty
-    # attack: a gain of 1, a copy); source may be out. Returns the max |out| over those frames.
+    # attack: a gain of 1, a copy); source may be out. Returns the max |out| over those frames, and the first
+    # and last i whose gain is not exactly 1 (-1, -1 where none is).
     n, channels = release.shape[0], out.shape[1]
     src, dst = source[start : start + n], out[start : start + n]
     peak = 0.0
+    first, last = -1, -1
     for i in range(n):
         g = 1.0
         if attack.shape[0]:
             r, a = release[i], attack[i]
             g = r if r < a else a
+            if g != 1.0:
+                first = i if first < 0 else first
+                last = i
         if channels == 2:  # unrolled: twice the general loop's speed
             u, v = np.float64(src[i, 0]) * g, np.float64(src[i, 1]) * g
             dst[i, 0], dst[i, 1] = u, v
@@ -196,7 +203,7 @@ def _apply_gain(source: np.ndarray, out: np.ndarray, start: int, release: np.nda
                 dst[i, c] = u
                 m = max(m, abs(u))
         peak = m if m > peak else peak
-    return peak
+    return peak, first, last
 
 
 def _gain_chunks(envelope: np.ndarray, target: float, lookahead_frames: int, hold_frames: int,
@@ -280,17 +287,29 @@ def true_peak_limit(
     source = audio  # the first pass reads the input (its float64 copy is the gain's work), later ones out
     no_gain = np.empty(0)
     margin_db = SAFETY_MARGIN_DB
+    changed = np.zeros(audio.shape[0] // _TILE_FRAMES + 1, dtype=np.bool_)  # per tile: a gain not exactly 1
+
+    def unchanged(first: int, stop: int) -> bool:
+        """Whether this pass left frames [first, stop) as its source had them (no gain but exactly 1)."""
+        return not changed[first // _TILE_FRAMES : (stop - 1) // _TILE_FRAMES + 1].any()
+
     for limit_pass in range(MAX_PASSES):
         if peak <= ceiling:
             break
         target = ceiling * 10.0 ** (-margin_db / 20.0)
-        # One pass over the signal: each chunk's gain is applied, and the output re-measured, while in cache.
-        follower = TruePeakFollower(out, rate, samples=False)  # the samples' peak comes with the gain
+        # One pass over the signal: each chunk's gain is applied, and the output re-measured, while in cache;
+        # where the gain was exactly 1, the output is the source, whose envelope this pass was given.
+        changed[:] = False
+        follower = TruePeakFollower(out, rate, samples=False,  # the samples' peak comes with the gain
+                                    known=(envelope, unchanged))
         sample_peak = 0.0
         for start, release, attack in _gain_chunks(envelope, target, lookahead_frames, hold_frames,
                                                    release_frames):
             if attack is not None or source is not out:
-                chunk_peak = _apply_gain(source, out, start, release, no_gain if attack is None else attack)
+                chunk_peak, first, last = _apply_gain(source, out, start, release,
+                                                      no_gain if attack is None else attack)
+                if first >= 0:
+                    changed[(start + first) // _TILE_FRAMES : (start + last) // _TILE_FRAMES + 1] = True
             else:  # a gain of 1 on out: nothing to do but measure
                 chunk_peak = float(np.abs(out[start : start + release.shape[0]]).max())
             sample_peak = max(sample_peak, chunk_peak)

@@ -15,7 +15,7 @@ on the batch it is in, so the points are the same, bit for bit, as block by bloc
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from numba import njit
@@ -69,16 +69,18 @@ def _group_blocks(frames: int) -> int:
     return max(1, min(_GROUP_BLOCKS, -(-frames // _STEP)))
 
 
-def _oversampled_groups(audio: np.ndarray, sample_rate_hz: float,
-                        envelope: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
+def _oversampled_groups(audio: np.ndarray, sample_rate_hz: float, envelope: np.ndarray | None = None,
+                        known: Callable[[int, int], bool] | None = None) -> Iterator[tuple[int, np.ndarray | None]]:
     """Yield (start_frame, points) for groups of `_group_blocks` consecutive blocks of `_STEP` frames; factor > 1.
 
     points (blocks, rows, _FFT_SIZE) float32: block b holds frames start + b*_STEP + [0, _STEP) (fewer in the
     signal's last block) in its first columns; its rows are the interpolated (phase, channel) pairs, phases
     1..factor-1: ours to overwrite. A group reads audio frames [start - HALF + 1, start + blocks*_STEP + HALF)
     when it is asked for, not before. With `envelope`, also writes its samples' part (max |x| over channels,
-    float64) for the group's frames.
+    float64) for the group's frames. A group for which `known(first, stop)` is true, [first, stop) being the
+    frames it reads, is not transformed: (start_frame, None).
     """
+    assert known is None or envelope is None  # a skipped group writes no samples' part
     factor = oversample_factor(sample_rate_hz)
     frames, channels = audio.shape
     if audio.dtype not in (np.float32, np.float64):  # float16, longdouble: numpy's cast, as a float32 copy
@@ -90,11 +92,15 @@ def _oversampled_groups(audio: np.ndarray, sample_rate_hz: float,
     products = np.empty((group, factor - 1, channels, _FFT_SIZE // 2 + 1), dtype=np.complex64)
     for start in range(0, frames, group * _STEP):
         blocks = min(group, -(-(frames - start) // _STEP))
-        _fill_segments(audio, start, segments[:blocks], no_envelope if envelope is None else envelope)
-        spectrum = sfft.rfft(segments[:blocks], axis=-1)
-        product = np.multiply(spectrum[:, None], spectra, out=products[:blocks])
-        yield start, sfft.irfft(product, _FFT_SIZE, axis=-1, overwrite_x=True).reshape(blocks, -1, _FFT_SIZE)
         stop = start + blocks * _STEP  # the next group reads from stop - HALF + 1 on
+        if known is not None and known(max(0, start - INTERPOLATOR_HALF_TAPS + 1),
+                                       min(frames, stop + INTERPOLATOR_HALF_TAPS)):
+            yield start, None
+        else:
+            _fill_segments(audio, start, segments[:blocks], no_envelope if envelope is None else envelope)
+            spectrum = sfft.rfft(segments[:blocks], axis=-1)
+            product = np.multiply(spectrum[:, None], spectra, out=products[:blocks])
+            yield start, sfft.irfft(product, _FFT_SIZE, axis=-1, overwrite_x=True).reshape(blocks, -1, _FFT_SIZE)
         drop_pages(audio, stop - INTERPOLATOR_HALF_TAPS, start - INTERPOLATOR_HALF_TAPS)
 
 
@@ -163,6 +169,7 @@ def _oversampled_blocks(audio: np.ndarray, sample_rate_hz: float) -> Iterator[tu
             yield start, np.empty((0, block.shape[0]), dtype=np.float32), block
         return
     for group_start, points in _oversampled_groups(audio, sample_rate_hz):
+        assert points is not None  # nothing is known
         for b in range(points.shape[0]):
             start = group_start + b * _STEP
             stop = min(frames, start + _STEP)
@@ -192,6 +199,7 @@ def true_peak_envelope(audio: np.ndarray, sample_rate_hz: float, out: np.ndarray
             return out
     rows_max = np.empty((_group_blocks(frames), _FFT_SIZE), dtype=np.float32)
     for start, points in _oversampled_groups(audio, sample_rate_hz, out if native else None):
+        assert points is not None  # nothing is known
         # The samples' maximum (float64) came with the segments; then row-wise maxima (numpy's float32 SIMD;
         # it reduces a short axis 5-10x slower than it compares rows): every step exact, NaN-propagating.
         blocks = points.shape[0]
@@ -211,15 +219,24 @@ class TruePeakFollower:
     `advance(written)` once frames [0, written) of `audio` are final measures every FFT group that reads
     only those, while they are still in cache; `peak()` measures the rest. Same value as
     true_peak_envelope(audio).max(), without the envelope's array and pass.
+
+    `known` = (envelope, unchanged): `envelope` is `true_peak_envelope` of a signal that `audio` equals, bit for
+    bit, wherever `unchanged(first, stop)` says so for frames [first, stop). A group reading only such frames
+    takes its peak from `envelope` instead of transforming them: the same points, as its transforms see the
+    same samples (a limiter's output where its gain is exactly 1).
     """
 
-    def __init__(self, audio: np.ndarray, sample_rate_hz: float, samples: bool = True) -> None:
-        """samples=False leaves out phase 0, the samples themselves, for a caller that has their peak."""
+    def __init__(self, audio: np.ndarray, sample_rate_hz: float, samples: bool = True,
+                 known: tuple[np.ndarray, Callable[[int, int], bool]] | None = None) -> None:
+        """samples=False may leave out phase 0, the samples themselves, for a caller that has their peak
+        (a group taken from `known` includes them)."""
         self._audio = audio
         self._samples = samples
         self._frames = audio.shape[0]
         self._oversampled = oversample_factor(sample_rate_hz) > 1
-        self._groups = _oversampled_groups(audio, sample_rate_hz) if self._oversampled else None
+        self._known_envelope = None if known is None else known[0]
+        self._groups = _oversampled_groups(audio, sample_rate_hz, known=None if known is None else known[1]) \
+            if self._oversampled else None
         self._group_frames = _group_blocks(self._frames) * _STEP if self._oversampled else 1 << 16
         self._next = 0  # first frame of the next group
         self._peak = 0.0
@@ -243,10 +260,14 @@ class TruePeakFollower:
         values = [float(samples.max()), -float(samples.min())] if self._samples else []
         if self._groups is not None:
             _, points = next(self._groups)
-            points[:, :, _STEP:] = 0.0  # the FFT's wrap-around, not points: zero, which the peak (>= 0) ignores
-            last = stop - start - (points.shape[0] - 1) * _STEP
-            points[-1, :, last:] = 0.0  # past the signal's end
-            values += [float(points.max()), -float(points.min())]  # contiguous reductions: no abs pass
+            if points is None:  # frames equal to those `known` measured: their envelope's maximum
+                assert self._known_envelope is not None
+                values.append(float(self._known_envelope[start:stop].max()))
+            else:
+                points[:, :, _STEP:] = 0.0  # the FFT's wrap-around, not points: zero, which the peak ignores
+                last = stop - start - (points.shape[0] - 1) * _STEP
+                points[-1, :, last:] = 0.0  # past the signal's end
+                values += [float(points.max()), -float(points.min())]  # contiguous reductions: no abs pass
         for value in values:
             self._nan |= value != value
             self._peak = max(self._peak, value)

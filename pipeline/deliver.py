@@ -98,13 +98,14 @@ class Delivery:
         order = [r.id[len(ALBUM_EXPORT_PREFIX):] for r in results if r.id.startswith(ALBUM_EXPORT_PREFIX)]
         delivered = [entry for target in order for entry in self._jobs[target].result()]
         with self._guard:
-            claims = self._registry_now().setdefault(self._album, {})
+            registry = self._registry_now()
+            claims = registry.setdefault(self._album, {})
             if self._prune and self._titles:
                 _prune_other_targets(self._out, set(self._jobs), self._titles)
                 for target in set(claims) - set(self._jobs):
                     del claims[target]
             if self._jobs:
-                write_registry(self._out, self._registry_now())
+                write_registry(self._out, registry)
         self._memo.flush()
         return delivered
 

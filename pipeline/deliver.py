@@ -28,6 +28,7 @@ from .manifests import (LEGACY_MANIFEST, delivered_names, manifests, read_manife
 from .dirswitch import carry, next_path, settle, switch
 from .executor import NodeResult
 from .outlock import out_folder_lock
+from .worker import stored_parts
 
 ALBUM_EXPORT_PREFIX = "album/export/"
 
@@ -277,10 +278,7 @@ def _splice_into(cache: Cache, spliced: dict[str, Any], dest: Path) -> None:
     from mixbuild.stages.wav import Part, read_parts
 
     head, tail = cache.blob_path(spliced["head"]["blob"]), cache.blob_path(spliced["tail"]["blob"])
-    parts: list[Part] = [(head, 0, head.stat().st_size)]
-    parts += [(None, 0, int(part["zeros"])) if "zeros" in part else
-              (cache.blob_path(part["blob"]), int(part["offset"]), int(part["bytes"])) for part in spliced["parts"]]
-    parts.append((tail, 0, tail.stat().st_size))
+    parts: list[Part] = [(head, 0, head.stat().st_size), *stored_parts(cache, spliced), (tail, 0, tail.stat().st_size)]
     with dest.open("wb") as sink:
         def written() -> Iterator[bytes | memoryview]:
             for block in read_parts(parts):

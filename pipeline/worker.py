@@ -17,6 +17,7 @@ import numpy as np
 
 from mixbuild.stages.registry import (ARRAY_HASHER, NOTES, SCRATCH_FILES, AudioFile, Blob, NonFiniteAudio,
                                       RenderError, SplicedFile, StageKind, load_kinds)
+from mixbuild.stages.wav import Part
 
 from .cache import Cache
 from .codeversion import kind_code_version
@@ -180,11 +181,23 @@ def _store_blobs(cache: Cache, value: Any, scratch: set[Path]) -> Any:
     return value
 
 
+def stored_parts(cache: Cache, spliced: dict[str, Any]) -> list[Part]:
+    """The pieces of a file the cache keeps spliced (as `_store_blobs` stored them), between its head and tail:
+    ranges of stored blobs, or zeros."""
+    return [(None, 0, int(part["zeros"])) if "zeros" in part else
+            (cache.blob_path(part["blob"]), int(part["offset"]), int(part["bytes"])) for part in spliced["parts"]]
+
+
 def _resolve_blobs(cache: Cache, value: Any) -> Any:
-    """Give kernels paths to stored blobs where their JSON input references them."""
+    """Give kernels paths to stored blobs where their JSON input references them, and a `SplicedFile` (its
+    pieces in the cache) where it references a file kept spliced."""
     if isinstance(value, dict):
         if set(value) == {"blob", "suffix"}:
             return cache.blob_path(value["blob"])
+        if set(value) == {"spliced", "suffix"}:
+            spliced = value["spliced"]
+            return SplicedFile(cache.blob_path(spliced["head"]["blob"]).read_bytes(), stored_parts(cache, spliced),
+                               cache.blob_path(spliced["tail"]["blob"]).read_bytes(), value["suffix"])
         return {k: _resolve_blobs(cache, v) for k, v in value.items()}
     if isinstance(value, list):
         return [_resolve_blobs(cache, v) for v in value]

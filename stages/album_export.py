@@ -198,10 +198,19 @@ def assembled_facts(path: Path, sample_rate_hz: int, frames: int, spans: list[tu
 @dataclass(frozen=True)
 class AlbumExportInputs:
     exports: list[dict[str, Any]]
-    """Per track, in order: the export node's file and facts."""
+    """Per track, in order: the tagged node's file (a path, or its pieces) and facts."""
     finals: list[np.ndarray] | None = None
     """Lossy targets: the finals the album file is encoded from (encoding the decoded lossy files again
     would add a second generation of codec loss)."""
+
+
+def pcm_file(track: Path | SplicedFile) -> Path:
+    """A file holding a delivered track's format and samples, as the album file takes them: the track's file,
+    or for a track kept as its pieces (a tagged WAV: `tagged.wav_pieces`) the untagged export its PCM is."""
+    if isinstance(track, SplicedFile):
+        (source,) = [path for path, _, _ in track.parts if path is not None]
+        return source
+    return Path(track)
 
 
 def sequence_lengths(p: AlbumExportParams, track_frames: list[int]) -> list[int]:
@@ -243,12 +252,13 @@ def lossy_album(finals: list[np.ndarray], lengths: list[int], p: AlbumExportPara
 @stage("album_export", "3")
 def render_album_export(inputs: AlbumExportInputs, p: AlbumExportParams) -> dict[str, Any]:
     ext = f".{p.format}"
-    tracks = [Path(exported["file"]) for exported in inputs.exports]
+    stored = [exported["file"] for exported in inputs.exports]
+    tracks = [pcm_file(file) for file in stored]
     files: dict[str, Blob | SplicedFile] = {}
     entries = []
-    for number, (track, exported, path) in enumerate(zip(p.tracks, inputs.exports, tracks), start=1):
+    for number, (track, exported, file) in enumerate(zip(p.tracks, inputs.exports, stored), start=1):
         name = f"{track_file_stem(number, track.title)}{ext}"
-        files[name] = Blob(path, ext)  # the stored track, passed on
+        files[name] = file if isinstance(file, SplicedFile) else Blob(Path(file), ext)  # the stored track, passed on
         # measured once, by the export node
         entries.append({"path": name, "title": track.title, "track": number, **exported["facts"]})
     if is_lossy(p.format):  # the album is encoded from the finals

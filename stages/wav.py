@@ -3,8 +3,9 @@ from its tracks' PCM.
 
 Splicing copies each track's stored integers as they are (the kernel's copy_file_range where the OS has
 it), instead of decoding and re-encoding them: a lossless album file costs a copy of its tracks' bytes.
-`splice_parts` describes the same file without writing it: its header, then each track's PCM range and
-its silence, then what follows the data (the tags), so that the cache keeps the recipe, not the bytes.
+`data_parts` describes the same file without writing it: its header, then each track's PCM range and
+its silence, then what follows the data (the tags), so that the cache keeps the recipe, not the bytes;
+`skeleton_of` does the same for a tagged copy of one file.
 """
 
 from __future__ import annotations
@@ -142,6 +143,20 @@ def set_data_size(path: Path, data_bytes: int) -> int:
         fh.seek(offset - 4)
         fh.write(struct.pack("<I", data_bytes))
     return offset
+
+
+def skeleton_of(source: Path, path: Path) -> tuple[int, int]:
+    """Write into `path` the bytes of `source`, a RIFF/WAVE file, around its PCM, which becomes a hole of the same
+    size (nothing is written there): a file a tagger can edit in place of `source`, costing its header and
+    tags. Returns (offset, bytes) of the PCM in `source`; ValueError where it is no such file (or RF64)."""
+    offset, count = data_chunk(source)
+    with source.open("rb") as fh, path.open("wb") as sink:
+        sink.write(fh.read(offset))
+        sink.truncate(offset + count)
+        sink.seek(offset + count)
+        fh.seek(offset + count)
+        sink.write(fh.read())  # the chunks after the data (a pad byte, tags), small
+    return offset, count
 
 
 def read_parts(parts: list[Part]) -> Iterator[bytes | memoryview]:

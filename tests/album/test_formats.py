@@ -84,15 +84,23 @@ def test_flac_and_aiff_carry_tags_and_bit_depth(project):
     assert 'FILE "Test Album.flac" WAVE' in cue  # CUE knows WAVE/AIFF/MP3/BINARY: WAVE means decoded PCM
 
 
+def cache_bytes(root):
+    """Bytes of the cache's stored objects."""
+    return sum(p.stat().st_size for p in (root / "objects").rglob("*") if p.is_file())
+
+
 def test_tag_only_change_keeps_the_dithered_samples(project):
     project.spec["targets"] = {"cd": {"preset": "cd"}}  # 16-bit with TPDF dither: the seed matters
     project.save()
     project.build()
     before, _ = soundfile.read(str(project.root / "build" / "cd" / "01 - One.wav"), dtype="int16")
+    stored = cache_bytes(project.root / "cache")
     project.spec["targets"]["cd"]["tags"] = {"comment": "remastered"}
     project.save()
     report = project.build()
     assert report.rendered == {"one/tagged/cd", "two/tagged/cd", "album/export/cd"}  # no export renders again
+    tracks = sum(p.stat().st_size for p in (project.root / "build" / "cd").glob("0*.wav"))
+    assert cache_bytes(project.root / "cache") - stored < tracks / 10  # re-tagged WAVs: no copy of their audio
     after, _ = soundfile.read(str(project.root / "build" / "cd" / "01 - One.wav"), dtype="int16")
     assert np.array_equal(before, after)
     assert mutagen.File(str(project.root / "build" / "cd" / "01 - One.wav"))["TXXX:comment"].text == ["remastered"]

@@ -77,3 +77,26 @@ def test_album_file_kept_as_pieces_makes_the_written_and_tagged_file(tmp_path, s
     written = (tmp_path / "written.wav").read_bytes()
     assert made == written and sha256 == hashlib.sha256(written).hexdigest()
     assert (tmp_path / "skeleton.wav").stat().st_blocks * 512 < len(written) // 4  # its data is a hole
+
+
+@pytest.mark.parametrize("frames", [44100, 44101])
+def test_tagged_wav_kept_as_pieces_makes_the_copied_and_tagged_file(tmp_path, frames):
+    """A tagged WAV kept as pieces (tagged head and tail around the export's PCM range) makes, byte for byte,
+    the file a copy of the export tagged by mutagen is, with its sha256; an odd data size keeps its pad byte."""
+    import hashlib
+    import shutil
+
+    from mixbuild.stages.tagged import wav_pieces
+
+    export = tmp_path / "export.wav"
+    soundfile.write(str(export), np.random.default_rng(9).standard_normal(frames) * 0.1, 44100, subtype="PCM_24")
+    assert data_chunk(export)[1] % 2 == frames % 2  # mono 24-bit: an odd frame count is an odd data size
+    tags = {"title": "One", "artist": "Someone", "comment": "take 2"}
+    shutil.copyfile(export, tmp_path / "copied.wav")
+    tag_file(tmp_path / "copied.wav", "wav", tags)
+    pieces, sha256 = wav_pieces(export, tmp_path / "skeleton.wav", tags)
+    made = b"".join(bytes(block) for block in pieces.blocks())
+    copied = (tmp_path / "copied.wav").read_bytes()
+    assert made == copied and sha256 == hashlib.sha256(copied).hexdigest()
+    assert [part[0] for part in pieces.parts] == [export]  # the audio is the export's, not a copy
+    assert (tmp_path / "skeleton.wav").stat().st_blocks * 512 < len(copied) // 4  # its data is a hole

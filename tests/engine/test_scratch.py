@@ -1,7 +1,7 @@
 """Large kernel outputs (a stem's audio written block by block, an encoded track) are written into the cache's
 scratch/ and moved into objects/: nothing stays behind, after a good render or a failed one; streamed audio is
-the .npy np.save would write, and a spliced album file is kept as its tracks' pieces, which make the delivered
-file byte for byte."""
+the .npy np.save would write, and a spliced album file (and a tagged WAV) is kept as its pieces, which make
+the delivered file byte for byte."""
 
 from __future__ import annotations
 
@@ -31,7 +31,11 @@ def test_album_file_is_kept_as_its_tracks_pieces(project):
     album = folder / "Test Album.wav"
     spliced = output["files"]["Test Album.wav"]["spliced"]
     assert digest_file(album) == spliced["digest"]  # the delivered file is the recorded one, byte for byte
-    tracks = {output["files"][name]["blob"] for name in ("01 - One.wav", "02 - Two.wav")}
+    names = ("01 - One.wav", "02 - Two.wav")
+    for name in names:  # a tagged track is kept as its pieces too: its tags around its export's PCM
+        assert digest_file(folder / name) == output["files"][name]["spliced"]["digest"]
+    tracks = {part["blob"] for name in names for part in output["files"][name]["spliced"]["parts"]}
+    assert len(tracks) == 2  # one stored file each: the untagged export, whose PCM the tagged track is
     assert {part["blob"] for part in spliced["parts"] if "blob" in part} == tracks  # ranges of the stored tracks
     assert cache.blob_refs(node.digest) >= tracks | {spliced["head"]["blob"], spliced["tail"]["blob"]}
     largest_blob = max(p.stat().st_size for p in cache.layout.root.rglob("*.blob"))

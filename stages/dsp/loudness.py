@@ -100,8 +100,9 @@ class _Cumsum:
     with the running sum carried into each block's cumsum, the same additions in the same order as one
     cumsum over the whole programme, without its (frames + 1) float64 array."""
 
-    def __init__(self, audio: np.ndarray, sample_rate_hz: float, indices: np.ndarray) -> None:
-        check_audio(audio)
+    def __init__(self, audio: np.ndarray, sample_rate_hz: float, indices: np.ndarray, check: bool = True) -> None:
+        if check:
+            check_audio(audio)
         self.indices = np.unique(indices)
         self.values = np.zeros(self.indices.shape[0])
         sos = k_weighting_sos(sample_rate_hz)
@@ -244,21 +245,23 @@ def measure(audio: np.ndarray, sample_rate_hz: float, true_peak: bool = True) ->
     true_peak=False skips the oversampling (true_peak_dbtp is then NaN) for a caller that knows it already.
     """
     rate = check_sample_rate(sample_rate_hz)
-    frames = np.asarray(audio).shape[0]
+    check_audio(audio)  # once, for every figure below
+    frames = audio.shape[0]
     series = [_block_lengths(rate, block_s, step_s) for block_s, step_s in (
         (MOMENTARY_S, SERIES_STEP_S), (SHORT_TERM_S, SERIES_STEP_S), (MOMENTARY_S, GATING_STEP_S),
         (SHORT_TERM_S, GATING_STEP_S))]
     step = series[2][1]
     edges = np.append(np.arange(0, frames, step), frames)  # the 100 ms segments' bounds
-    cumsum = _Cumsum(audio, rate, np.concatenate([edges, *(r for s in series for r in _reads(frames, *s))]))
+    cumsum = _Cumsum(audio, rate, np.concatenate([edges, *(r for s in series for r in _reads(frames, *s))]),
+                     check=False)
     momentary, short_term, gating_blocks, lra_blocks = (_powers(cumsum, frames, *s) for s in series)
     return LoudnessReport(
         integrated_lufs=gated_loudness_lufs(gating_blocks),
         momentary_max_lufs=_max_lufs(momentary),
         short_term_max_lufs=_max_lufs(short_term),
         lra_lu=loudness_range_from_powers(lra_blocks),
-        true_peak_dbtp=true_peak_dbtp(audio, rate) if true_peak else float("nan"),
-        sample_peak_dbfs=sample_peak_dbfs(audio),
+        true_peak_dbtp=true_peak_dbtp(audio, rate, check=False) if true_peak else float("nan"),
+        sample_peak_dbfs=sample_peak_dbfs(audio, check=False),
         segment_energies=np.diff(cumsum.at(edges)),
     )
 

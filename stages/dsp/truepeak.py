@@ -293,9 +293,11 @@ def _sample_envelope(samples: np.ndarray, out: np.ndarray) -> None:  # pragma: n
         out[k] = m
 
 
-def true_peak_dbtp(audio: np.ndarray, sample_rate_hz: float) -> float:
-    """Maximum true-peak level in dBTP over all channels (BS.1770-4 Annex 2); -inf for silence."""
-    check_audio(audio)
+def true_peak_dbtp(audio: np.ndarray, sample_rate_hz: float, *, check: bool = True) -> float:
+    """Maximum true-peak level in dBTP over all channels (BS.1770-4 Annex 2); -inf for silence. check=False
+    skips the audio check (a pass over the samples) for a caller that has checked it."""
+    if check:
+        check_audio(audio)
     peak = 0.0
     for _, points, samples in _oversampled_blocks(audio, sample_rate_hz):  # whole-block max: no envelope needed
         peak = max(peak, float(samples.max()), -float(samples.min()))
@@ -304,9 +306,10 @@ def true_peak_dbtp(audio: np.ndarray, sample_rate_hz: float) -> float:
     return _amplitude_db(peak)
 
 
-def sample_peak_dbfs(audio: np.ndarray) -> float:
-    """Maximum |sample| in dBFS over all channels; -inf for silence or no frames."""
-    check_audio(audio)
+def sample_peak_dbfs(audio: np.ndarray, *, check: bool = True) -> float:
+    """Maximum |sample| in dBFS over all channels; -inf for silence or no frames (check: as true_peak_dbtp)."""
+    if check:
+        check_audio(audio)
     if audio.size == 0:
         return float("-inf")
     peak = 0.0
@@ -325,8 +328,9 @@ MIN_SEQUENCE_GAP_FRAMES = 2 * INTERPOLATOR_HALF_TAPS
 
 def edge_ringing(audio: np.ndarray, sample_rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """True-peak envelope (linear) of the INTERPOLATOR_HALF_TAPS frames just before and just after a
-    programme set in silence: its pre- and post-ringing, which its own true peak leaves out."""
-    check_audio(audio)
+    programme set in silence: its pre- and post-ringing, which its own true peak leaves out. Only the frames
+    it reads are checked (by the envelope), not the whole programme."""
+    check_audio(audio[:0])  # shape and dtype
     half = INTERPOLATOR_HALF_TAPS
     silence = np.zeros((2 * half, audio.shape[1]), dtype=audio.dtype)
     first, last = audio[:half], audio[max(0, audio.shape[0] - half):]

@@ -8,7 +8,6 @@ scheduler, every task goes to the cluster.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import logging
 import os
@@ -60,6 +59,8 @@ def dask_client(address: str) -> Iterator[Client]:
 
 def cluster_errors() -> tuple[type[BaseException], ...]:
     """Exceptions by which dask.distributed reports a lost worker, scheduler or connection."""
+    import asyncio  # here: 0.09 s of imports that a build without a cluster never needs
+
     try:
         from distributed.comm.core import CommClosedError
         from distributed.scheduler import KilledWorker

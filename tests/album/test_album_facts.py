@@ -51,9 +51,10 @@ def test_manifest_facts_match_a_measurement_of_each_delivered_file(project, gap_
 def test_album_file_is_its_tracks_and_gaps_sample_for_sample(project):
     project.spec["songs"][0]["gap_s"] = 1.3
     project.spec["targets"]["cd"] = {"preset": "cd"}  # CUE sheet: each track padded to a CD frame
+    project.spec["targets"]["float"] = {"preset": "streaming", "bit_depth": "32f"}  # written by libsndfile
     project.save()
     project.build()
-    for target, rate, dtype in (("streaming", 48000, "int32"), ("cd", 44100, "int16")):
+    for target, rate, dtype in (("streaming", 48000, "int32"), ("cd", 44100, "int16"), ("float", 48000, "float32")):
         out = project.root / "build" / target
         album_name = next(e["path"] for e in json.loads(album_manifest(out).read_text())["files"]
                           if e["track"] is None)

@@ -23,7 +23,7 @@ from .naming import album_file_stem, manifest_name, track_file_stem
 from .formats import CUE_FILE_TYPES, LOSSLESS, is_lossy, sound_file_writer
 from .delivery import FormatName
 from .params import SpecModel
-from .registry import Blob, RenderError, SplicedFile, scratch_file, stage
+from .registry import Blob, SplicedFile, scratch_file, stage
 
 CD_FRAME_SAMPLES = 588  # 44100 / 75: CUE times count CD frames of 1/75 s
 
@@ -143,25 +143,17 @@ def spliced_album(path: Path, p: AlbumExportParams, tracks: list[Path], lengths:
     """The album file `write_sequence` then `tag_file` make, as the pieces it is spliced from, and its sha256.
     `path` receives its skeleton (the header and the tags around a hole where the data goes, sizes set) for
     the header's facts; the data itself is never written here."""
-    from .wav import data_chunk, data_parts, set_data_size
+    from .wav import around_data, data_parts, set_data_size
 
     info = soundfile.info(str(tracks[0]))
     with sound_file_writer(path, p.sample_rate_hz, info.channels, info.subtype, LOSSLESS[p.format]):
         pass  # the header and an empty data chunk
     data_bytes = sum(lengths) * frame_bytes
-    offset = set_data_size(path, data_bytes)
+    set_data_size(path, data_bytes)
     tag_file(path, p.format, tags)  # mutagen appends its chunk after the data
-    if data_chunk(path) != (offset, data_bytes):
-        raise RenderError(f"{path}: tagging moved the album file's data chunk")
-    with path.open("rb") as fh:
-        head = fh.read(offset)
-        fh.seek(offset + data_bytes)
-        tail = fh.read()
+    head, tail = around_data(path, data_bytes)
     spliced = SplicedFile(head, data_parts(tracks, lengths, frame_bytes), tail, f".{p.format}")
-    sha256 = hashlib.sha256()
-    for block in spliced.blocks():
-        sha256.update(block)
-    return spliced, sha256.hexdigest()
+    return spliced, spliced.sha256()
 
 
 def tracks_apart(spans: list[tuple[int, int]]) -> bool:

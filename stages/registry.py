@@ -66,6 +66,15 @@ class SplicedFile:
         yield from read_parts(self.parts)
         yield self.tail
 
+    def sha256(self) -> str:
+        """The sha256 hex digest of the file's bytes (what its manifest gives), read block by block."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for block in self.blocks():
+            digest.update(block)
+        return digest.hexdigest()
+
 
 def _temp_scratch_file(suffix: str) -> Path:
     handle, name = tempfile.mkstemp(prefix=f"mixbuild-{os.getpid()}-", suffix=suffix)  # the pid: swept once dead

@@ -10,7 +10,6 @@ audio; other formats are a tagged copy of the export's file.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 from .delivery import FormatName
 from .export import stream_facts, tag_file
 from .params import SpecModel
-from .registry import Blob, RenderError, SplicedFile, scratch_file, stage
+from .registry import Blob, SplicedFile, scratch_file, stage
 
 
 class TaggedParams(SpecModel):
@@ -40,25 +39,16 @@ def wav_pieces(export: Path, skeleton: Path, tags: dict[str, str]) -> tuple[Spli
     """The export's WAV tagged, as pieces (the tagged head and tail around the export's PCM range), and its
     sha256; `skeleton` receives the tagged file with a hole for its PCM, for the header's facts. None where
     the export is not a plain RIFF/WAVE (an RF64 file is copied and tagged instead)."""
-    from .wav import data_chunk, skeleton_of
+    from .wav import around_data, skeleton_of
 
     try:
         offset, count = skeleton_of(export, skeleton)
     except ValueError:
         return None
     tag_file(skeleton, "wav", tags)
-    start, size = data_chunk(skeleton)
-    if size != count:
-        raise RenderError(f"{skeleton}: tagging changed the WAV's data chunk")
-    with skeleton.open("rb") as fh:
-        head = fh.read(start)
-        fh.seek(start + size)
-        tail = fh.read()
+    head, tail = around_data(skeleton, count)
     pieces = SplicedFile(head, [(export, offset, count)], tail, ".wav")
-    sha256 = hashlib.sha256()
-    for block in pieces.blocks():
-        sha256.update(block)
-    return pieces, sha256.hexdigest()
+    return pieces, pieces.sha256()
 
 
 @stage("tagged", "2")

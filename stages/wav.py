@@ -159,6 +159,18 @@ def skeleton_of(source: Path, path: Path) -> tuple[int, int]:
     return offset, count
 
 
+def around_data(path: Path, data_bytes: int) -> tuple[bytes, bytes]:
+    """The bytes of a tagged WAV skeleton before and after its data chunk, which must still hold `data_bytes`
+    (wherever the tagger left it); ValueError where tagging resized it."""
+    start, size = data_chunk(path)
+    if size != data_bytes:
+        raise ValueError(f"{path}: tagging changed the WAV's data chunk ({size} bytes, not {data_bytes})")
+    with path.open("rb") as fh:
+        head = fh.read(start)
+        fh.seek(start + size)
+        return head, fh.read()
+
+
 def read_parts(parts: list[Part]) -> Iterator[bytes | memoryview]:
     """The bytes the pieces make, in order, block by block (at most COPY_BLOCK_BYTES at a time)."""
     zeros = bytes(COPY_BLOCK_BYTES)

@@ -22,7 +22,8 @@ from .dsp.pages import rechunk
 from .formats import LOSSLESS, LOSSY, fixed_ogg_serial, is_lossy, sound_file_writer
 from .delivery import BitDepth, Encoding
 from .params import RenderParams
-from .registry import AudioFile, AudioWriter, Blob, RenderError, scratch_file, stage
+from .registry import Blob, RenderError, scratch_file, stage
+from .workspace import fits_in_memory, work_array
 
 if TYPE_CHECKING:
     from .dsp.loudness import LoudnessReport
@@ -60,23 +61,25 @@ def pcm_block(block: np.ndarray, bit_depth: BitDepth, quantizer: Any) -> tuple[n
     return (codes.astype(np.int16) if bit_depth == 16 else codes.astype(np.int32) << 8), samples
 
 
-def encode(final: np.ndarray, p: ExportParams, path: Path) -> AudioFile:
+def encode(final: np.ndarray, p: ExportParams, path: Path) -> np.ndarray:
     """Dither, quantise and write `final` to `path` in the target's format and bit depth block by block (the
-    bytes one write of the whole gives); returns the samples the file decodes to, written as they are made
-    into a scratch .npy, so no whole song is held here."""
+    bytes one write of the whole gives); returns the samples the file decodes to, kept as they are made, on
+    the heap or (a long song) in a scratch map (see workspace)."""
     from .dsp.dither import Quantizer
     from .dsp.pages import drop_pages
 
     frames, channels = final.shape
     quantizer = None if p.bit_depth == "32f" else Quantizer(p.bit_depth, p.dither, p.dither_seed)
-    samples = AudioWriter(frames, channels)
+    samples = work_array((frames, channels), np.float32,
+                         fits_in_memory(frames * channels * np.dtype(np.float32).itemsize))
     with sound_file_writer(path, p.sample_rate_hz, channels, SUBTYPES[p.bit_depth], LOSSLESS[p.format]) as sink:
         for start in range(0, frames, EXPORT_BLOCK_FRAMES):
             pcm, decoded = pcm_block(final[start:start + EXPORT_BLOCK_FRAMES], p.bit_depth, quantizer)
             sink.write(pcm)
-            samples.write(decoded)
+            samples[start:start + decoded.shape[0]] = decoded
+            drop_pages(samples, start + decoded.shape[0], start)
             drop_pages(final, start + EXPORT_BLOCK_FRAMES, start)
-    return samples.finish()
+    return samples
 
 
 LOSSY_WRITE_FRAMES = 8192
@@ -248,12 +251,7 @@ def render_export(inputs: ExportInputs, p: ExportParams) -> dict[str, Any]:
         finally:
             decoded_path.unlink(missing_ok=True)
         return {"file": Blob(path, f".{p.format}"), "facts": facts}
-    written = encode(inputs.final, p, path)
-    samples = np.load(written.path, mmap_mode="r")  # what the file decodes to, paged in as measured
-    try:
-        facts, report = loudness_facts(samples, p.sample_rate_hz)
-        sequence = sequence_measures(samples, p.sample_rate_hz, report)
-    finally:
-        del samples
-        written.path.unlink(missing_ok=True)
+    samples = encode(inputs.final, p, path)  # what the file decodes to
+    facts, report = loudness_facts(samples, p.sample_rate_hz)
+    sequence = sequence_measures(samples, p.sample_rate_hz, report)
     return {"file": Blob(path, f".{p.format}"), "facts": facts, "sequence": sequence}

@@ -2,15 +2,15 @@
 
 Sample-rate conversion to the target's rate first (so the true-peak limit holds at the delivered
 rate), then vinyl mono-bass, then the loudness gain (album or track mode), then the true-peak limiter. The
-song is held once, in float64, in a scratch file mapped into memory: the gain and the limiter work on it in
-place, each pass drops the pages it is done with, and the output is written in blocks, so memory stays at a
-window whatever the song's length.
+song is held once, in float64, on the heap or (a long song) in a scratch file mapped into memory (see
+workspace): the gain and the limiter work on it in place, each pass drops the pages it is done with, and the
+output is written in blocks, so memory stays bounded whatever the song's length.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -19,7 +19,8 @@ from pydantic import Field
 from .delivery import LoudnessTarget
 from .params import Limiter, RenderParams
 from .dsp.pages import drop_pages
-from .registry import AudioFile, AudioWriter, RenderError, scratch_file, stage
+from .registry import AudioFile, AudioWriter, RenderError, stage
+from .workspace import fits_in_memory, work_array
 
 
 class FinalParams(LoudnessTarget, RenderParams):
@@ -38,34 +39,41 @@ class FinalInputs:
     """Album mode: this target's share of album/loudness (album/gain/<target>)."""
 
 
-def _work_copy(master: np.ndarray, p: FinalParams, path: Path, gain: float | None) -> np.ndarray:
+def _work_copy(master: np.ndarray, p: FinalParams, gain: float | None) -> tuple[np.ndarray, np.ndarray]:
     """The master at the target rate (libsoxr's stream: what its one-shot call gives), mono-bassed, times
-    `gain` where it is known before (album mode: the same products as a pass over the copy, without one),
-    as a float64 map of `path` written block by block: the song is held in the file, not the heap."""
+    `gain` where it is known before (album mode: the same products as a pass over the copy, without one), as
+    float64, written block by block, and an array for the limiter's envelope: on the heap where the two fit
+    (a song of usual length), else mapped from scratch files, so that a long song is held in the page cache."""
     import soxr
 
     from .dsp.crossover import MonoBass
     from .mixing import MIX_BLOCK_FRAMES
 
     frames, channels = master.shape
+    # libsoxr's stream gives round(frames x ratio) frames in all: room for that, and a frame to spare
+    capacity = frames if p.target_rate_hz == p.sample_rate_hz else \
+        math.ceil(frames * p.target_rate_hz / p.sample_rate_hz) + 1
+    in_memory = fits_in_memory(capacity * (channels + 1) * np.dtype(np.float64).itemsize)
+    copy = work_array((capacity, channels), np.float64, in_memory)
     stream = None if p.target_rate_hz == p.sample_rate_hz else soxr.ResampleStream(
         p.sample_rate_hz, p.target_rate_hz, channels, dtype="float64", quality="VHQ")
     bass = None if p.mono_bass_hz is None else MonoBass(p.target_rate_hz, p.mono_bass_hz, channels)
     written = 0
-    with path.open("wb") as sink:
-        for start in range(0, frames, MIX_BLOCK_FRAMES):
-            block = np.array(master[start:start + MIX_BLOCK_FRAMES], dtype=np.float64)
-            drop_pages(master, start + MIX_BLOCK_FRAMES, start)
-            if stream is not None:
-                block = stream.resample_chunk(block, last=start + MIX_BLOCK_FRAMES >= frames)
-            if bass is not None:
-                block = bass.process(block)
-            if gain is not None:
-                block *= gain
-            sink.write(np.ascontiguousarray(block, dtype=np.float64).data)  # its buffer: no bytes copy
-            written += block.shape[0]
-    return np.memmap(path, dtype=np.float64, mode="r+", shape=(written, channels)) if written else \
-        np.zeros((0, channels))
+    for start in range(0, frames, MIX_BLOCK_FRAMES):
+        block = np.array(master[start:start + MIX_BLOCK_FRAMES], dtype=np.float64)
+        drop_pages(master, start + MIX_BLOCK_FRAMES, start)
+        if stream is not None:
+            block = stream.resample_chunk(block, last=start + MIX_BLOCK_FRAMES >= frames)
+        if bass is not None:
+            block = bass.process(block)
+        if gain is not None:
+            block *= gain
+        if written + block.shape[0] > capacity:
+            raise RenderError(f"final: the resampler gave more than the {capacity} frames expected")
+        copy[written:written + block.shape[0]] = block
+        drop_pages(copy, written + block.shape[0], written)
+        written += block.shape[0]
+    return copy[:written], work_array((written,), np.float64, in_memory)
 
 
 @stage("final", "1")
@@ -78,24 +86,17 @@ def render_final(inputs: FinalInputs, p: FinalParams) -> AudioFile:
     album_gain = p.target_lufs is not None and p.loudness_mode == "album"
     if album_gain and inputs.album_gain is None:
         raise RenderError("final: album loudness mode needs the album_gain input")
-    work_path, envelope_path = scratch_file(".f64"), scratch_file(".f64")
-    try:
-        gain = 10.0 ** (inputs.album_gain["value"] / 20.0) if album_gain and inputs.album_gain else None
-        audio = _work_copy(inputs.master, p, work_path, gain)  # ours: limited in place
-        if p.target_lufs is not None and not album_gain:  # track mode: measured on the copy, then applied
-            measured = integrated_lufs(audio, p.target_rate_hz)
-            gain_db = p.target_lufs - measured if np.isfinite(measured) else 0.0
-            for _, block in walk(audio):
-                block *= 10.0 ** (gain_db / 20.0)
-        envelope = np.memmap(envelope_path, dtype=np.float64, mode="w+", shape=audio.shape[:1]) \
-            if audio.shape[0] else None
-        limited = true_peak_limit(audio, p.target_rate_hz, ceiling_dbtp=p.ceiling_dbtp,
-                                  release_ms=p.limiter.release_ms, lookahead_ms=p.limiter.lookahead_ms,
-                                  in_place=True, envelope=envelope)
-        out = AudioWriter(*limited.shape)
-        for _, block in walk(limited, MIX_BLOCK_FRAMES):  # no float32 copy of the whole song
-            out.write(block)
-        return out.finish()
-    finally:
-        work_path.unlink(missing_ok=True)
-        envelope_path.unlink(missing_ok=True)
+    gain = 10.0 ** (inputs.album_gain["value"] / 20.0) if album_gain and inputs.album_gain else None
+    audio, envelope = _work_copy(inputs.master, p, gain)  # ours: limited in place
+    if p.target_lufs is not None and not album_gain:  # track mode: measured on the copy, then applied
+        measured = integrated_lufs(audio, p.target_rate_hz)
+        gain_db = p.target_lufs - measured if np.isfinite(measured) else 0.0
+        for _, block in walk(audio):
+            block *= 10.0 ** (gain_db / 20.0)
+    limited = true_peak_limit(audio, p.target_rate_hz, ceiling_dbtp=p.ceiling_dbtp,
+                              release_ms=p.limiter.release_ms, lookahead_ms=p.limiter.lookahead_ms,
+                              in_place=True, envelope=envelope)
+    out = AudioWriter(*limited.shape)
+    for _, block in walk(limited, MIX_BLOCK_FRAMES):  # no float32 copy of the whole song
+        out.write(block)
+    return out.finish()

@@ -10,7 +10,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import mutagen
@@ -61,24 +61,55 @@ def pcm_block(block: np.ndarray, bit_depth: BitDepth, quantizer: Any) -> tuple[n
     return (codes.astype(np.int16) if bit_depth == 16 else codes.astype(np.int32) << 8), samples
 
 
+def packed_wav_bytes(p: ExportParams, frames: int, channels: int) -> int:
+    """The data size of a WAV whose PCM the export packs itself behind libsndfile's header (a 16/24-bit WAV
+    of even data size, as libsndfile pads an odd one, within RIFF's 32 bits); 0 where libsndfile writes it.
+    The bytes are libsndfile's; packed in the quantiser's pass, a 4-minute 24-bit stereo export saves about
+    0.3 s of libsndfile's 8 KiB writes through Python."""
+    from .wav import RIFF_MAX_BYTES
+
+    data_bytes = frames * channels * (p.bit_depth // 8 if p.bit_depth in (16, 24) else 0)
+    packs = p.format == "wav" and data_bytes % 2 == 0 and data_bytes < RIFF_MAX_BYTES - 1024
+    return data_bytes if packs else 0
+
+
 def encode(final: np.ndarray, p: ExportParams, path: Path) -> np.ndarray:
     """Dither, quantise and write `final` to `path` in the target's format and bit depth block by block (the
     bytes one write of the whole gives); returns the samples the file decodes to, kept as they are made, on
     the heap or (a long song) in a scratch map (see workspace)."""
     from .dsp.dither import Quantizer
     from .dsp.pages import drop_pages
+    from .wav import set_data_size
 
     frames, channels = final.shape
     quantizer = None if p.bit_depth == "32f" else Quantizer(p.bit_depth, p.dither, p.dither_seed)
     samples = work_array((frames, channels), np.float32,
                          fits_in_memory(frames * channels * np.dtype(np.float32).itemsize))
-    with sound_file_writer(path, p.sample_rate_hz, channels, SUBTYPES[p.bit_depth], LOSSLESS[p.format]) as sink:
+    data_bytes = packed_wav_bytes(p, frames, channels)
+
+    def blocks() -> Iterator[np.ndarray]:
+        """Each block as the file stores it (packed bytes, or what libsndfile is given), its decode kept."""
         for start in range(0, frames, EXPORT_BLOCK_FRAMES):
-            pcm, decoded = pcm_block(final[start:start + EXPORT_BLOCK_FRAMES], p.bit_depth, quantizer)
-            sink.write(pcm)
+            block = final[start:start + EXPORT_BLOCK_FRAMES]
+            if data_bytes:
+                assert quantizer is not None and p.bit_depth in (16, 24)
+                pcm, decoded = quantizer.pcm(block, p.bit_depth // 8)
+            else:
+                pcm, decoded = pcm_block(block, p.bit_depth, quantizer)
             samples[start:start + decoded.shape[0]] = decoded
             drop_pages(samples, start + decoded.shape[0], start)
             drop_pages(final, start + EXPORT_BLOCK_FRAMES, start)
+            yield pcm
+
+    with sound_file_writer(path, p.sample_rate_hz, channels, SUBTYPES[p.bit_depth], LOSSLESS[p.format]) as sink:
+        for pcm in [] if data_bytes else blocks():
+            sink.write(pcm)
+    if data_bytes:  # libsndfile wrote the header and an empty data chunk: the PCM follows it
+        offset = set_data_size(path, data_bytes)
+        with path.open("r+b") as fh:
+            fh.seek(offset)
+            for pcm in blocks():
+                fh.write(pcm.data)
     return samples
 
 

@@ -20,11 +20,16 @@ _HALF_DRAW_LSB = 2.0 ** -32
 
 
 @njit(cache=True, nogil=True)
-def _quantise(block: np.ndarray, scale: float, noise: np.ndarray, codes: np.ndarray) -> bool:  # pragma: no cover
+def _quantise(block: np.ndarray, scale: float, noise: np.ndarray, codes: np.ndarray,  # pragma: no cover
+              packed: np.ndarray, decoded: np.ndarray) -> bool:
     # codes = clip(rint(block * scale + tpdf), -scale, scale - 1), row by row; False at a non-finite sample.
     # tpdf from draw k (one per sample, in order): its two 32-bit halves, each uniform on [0, 1) LSB, summed
-    # and centred: (hi + lo + 1) 2^-32 - 1, triangular on (-1, 1) LSB with mean 0.
+    # and centred: (hi + lo + 1) 2^-32 - 1, triangular on (-1, 1) LSB with mean 0. With a non-empty `packed`
+    # instead of `codes`: each code as little-endian two's complement of packed.size / block.size bytes, and
+    # its value code / scale as float32 (exact: a power-of-two scale) into `decoded`.
     frames, channels = block.shape
+    width = packed.shape[0] // max(block.size, 1)
+    unscale = np.float32(1.0 / scale)
     k = 0
     for i in range(frames):
         for c in range(channels):
@@ -34,13 +39,22 @@ def _quantise(block: np.ndarray, scale: float, noise: np.ndarray, codes: np.ndar
             v *= scale
             if noise.shape[0]:
                 draw = noise[k]
-                k += 1
                 v += (np.float64(draw >> np.uint64(32)) + np.float64(draw & np.uint64(0xFFFFFFFF)) + 1.0) \
                     * _HALF_DRAW_LSB - 1.0
             r = np.rint(v)
             r = -scale if r < -scale else r
             r = scale - 1.0 if r > scale - 1.0 else r
-            codes[i, c] = np.int64(r)
+            code = np.int64(r)
+            if width:
+                at = k * width
+                packed[at] = np.uint8(code & 0xFF)
+                packed[at + 1] = np.uint8((code >> 8) & 0xFF)
+                if width == 3:
+                    packed[at + 2] = np.uint8((code >> 16) & 0xFF)
+                decoded[i, c] = np.float32(code) * unscale
+            else:
+                codes[i, c] = code
+            k += 1
     return True
 
 
@@ -63,12 +77,23 @@ class Quantizer:
 
     def codes(self, block: np.ndarray) -> np.ndarray:
         """The next block's integer codes (int64, the block's shape)."""
+        codes = np.empty(block.shape, dtype=np.int64)
+        self._run(block, codes, np.empty(0, dtype=np.uint8), np.empty((0, 0), dtype=np.float32))
+        return codes
+
+    def pcm(self, block: np.ndarray, sample_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next block's codes as little-endian PCM of `sample_bytes` bytes a sample, interleaved (uint8: a
+        WAV's data), and the float32 samples they decode to (code / 2**(bit_depth-1), exact), in one pass."""
+        packed = np.empty(block.size * sample_bytes, dtype=np.uint8)
+        decoded = np.empty(block.shape, dtype=np.float32)
+        self._run(block, np.empty((0, 0), dtype=np.int64), packed, decoded)
+        return packed, decoded
+
+    def _run(self, block: np.ndarray, codes: np.ndarray, packed: np.ndarray, decoded: np.ndarray) -> None:
         check_audio(block[:0])  # shape and dtype; the samples are checked as they are quantised
         noise = self.draws.random_raw(block.size) if self.draws is not None else np.empty(0, dtype=np.uint64)
-        codes = np.empty(block.shape, dtype=np.int64)
-        if not _quantise(block, self.scale, noise, codes):
+        if not _quantise(block, self.scale, noise, codes, packed, decoded):
             raise ValueError("audio contains NaN or Inf samples")
-        return codes
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """The next block, quantised: float64 values k / 2**(bit_depth-1), clipped to [-1, 1 - 1 LSB]."""

@@ -127,3 +127,22 @@ def test_a_quantised_stream_equals_the_whole_signal_quantised():
     stream = Quantizer(16, "tpdf", 99)
     blocks = [stream.process(x[i:i + 32_768]) for i in range(0, x.shape[0], 32_768)]
     assert np.array_equal(np.concatenate(blocks), quantize(x, 16, "tpdf", seed=99))
+
+
+@pytest.mark.parametrize("bits", [16, 24])
+def test_packed_pcm_is_the_codes_little_endian_and_decodes_to_their_values(bits):
+    """`pcm` gives the same stream as `codes` (same draws, same order), as a WAV's interleaved little-endian
+    two's complement bytes, read back by numpy, and the float32 values code / 2**(bits - 1), clipped ends
+    included."""
+    x = music_like(0.5)
+    x[:3] = [[1.5, -1.5], [1.0, -1.0], [0.0, 0.0]]  # over full scale both ways: the largest codes
+    width = bits // 8
+    packed, decoded = Quantizer(bits, "tpdf", 3).pcm(x, width)
+    codes = Quantizer(bits, "tpdf", 3).codes(x)
+    as_bytes = packed.reshape(-1, width)
+    read = sum(as_bytes[:, b].astype(np.int64) << (8 * b) for b in range(width))
+    read = np.where(read >= 1 << (bits - 1), read - (1 << bits), read)  # two's complement
+    np.testing.assert_array_equal(read.reshape(x.shape), codes)
+    assert codes[0].tolist() == [2 ** (bits - 1) - 1, -(2 ** (bits - 1))]
+    assert decoded.dtype == np.float32
+    np.testing.assert_array_equal(decoded, codes / 2.0 ** (bits - 1))

@@ -23,7 +23,7 @@ from .formats import LOSSLESS, LOSSY, fixed_ogg_serial, is_lossy, sound_file_wri
 from .delivery import BitDepth, Encoding
 from .params import RenderParams
 from .registry import Blob, RenderError, scratch_file, stage
-from .workspace import fits_in_memory, work_array
+from .workspace import errors_named, fits_in_memory, work_array
 
 if TYPE_CHECKING:
     from .dsp.loudness import LoudnessReport
@@ -106,7 +106,7 @@ def encode(final: np.ndarray, p: ExportParams, path: Path) -> np.ndarray:
             sink.write(pcm)
     if data_bytes:  # libsndfile wrote the header and an empty data chunk: the PCM follows it
         offset = set_data_size(path, data_bytes)
-        with path.open("r+b") as fh:
+        with errors_named(path), path.open("r+b") as fh:
             fh.seek(offset)
             for pcm in blocks():
                 fh.write(pcm.data)

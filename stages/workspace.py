@@ -9,6 +9,10 @@ plus a window, whatever the length.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,11 +31,28 @@ def fits_in_memory(nbytes: int) -> bool:
 
 def work_array(shape: tuple[int, ...], dtype: Any, in_memory: bool) -> np.ndarray:
     """A new uninitialised array: on the heap where `in_memory`, else a shared map of a new scratch file that
-    is unlinked at once (its space is freed with the map, whatever way the kernel ends)."""
-    if in_memory or not int(np.prod(shape)):  # an empty file cannot be mapped
+    is unlinked at once (its space is freed with the map, whatever way the kernel ends). The file's blocks
+    are allocated before it is mapped: a full disk fails here, naming the file, not as a SIGBUS when a page
+    of a sparse map is first written."""
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if in_memory or not nbytes:  # an empty file cannot be mapped
         return np.empty(shape, dtype=dtype)
     path = scratch_file(".work")
     try:
-        return np.memmap(path, dtype=dtype, mode="w+", shape=shape)
+        with path.open("r+b") as fh, errors_named(path):
+            os.posix_fallocate(fh.fileno(), 0, nbytes)
+        return np.memmap(path, dtype=dtype, mode="r+", shape=shape)
     finally:
         path.unlink(missing_ok=True)
+
+
+@contextmanager
+def errors_named(path: Path) -> Iterator[None]:
+    """An OSError that names no file (a full disk's ENOSPC, a size limit's EFBIG) names `path`: the build's
+    one line says where."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is not None:
+            raise
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from err

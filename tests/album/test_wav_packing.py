@@ -43,3 +43,22 @@ def test_an_empty_or_odd_sized_wav_goes_through_libsndfile():
     assert export.packed_wav_bytes(p16, 0, 2) == 0
     assert export.packed_wav_bytes(p24, 3, 1) == 0 and export.packed_wav_bytes(p24, 4, 1) == 12
     assert export.packed_wav_bytes(flac, 4, 2) == 0
+
+
+def test_a_full_disk_names_the_packed_file(tmpfs):
+    """The PCM written behind libsndfile's header fails on a full disk with the file's name (the write's own
+    ENOSPC names none), which is what the build's one line prints."""
+    from mixbuild.stages.registry import SCRATCH_FILES
+
+    mnt = tmpfs("1m")
+    path = mnt / "export.wav"
+    token = SCRATCH_FILES.set(lambda suffix: mnt / f"scratch{suffix}")
+    try:
+        params = export.ExportParams(sample_rate_hz=44_100, format="wav", bit_depth=16)
+        final = np.zeros((300_000, 2))  # 1.2 MB of PCM
+        assert export.packed_wav_bytes(params, *final.shape)
+        with pytest.raises(OSError) as failure:
+            export.encode(final, params, path)
+    finally:
+        SCRATCH_FILES.reset(token)
+    assert failure.value.filename == str(path) and "No space left" in str(failure.value)

@@ -92,3 +92,24 @@ def test_a_working_array_over_the_budget_is_a_map_of_a_file_no_longer_named(scra
     assert float(array.sum()) == 1.5 * (1 << 18)
     empty = workspace.work_array((0, 2), np.float64, in_memory=False)  # an empty file cannot be mapped
     assert empty.shape == (0, 2) and not isinstance(empty, np.memmap)
+
+
+def test_a_full_disk_fails_the_working_file_by_name_not_by_sigbus(tmpfs, monkeypatch):
+    """Blocks are allocated before the map: 8 MiB on a 4 MiB tmpfs is an OSError naming the file (a sparse
+    map would have taken SIGBUS at its first page past the space), and no file is left behind."""
+    mnt = tmpfs("4m")
+    made = iter(range(10))
+
+    def scratch_file(suffix: str) -> Path:
+        path = mnt / f"{next(made)}{suffix}"
+        path.touch()
+        return path
+
+    monkeypatch.setattr(workspace, "scratch_file", scratch_file)
+    with pytest.raises(OSError) as failure:
+        workspace.work_array((1 << 19, 2), np.float64, in_memory=False)
+    assert failure.value.filename == str(mnt / "0.work") and "No space left" in str(failure.value)
+    assert list(mnt.iterdir()) == []
+    small = workspace.work_array((1 << 16, 2), np.float64, in_memory=False)  # 1 MiB fits
+    small[:] = 0.25
+    assert float(small.sum()) == 0.25 * (1 << 17)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import soundfile
 
-from .export import encode_lossy, file_facts, rounded, stream_facts, tag_file
+from .export import encode_lossy, file_facts, pcm_appendable, rounded, stream_facts, tag_file
 from .naming import album_file_stem, manifest_name, track_file_stem
 from .formats import CUE_FILE_TYPES, LOSSLESS, is_lossy, sound_file_writer
 from .delivery import FormatName
@@ -84,13 +84,10 @@ WAV's PEAK chunk would need the whole album's peaks, so float goes through libsn
 def splice_frame_bytes(p: AlbumExportParams, tracks: list[Path], lengths: list[int]) -> int:
     """Bytes per frame of an album file spliced from its tracks' PCM bytes (16/24-bit WAV whose sizes fit
     RIFF's 32 bits, on POSIX); 0 where it is written through libsndfile instead."""
-    from .wav import RIFF_MAX_BYTES
-
     info = soundfile.info(str(tracks[0]))
     frame_bytes = SPLICED_SUBTYPES.get(info.subtype, 0) * info.channels
     data_bytes = sum(lengths) * frame_bytes
-    splice = (p.format == "wav" and frame_bytes and data_bytes % 2 == 0 and data_bytes < RIFF_MAX_BYTES - 1024
-              and hasattr(os, "pwrite"))  # POSIX: positioned reads and writes
+    splice = frame_bytes and pcm_appendable(p.format, data_bytes) and hasattr(os, "pwrite")  # POSIX: pwrite
     return frame_bytes if splice else 0
 
 

@@ -61,16 +61,21 @@ def pcm_block(block: np.ndarray, bit_depth: BitDepth, quantizer: Any) -> tuple[n
     return (codes.astype(np.int16) if bit_depth == 16 else codes.astype(np.int32) << 8), samples
 
 
-def packed_wav_bytes(p: ExportParams, frames: int, channels: int) -> int:
-    """The data size of a WAV whose PCM the export packs itself behind libsndfile's header (a 16/24-bit WAV
-    of even data size, as libsndfile pads an odd one, within RIFF's 32 bits); 0 where libsndfile writes it.
-    The bytes are libsndfile's; packed in the quantiser's pass, a 4-minute 24-bit stereo export saves about
-    0.3 s of libsndfile's 8 KiB writes through Python."""
+def pcm_appendable(fmt: str, data_bytes: int) -> bool:
+    """Whether a file's PCM of `data_bytes` may be written behind the header libsndfile wrote (packed here, or
+    spliced from tracks): a WAV of even data size (libsndfile pads an odd one) whose sizes, with a header and
+    tags under 1 KiB, fit RIFF's 32 bits (a longer file is RF64, which libsndfile writes)."""
     from .wav import RIFF_MAX_BYTES
 
+    return fmt == "wav" and data_bytes % 2 == 0 and data_bytes < RIFF_MAX_BYTES - 1024
+
+
+def packed_wav_bytes(p: ExportParams, frames: int, channels: int) -> int:
+    """The data size of a 16/24-bit WAV whose PCM the export packs itself (see pcm_appendable); 0 where
+    libsndfile writes it. The bytes are libsndfile's; packed in the quantiser's pass, a 4-minute 24-bit
+    stereo export saves about 0.3 s of libsndfile's 8 KiB writes through Python."""
     data_bytes = frames * channels * (p.bit_depth // 8 if p.bit_depth in (16, 24) else 0)
-    packs = p.format == "wav" and data_bytes % 2 == 0 and data_bytes < RIFF_MAX_BYTES - 1024
-    return data_bytes if packs else 0
+    return data_bytes if pcm_appendable(p.format, data_bytes) else 0
 
 
 def encode(final: np.ndarray, p: ExportParams, path: Path) -> np.ndarray:

@@ -55,9 +55,8 @@ def pcm_block(block: np.ndarray, bit_depth: BitDepth, quantizer: Any) -> tuple[n
     if bit_depth == "32f":
         pcm = np.asarray(block, dtype=np.float32)
         return pcm, pcm
-    codes = quantizer.codes(block)
-    samples = codes.astype(np.float32)
-    samples *= np.float32(1.0 / quantizer.scale)  # a power of two: exact
+    samples = np.empty(block.shape, dtype=np.float32)
+    codes = quantizer.codes(block, samples)
     return (codes.astype(np.int16) if bit_depth == 16 else codes.astype(np.int32) << 8), samples
 
 
@@ -107,8 +106,9 @@ def encode(final: np.ndarray, p: ExportParams, path: Path) -> np.ndarray:
             yield pcm
 
     with sound_file_writer(path, p.sample_rate_hz, channels, SUBTYPES[p.bit_depth], LOSSLESS[p.format]) as sink:
-        for pcm in [] if data_bytes else blocks():
-            sink.write(pcm)
+        if not data_bytes:
+            for pcm in blocks():
+                sink.write(pcm)
     if data_bytes:  # libsndfile wrote the header and an empty data chunk: the PCM follows it
         offset = set_data_size(path, data_bytes)
         with errors_named(path), path.open("r+b") as fh:

@@ -25,8 +25,8 @@ def _quantise(block: np.ndarray, scale: float, noise: np.ndarray, codes: np.ndar
     # codes = clip(rint(block * scale + tpdf), -scale, scale - 1), row by row; False at a non-finite sample.
     # tpdf from draw k (one per sample, in order): its two 32-bit halves, each uniform on [0, 1) LSB, summed
     # and centred: (hi + lo + 1) 2^-32 - 1, triangular on (-1, 1) LSB with mean 0. With a non-empty `packed`
-    # instead of `codes`: each code as little-endian two's complement of packed.size / block.size bytes, and
-    # its value code / scale as float32 (exact: a power-of-two scale) into `decoded`.
+    # instead of `codes`: each code as little-endian two's complement of packed.size / block.size bytes. With a
+    # non-empty `decoded`: each code's value code / scale as float32 (exact: a power-of-two scale).
     frames, channels = block.shape
     width = packed.shape[0] // max(block.size, 1)
     unscale = np.float32(1.0 / scale)
@@ -51,9 +51,10 @@ def _quantise(block: np.ndarray, scale: float, noise: np.ndarray, codes: np.ndar
                 packed[at + 1] = np.uint8((code >> 8) & 0xFF)
                 if width == 3:
                     packed[at + 2] = np.uint8((code >> 16) & 0xFF)
-                decoded[i, c] = np.float32(code) * unscale
             else:
                 codes[i, c] = code
+            if decoded.shape[0]:
+                decoded[i, c] = np.float32(code) * unscale
             k += 1
     return True
 
@@ -75,10 +76,12 @@ class Quantizer:
         self.scale = float(2 ** (depth - 1))
         self.draws = np.random.PCG64(seed) if dither == "tpdf" else None
 
-    def codes(self, block: np.ndarray) -> np.ndarray:
-        """The next block's integer codes (int64, the block's shape)."""
+    def codes(self, block: np.ndarray, decoded: np.ndarray | None = None) -> np.ndarray:
+        """The next block's integer codes (int64, the block's shape); `decoded` (float32, the block's shape), if
+        given, receives the samples they decode to (code / 2**(bit_depth-1), exact) in the same pass."""
         codes = np.empty(block.shape, dtype=np.int64)
-        self._run(block, codes, np.empty(0, dtype=np.uint8), np.empty((0, 0), dtype=np.float32))
+        self._run(block, codes, np.empty(0, dtype=np.uint8),
+                  np.empty((0, 0), dtype=np.float32) if decoded is None else decoded)
         return codes
 
     def pcm(self, block: np.ndarray, sample_bytes: int) -> tuple[np.ndarray, np.ndarray]:

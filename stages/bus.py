@@ -7,12 +7,14 @@ whole song.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from pydantic import Field
 
+from .ahead import computed_ahead
 from .mixing import MIX_BLOCK_FRAMES, Chain, MixInput, eq_sos, summed
 from .params import BusStrip, RenderParams
 from .registry import AudioFile, AudioWriter, stage
@@ -52,16 +54,24 @@ def render_bus(inputs: MixInputs, p: BusParams) -> AudioFile:
         ir = reverb_ir(p.sample_rate_hz, p.reverb.decay_s, predelay_ms=p.reverb.predelay_ms,
                        damping=p.reverb.damping, width=p.reverb.width, seed=p.reverb_seed)
         effects.append(reverb_stream(ir, p.frames, 2))
+    filtered = (chain.filtered(summed(inputs.sources, p.taps, lo, min(p.frames, lo + MIX_BLOCK_FRAMES)))
+                for lo in range(0, p.frames, MIX_BLOCK_FRAMES))
+
+    def wet() -> Iterator[np.ndarray]:
+        """Each filtered block through the compressor and the effects, then what the effects still hold."""
+        for block in computed_ahead(filtered):  # the next block's sum and EQ meanwhile
+            audio = chain.squeezed(block)
+            for effect in effects:  # each returns the frames it has made final (an effect lags, then catches up)
+                audio = effect.process(audio)
+            yield audio
+        tail = np.zeros((0, 2))
+        for effect in effects:  # what each still holds, through the effects after it
+            tail = np.concatenate([effect.process(tail), effect.finish()])
+        yield tail
+
     out = AudioWriter(p.frames, 2)
-    for lo in range(0, p.frames, MIX_BLOCK_FRAMES):
-        audio = chain.process(summed(inputs.sources, p.taps, lo, min(p.frames, lo + MIX_BLOCK_FRAMES)))
-        for effect in effects:  # each returns the frames it has made final (an effect lags, then catches up)
-            audio = effect.process(audio)
+    for audio in computed_ahead(wet()):  # three threads: sum and EQ, compressor and effects, fader and write
         out.write(_fader(audio, p))
-    tail = np.zeros((0, 2))
-    for effect in effects:  # what each still holds, through the effects after it
-        tail = np.concatenate([effect.process(tail), effect.finish()])
-    out.write(_fader(tail, p))
     return out.finish()
 
 
@@ -75,6 +85,7 @@ def _fader(audio: np.ndarray, p: BusParams) -> np.ndarray:
 @stage("mixdown", "2")
 def render_mixdown(inputs: MixInputs, p: MixdownParams) -> AudioFile:
     out = AudioWriter(p.frames, 2)
-    for lo in range(0, p.frames, MIX_BLOCK_FRAMES):
-        out.write(summed(inputs.sources, p.taps, lo, min(p.frames, lo + MIX_BLOCK_FRAMES)))
+    for block in computed_ahead(summed(inputs.sources, p.taps, lo, min(p.frames, lo + MIX_BLOCK_FRAMES))
+                                for lo in range(0, p.frames, MIX_BLOCK_FRAMES)):  # the next sum while this one is written
+        out.write(block)
     return out.finish()

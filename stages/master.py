@@ -3,11 +3,13 @@ compression — as a stream over the mixdown, block by block."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .ahead import computed_ahead
 from .album_tonal import HIGH_SHELF_HZ, LOW_SHELF_HZ
 from .dsp.pages import drop_pages
 from .mixing import MIX_BLOCK_FRAMES, Chain, eq_sos
@@ -40,7 +42,12 @@ def render_master(inputs: MasterInputs, p: MasterParams) -> AudioFile:
     dc_block = None if p.dc_filter_hz is None else dc_block_sos(p.dc_filter_hz, p.sample_rate_hz)
     chain = Chain([dc_block, eq_sos(p.eq, p.sample_rate_hz), *shelves], p.compressor, channels, p.sample_rate_hz)
     out = AudioWriter(frames, channels)
-    for lo in range(0, frames, MIX_BLOCK_FRAMES):  # block by block: the EQ's and compressor's state carried
-        out.write(chain.process(np.asarray(mixdown[lo:lo + MIX_BLOCK_FRAMES], dtype=np.float64)))
-        drop_pages(mixdown)
+
+    def filtered() -> Iterator[np.ndarray]:
+        for lo in range(0, frames, MIX_BLOCK_FRAMES):  # block by block: the EQ's and compressor's state carried
+            yield chain.filtered(np.asarray(mixdown[lo:lo + MIX_BLOCK_FRAMES], dtype=np.float64))
+            drop_pages(mixdown)
+
+    for block in computed_ahead(filtered()):  # the next block's EQ while this one is compressed and written
+        out.write(chain.squeezed(block))
     return out.finish()

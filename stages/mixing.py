@@ -99,7 +99,8 @@ def summed(arrays: list[np.ndarray], inputs: list[MixInput], lo: int, hi: int) -
 class Chain:
     """EQ cascades in order, then a compressor, as a stream over consecutive blocks (each a whole number of
     compressor blocks but the last): the filters' and the compressor's state carried, bit-identical to
-    running each stage over the whole song."""
+    running each stage over the whole song. `filtered` and `squeezed` are its two halves, each with its own
+    state, for a kernel that runs them on two threads (see ahead.py)."""
 
     def __init__(self, cascades: list[np.ndarray | None], settings: Compressor | None, channels: int,
                  sample_rate_hz: int) -> None:
@@ -108,12 +109,18 @@ class Chain:
         self.cascades = [(sos, initial_state(sos, channels)) for sos in cascades if sos is not None]
         self.squeeze = compressor_stream(settings, channels, sample_rate_hz)
 
-    def process(self, block: np.ndarray) -> np.ndarray:
-        from .dsp.compressor import BLOCK_FRAMES
+    def filtered(self, block: np.ndarray) -> np.ndarray:
+        """The next block through the EQ cascades."""
         from .dsp.iir import sosfilt
 
         for sos, state in self.cascades:
             block = sosfilt(sos, block, state)
+        return block
+
+    def squeezed(self, block: np.ndarray) -> np.ndarray:
+        """The next filtered block through the compressor."""
+        from .dsp.compressor import BLOCK_FRAMES
+
         if self.squeeze is None:
             return block
         return np.concatenate([self.squeeze.process(block[i:i + BLOCK_FRAMES])

@@ -17,6 +17,7 @@ import numpy as np
 import soundfile
 from pydantic import Field
 
+from .ahead import computed_ahead
 from .dsp.checks import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
 from .dsp.pages import rechunk
 from .mixing import compressor_stream, eq_sos, start_frame
@@ -145,17 +146,20 @@ def render_stem(inputs: StemInputs, p: StemParams) -> AudioFile:
     width = 1 if mono else 2
     out = AudioWriter(frames, 2 * width if p.prefader_tap else width)
     done, sums = 0, np.zeros(channels)
-    for block in blocks:
-        n = block.shape[0]
-        sums += [block[:, c].sum() for c in range(channels)]  # by column: block.sum(axis=0) is 20x slower
+
+    def filtered() -> Iterator[tuple[int, np.ndarray]]:
+        """Each decoded block's frames and its signal through the polarity switch and the EQ."""
+        for block in blocks:
+            np.add(sums, [block[:, c].sum() for c in range(channels)], out=sums)  # by column: 20x block.sum(axis=0)
+            audio = invert_polarity(block) if p.polarity_invert else block
+            yield block.shape[0], audio if sos is None else sosfilt(sos, audio, eq_state)
+
+    for n, audio in computed_ahead(filtered()):  # the next block decoded and filtered while this one goes on
 
         def automated(points: Breakpoints) -> np.ndarray:
             """The envelope at this block's song-time frames: the same t = frame / rate as over the song."""
             return envelope_range(points, start + done, n, p.sample_rate_hz)
 
-        audio = invert_polarity(block) if p.polarity_invert else block
-        if sos is not None:
-            audio = sosfilt(sos, audio, eq_state)
         if squeeze is not None:
             audio = squeeze.process(audio)
         audio = np.asarray(audio, dtype=np.float64)

@@ -29,11 +29,15 @@ def computed_ahead(blocks: Iterable[Block]) -> Iterator[Block]:
     waits for the block being computed and closes `blocks` here, so nothing runs on after the kernel."""
     source = iter(blocks)
     context = contextvars.copy_context()
+
+    def advance() -> object:
+        return context.run(next, source, _END)
+
     with ThreadPoolExecutor(1, thread_name_prefix="mixbuild-ahead") as helper:
-        pending: Future[object] = helper.submit(context.run, next, source, _END)
+        pending: Future[object] = helper.submit(advance)
         try:
             while (block := pending.result()) is not _END:
-                pending = helper.submit(context.run, next, source, _END)
+                pending = helper.submit(advance)
                 yield block  # type: ignore[misc]
         finally:
             if not pending.cancel():

@@ -15,6 +15,8 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from mixbuild.stages.ahead import CORES
+
 if TYPE_CHECKING:
     from distributed import Client
 
@@ -81,6 +83,12 @@ def release_workers() -> None:
         _STARTED.pop().shutdown(wait=True, kill_workers=True)  # type: ignore[call-arg]
 
 
+def _holding_a_core(fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(*args)` as a render task on this process's threads: it holds a core of the budget while it runs."""
+    with CORES.task():
+        return fn(*args)
+
+
 class Pools:
     """Submit tasks where they run best; `capacity` is how many may run at once."""
 
@@ -90,6 +98,7 @@ class Pools:
         self._remote: Executor | None = None
         self._workers: Executor | None = None  # ours (loky), unlike a cluster's
         self.capacity = jobs
+        stack.enter_context(CORES.cores(jobs))  # a kernel on our threads may use a core no task holds
         stack.push(self._close)
         if scheduler:
             client = stack.enter_context(dask_client(scheduler))
@@ -107,7 +116,7 @@ class Pools:
         if self._threads is None:
             size = self._jobs if self._backend == "threading" else min(self._jobs, IN_PROCESS_MAX_TASKS)
             self._threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="mixbuild-render")
-        return self._threads.submit(fn, *args)
+        return self._threads.submit(_holding_a_core, fn, *args)
 
     def _close(self, error: type[BaseException] | None, *_: object) -> bool:
         """A finished build waits for its threads and keeps its workers warm (watch reuses them); a failed or

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 import time
@@ -9,14 +10,28 @@ import time
 import numpy as np
 import pytest
 
-from mixbuild.stages.ahead import computed_ahead
+from mixbuild.stages.ahead import CORES, computed_ahead
 from mixbuild.stages.mixing import Chain
 from mixbuild.stages.params import Compressor
 
 RENDERING: contextvars.ContextVar[str] = contextvars.ContextVar("RENDERING", default="outside")
 
 
-def test_blocks_arrive_in_order_each_made_on_the_helper_while_the_caller_works():
+@pytest.fixture
+def two_cores():
+    """The budget of a -j 2 build with one render task running: one idle core for a helper."""
+    with CORES.cores(2), CORES.task():
+        yield
+    assert not CORES.claim()  # every claim was given back (the budget is 0 again outside a build)
+
+
+def made_on(threads: list[str], count: int):
+    for i in range(count):
+        threads.append(threading.current_thread().name)
+        yield i
+
+
+def test_blocks_arrive_in_order_each_made_on_the_helper_while_the_caller_works(two_cores):
     made_on: list[str] = []
     consumed: list[float] = []
     made_at: list[float] = []
@@ -37,7 +52,7 @@ def test_blocks_arrive_in_order_each_made_on_the_helper_while_the_caller_works()
     assert all(made_at[k + 1] < consumed[k] + 0.05 for k in range(3))
 
 
-def test_the_helper_sees_the_render_context():
+def test_the_helper_sees_the_render_context(two_cores):
     token = RENDERING.set("song-01/master")
     try:
         seen = list(computed_ahead(RENDERING.get() for _ in range(2)))
@@ -46,19 +61,29 @@ def test_the_helper_sees_the_render_context():
     assert seen == ["song-01/master", "song-01/master"]
 
 
-def test_an_error_making_a_block_is_raised_where_that_block_is_asked_for():
+@pytest.mark.parametrize("helper", [True, False])
+def test_an_error_making_a_block_is_raised_where_that_block_is_asked_for(helper):
     def blocks():
         yield 0
         raise ValueError("undecodable")
 
     got = []
-    with pytest.raises(ValueError, match="undecodable"):
+    with CORES.cores(2 if helper else 0), CORES.task(), pytest.raises(ValueError, match="undecodable"):
         for block in computed_ahead(blocks()):
             got.append(block)
     assert got == [0]
 
 
-def test_leaving_early_stops_the_source_and_leaves_no_block_being_made():
+def test_without_an_idle_core_every_block_is_made_in_the_callers_thread():
+    # outside a build (no budget), and in a build whose tasks hold every core
+    for cores, tasks in ((0, 0), (2, 2)):
+        threads: list[str] = []
+        with CORES.cores(cores), CORES.task(), CORES.task() if tasks == 2 else contextlib.nullcontext():
+            assert list(computed_ahead(made_on(threads, 3))) == [0, 1, 2]
+        assert set(threads) == {threading.current_thread().name}
+
+
+def test_leaving_early_stops_the_source_and_leaves_no_block_being_made(two_cores):
     made, closed = [], []
 
     def blocks():
@@ -78,7 +103,7 @@ def test_leaving_early_stops_the_source_and_leaves_no_block_being_made():
     assert closed and len(made) == count <= 2  # nothing made after the close; at most the block ahead
 
 
-def test_a_chain_split_across_two_threads_is_bit_identical_to_one_thread():
+def test_a_chain_split_across_two_threads_is_bit_identical_to_one_thread(two_cores):
     # The EQ (filtered) on the helper and the compressor (squeezed) on the caller, block by block, against
     # both halves in one thread: the same samples, bit for bit.
     rate = 48000

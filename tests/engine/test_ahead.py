@@ -118,3 +118,20 @@ def test_a_chain_split_across_two_threads_is_bit_identical_to_one_thread(two_cor
         return np.concatenate([chain.squeezed(b) for b in (computed_ahead(filtered) if split else filtered)])
 
     assert np.array_equal(run(True), run(False))
+
+
+def test_a_build_whose_kernels_take_idle_cores_delivers_what_one_core_does(project, tmp_path, monkeypatch):
+    # -j 4 on threads in the build process (the threading backend): the tasks leave cores idle at the DAG's
+    # narrow points, where stems, buses, mixdowns and masters make their blocks on helpers; the digests of every
+    # node and the delivered bytes equal a -j 1 build's, which never starts a helper.
+    one = project.build(jobs=1)
+    (project.root / "cache").rename(tmp_path / "cache-j1")
+    claims = []
+    claim = CORES.claim
+    monkeypatch.setattr(CORES, "claim", lambda: claims.append(claim()) or claims[-1])
+    four = project.build(jobs=4, out="build4", backend="threading")
+    assert any(claims), "no kernel took an idle core"
+    assert {n.id: n.digest for n in four.nodes} == {n.id: n.digest for n in one.nodes}
+    files = lambda d: {p.name: p.read_bytes() for p in (project.root / d).rglob("*") if p.is_file()  # noqa: E731
+                       and p.name != "build-report.json"}
+    assert files("build") == files("build4")

@@ -10,7 +10,7 @@ release the GIL, so the halves run side by side. At most one block waits ahead: 
 
 A helper runs only on a core nobody else holds (`CORES`): the engine gives the build process its job count
 and holds a core for each render task on its threads. Where every core renders a node (a cold build's
-workers, which hold no budget), a helper would only slow its neighbours (+5 % on a cold build, measured),
+workers, which hold no budget), a helper would only slow its neighbours (+4.6 % on a cold build, measured),
 so the blocks are made in the caller's thread as before.
 """
 

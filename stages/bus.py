@@ -70,7 +70,7 @@ def render_bus(inputs: MixInputs, p: BusParams) -> AudioFile:
         yield tail
 
     out = AudioWriter(p.frames, 2)
-    for audio in computed_ahead(wet()):  # three threads: sum and EQ, compressor and effects, fader and write
+    for audio in computed_ahead(wet()):  # up to three threads: sum and EQ, compressor and effects, fader and write
         out.write(_fader(audio, p))
     return out.finish()
 
@@ -85,7 +85,8 @@ def _fader(audio: np.ndarray, p: BusParams) -> np.ndarray:
 @stage("mixdown", "2")
 def render_mixdown(inputs: MixInputs, p: MixdownParams) -> AudioFile:
     out = AudioWriter(p.frames, 2)
-    for block in computed_ahead(summed(inputs.sources, p.taps, lo, min(p.frames, lo + MIX_BLOCK_FRAMES))
-                                for lo in range(0, p.frames, MIX_BLOCK_FRAMES)):  # the next sum while this one is written
+    sums = (summed(inputs.sources, p.taps, lo, min(p.frames, lo + MIX_BLOCK_FRAMES))
+            for lo in range(0, p.frames, MIX_BLOCK_FRAMES))
+    for block in computed_ahead(sums):  # the next sum while this one is written
         out.write(block)
     return out.finish()

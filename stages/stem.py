@@ -150,7 +150,7 @@ def render_stem(inputs: StemInputs, p: StemParams) -> AudioFile:
     def filtered() -> Iterator[tuple[int, np.ndarray]]:
         """Each decoded block's frames and its signal through the polarity switch and the EQ."""
         for block in blocks:
-            np.add(sums, [block[:, c].sum() for c in range(channels)], out=sums)  # by column: 20x block.sum(axis=0)
+            np.add(sums, [block[:, c].sum() for c in range(channels)], out=sums)  # columns: 20x .sum(axis=0)
             audio = invert_polarity(block) if p.polarity_invert else block
             yield block.shape[0], audio if sos is None else sosfilt(sos, audio, eq_state)
 

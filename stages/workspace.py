@@ -40,7 +40,10 @@ def work_array(shape: tuple[int, ...], dtype: Any, in_memory: bool) -> np.ndarra
     path = scratch_file(".work")
     try:
         with path.open("r+b") as fh, errors_named(path):
-            os.posix_fallocate(fh.fileno(), 0, nbytes)
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(fh.fileno(), 0, nbytes)
+            else:  # macOS has none: a sparse file, and a full disk shows where a page is first written
+                fh.truncate(nbytes)
         return np.memmap(path, dtype=dtype, mode="r+", shape=shape)
     finally:
         path.unlink(missing_ok=True)

@@ -2,8 +2,9 @@
 
 A small backlog (the usual tweak: a stem, its bus, its mixdown...) runs on threads in this process: kernels
 release the GIL, and starting workers (~1 s of imports each) costs more than the overlap saves. Once more
-misses wait than the threads can take, loky workers start, and every later task goes to them. With a
-scheduler, every task goes to the cluster.
+misses wait than the threads can take, loky workers start, one fewer than the jobs: the build process goes
+on rendering one task at a time itself (it has the engine imported and the kernels loaded, which each worker
+pays ~1 s for), and every other task goes to them. With a scheduler, every task goes to the cluster.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 
 IN_PROCESS_MAX_TASKS = 2
 """Threads in the build process: enough to overlap a tweak's chain, too few to need workers."""
+IN_PROCESS_SLOTS = 1
+"""Tasks the build process itself renders while workers render the rest: it has imported the engine and
+loaded the kernels already, so -j N starts N - 1 workers."""
 WORKER_IDLE_S = 300
 """loky workers stay up this long between tasks (loky's default is 10 s), so watch keeps them warm from one
 save to the next; they exit with the build process."""
@@ -98,6 +102,7 @@ class Pools:
         self._remote: Executor | None = None
         self._workers: Executor | None = None  # ours (loky), unlike a cluster's
         self.capacity = jobs
+        self._here: set[Future[Any]] = set()  # tasks submitted to this process's threads
         stack.enter_context(CORES.cores(jobs))  # a kernel on our threads may use a core no task holds
         stack.push(self._close)
         if scheduler:
@@ -106,17 +111,42 @@ class Pools:
             self.capacity = max(1, sum(client.nthreads().values()))
 
     def submit(self, fn: Callable[..., Any], *args: Any, backlog: int) -> Future[Any]:
-        """Run `fn(*args)` on threads while `backlog` (tasks waiting or running) fits them, else on workers."""
+        """Run `fn(*args)` on threads while `backlog` (tasks waiting or running) fits them; once workers run, on
+        this process's render slot where it is free, else on a worker."""
         if self._remote is None and self._wants_workers(backlog):
             from joblib.externals.loky import get_reusable_executor
-            self._remote = self._workers = get_reusable_executor(max_workers=self._jobs, timeout=WORKER_IDLE_S)
+            self._remote = self._workers = get_reusable_executor(max_workers=self._jobs - IN_PROCESS_SLOTS,
+                                                                 timeout=WORKER_IDLE_S)
             _STARTED.add(self._workers)
-        if self._remote is not None:
+        if self._remote is not None and self._workers is None:  # a cluster's
             return self._remote.submit(fn, *args)
+        if self._workers is not None and self._rendering_here() >= IN_PROCESS_SLOTS:
+            return self._on_worker(self._workers, fn, *args)
         if self._threads is None:
             size = self._jobs if self._backend == "threading" else min(self._jobs, IN_PROCESS_MAX_TASKS)
             self._threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="mixbuild-render")
-        return self._threads.submit(_holding_a_core, fn, *args)
+        future = self._threads.submit(_holding_a_core, fn, *args)
+        self._here.add(future)
+        return future
+
+    @staticmethod
+    def _on_worker(workers: Executor, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Submit to our loky workers; the task holds a core of the budget until it is done, as busy as one on
+        our threads, so no helper of the task rendering here takes it."""
+        held = CORES.task()
+        held.__enter__()
+        try:
+            future = workers.submit(fn, *args)
+        except BaseException:  # a broken pool: the build fails, and gives the core back
+            held.__exit__(None, None, None)
+            raise
+        future.add_done_callback(lambda _: held.__exit__(None, None, None))
+        return future
+
+    def _rendering_here(self) -> int:
+        """Tasks on this process's threads not yet done (a finished one counts no more, callbacks or not)."""
+        self._here = {future for future in self._here if not future.done()}
+        return len(self._here)
 
     def _close(self, error: type[BaseException] | None, *_: object) -> bool:
         """A finished build waits for its threads and keeps its workers warm (watch reuses them); a failed or

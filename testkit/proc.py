@@ -86,3 +86,10 @@ def killpg(proc: subprocess.Popen) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"processes of group {proc.pid} survived SIGKILL")
+
+
+def pid_after(seconds: float) -> int:
+    """A stand-in task for a worker pool: sleeps, then says which process ran it (importable by loky's workers,
+    which a test module is not)."""
+    time.sleep(seconds)
+    return os.getpid()

@@ -2,9 +2,10 @@
 
 Sample-rate conversion to the target's rate first (so the true-peak limit holds at the delivered
 rate), then vinyl mono-bass, then the loudness gain (album or track mode), then the true-peak limiter. The
-song is held once, in float64, on the heap or (a long song) in a scratch file mapped into memory (see
-workspace): the gain and the limiter work on it in place, each pass drops the pages it is done with, and the
-output is written in blocks, so memory stays bounded whatever the song's length.
+song is held once, in float32 (what the stage delivers: the limiter measures the samples the export will read),
+on the heap or (a long song) in a scratch file mapped into memory (see workspace): the gain and the limiter
+work on it in place, each pass drops the pages it is done with, and the output is written in blocks, so
+memory stays bounded whatever the song's length. The resampler, mono-bass and gain compute in float64.
 """
 
 from __future__ import annotations
@@ -39,11 +40,18 @@ class FinalInputs:
     """Album mode: this target's share of album/loudness (album/gain/<target>)."""
 
 
+WORK_DTYPE = np.float32
+"""The song as the limiter works on it, and its envelope: the delivered samples' type, half float64's memory and
+first-touch page faults (a 4-minute song: 141 MB, not 281). Exact for the envelope of float32 samples (their
+magnitudes, and float32 interpolated points)."""
+
+
 def _work_copy(master: np.ndarray, p: FinalParams, gain: float | None) -> tuple[np.ndarray, np.ndarray]:
     """The master at the target rate (libsoxr's stream: what its one-shot call gives), mono-bassed, times
-    `gain` where it is known before (album mode: the same products as a pass over the copy, without one), as
-    float64, written block by block, and an array for the limiter's envelope: on the heap where the two fit
-    (a song of usual length), else mapped from scratch files, so that a long song is held in the page cache."""
+    `gain` where it is known before (album mode: the same products as a pass over the copy, without one),
+    computed in float64 and kept as float32 (WORK_DTYPE), written block by block, and an array for the
+    limiter's envelope: on the heap where the two fit (a song of usual length), else mapped from scratch
+    files, so that a long song is held in the page cache."""
     import soxr
 
     from .dsp.crossover import MonoBass
@@ -53,8 +61,8 @@ def _work_copy(master: np.ndarray, p: FinalParams, gain: float | None) -> tuple[
     # libsoxr's stream gives round(frames x ratio) frames in all: room for that, and a frame to spare
     capacity = frames if p.target_rate_hz == p.sample_rate_hz else \
         math.ceil(frames * p.target_rate_hz / p.sample_rate_hz) + 1
-    in_memory = fits_in_memory(capacity * (channels + 1) * np.dtype(np.float64).itemsize)
-    copy = work_array((capacity, channels), np.float64, in_memory)
+    in_memory = fits_in_memory(capacity * (channels + 1) * np.dtype(WORK_DTYPE).itemsize)
+    copy = work_array((capacity, channels), WORK_DTYPE, in_memory)
     stream = None if p.target_rate_hz == p.sample_rate_hz else soxr.ResampleStream(
         p.sample_rate_hz, p.target_rate_hz, channels, dtype="float64", quality="VHQ")
     bass = None if p.mono_bass_hz is None else MonoBass(p.target_rate_hz, p.mono_bass_hz, channels)
@@ -73,7 +81,7 @@ def _work_copy(master: np.ndarray, p: FinalParams, gain: float | None) -> tuple[
         copy[written:written + block.shape[0]] = block
         drop_pages(copy, written + block.shape[0], written)
         written += block.shape[0]
-    return copy[:written], work_array((written,), np.float64, in_memory)
+    return copy[:written], work_array((written,), WORK_DTYPE, in_memory)
 
 
 @stage("final", "1")

@@ -178,8 +178,8 @@ def _end_tail(chunk: np.ndarray) -> None:  # pragma: no cover - compiled
 def _apply_gain(source: np.ndarray, out: np.ndarray, start: int, release: np.ndarray,  # pragma: no cover
                 attack: np.ndarray) -> tuple[float, int, int]:
     # out[start + i] = source[start + i] (as float64) * min(release[i], attack[i]), every channel (an empty
-    # attack: a gain of 1, a copy); source may be out. Returns the max |out| over those frames, and the first
-    # and last i whose gain is not exactly 1 (-1, -1 where none is).
+    # attack: a gain of 1, a copy); source may be out. Returns the max |out| over those frames, as stored (a
+    # float32 out: rounded), and the first and last i whose gain is not exactly 1 (-1, -1 where none is).
     n, channels = release.shape[0], out.shape[1]
     src, dst = source[start : start + n], out[start : start + n]
     peak = 0.0
@@ -193,15 +193,13 @@ def _apply_gain(source: np.ndarray, out: np.ndarray, start: int, release: np.nda
                 first = i if first < 0 else first
                 last = i
         if channels == 2:  # unrolled: twice the general loop's speed
-            u, v = np.float64(src[i, 0]) * g, np.float64(src[i, 1]) * g
-            dst[i, 0], dst[i, 1] = u, v
-            m = max(abs(u), abs(v))
+            dst[i, 0], dst[i, 1] = np.float64(src[i, 0]) * g, np.float64(src[i, 1]) * g
+            m = max(abs(np.float64(dst[i, 0])), abs(np.float64(dst[i, 1])))  # as stored (float32: rounded)
         else:
             m = np.float64(0.0)
             for c in range(channels):
-                u = np.float64(src[i, c]) * g
-                dst[i, c] = u
-                m = max(m, abs(u))
+                dst[i, c] = np.float64(src[i, c]) * g
+                m = max(m, abs(np.float64(dst[i, c])))
         peak = m if m > peak else peak
     return peak, first, last
 
@@ -261,10 +259,11 @@ def true_peak_limit(
 
     A signal already at or under the ceiling is returned unchanged (a float64 copy). Aims 0.05 dB under the
     ceiling, re-measures and re-limits the output (at most MAX_PASSES passes, then a static trim), so our
-    meter never reads over the ceiling. `in_place`: a writeable float64 `audio` is limited in place and
-    returned (the same values: each chunk is read, then written, and the meter reads only finished frames),
-    saving a song-length array. `envelope`: a (frames,) float64 array to hold the detector in (a file-backed
-    map, with a mapped `audio`, keeps a long song off the heap: each pass drops the pages it is done with).
+    meter never reads over the ceiling. `in_place`: a writeable float32 or float64 `audio` is limited in place
+    and returned, in its own type (each chunk is read, then written, and the meter reads only finished frames,
+    as stored: float32 samples are measured as rounded), saving a song-length array. `envelope`: a (frames,)
+    float64 or float32 array to hold the detector in (float32 is exact for float32 audio; a file-backed map,
+    with a mapped `audio`, keeps a long song off the heap: each pass drops the pages it is done with).
     """
     check_audio(audio)
     rate = check_sample_rate(sample_rate_hz)
@@ -276,7 +275,7 @@ def true_peak_limit(
     ceiling = 10.0 ** (ceiling_dbtp / 20.0)
     envelope = true_peak_envelope(audio, rate, out=envelope, check=False)  # checked above
     peak = float(np.max([block.max() for _, block in walk(envelope)])) if audio.shape[0] else 0.0  # NaN stays
-    in_place = in_place and audio.dtype == np.float64 and audio.flags.writeable
+    in_place = in_place and audio.dtype in (np.float32, np.float64) and audio.flags.writeable
     if peak <= ceiling:
         return audio if in_place else np.array(audio, dtype=np.float64, copy=True)
     lookahead_frames = max(1, int(round(lookahead_ms * rate / 1000.0)))

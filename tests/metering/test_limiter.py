@@ -318,10 +318,26 @@ def test_limiting_in_place_gives_the_same_samples():
         work = signal.copy()
         in_place = true_peak_limit(work, rate, -1.0, in_place=True)
         assert in_place is work and np.array_equal(in_place, copied)
-    frozen = hot.astype(np.float32)  # not float64: limited as a copy, the input left alone
+    frozen = hot.astype(np.float32)
+    frozen.setflags(write=False)  # not writeable: limited as a float64 copy, the input left alone
     before = frozen.copy()
     assert np.array_equal(true_peak_limit(frozen, rate, -1.0, in_place=True), true_peak_limit(before, rate, -1.0))
     assert np.array_equal(frozen, before)
+
+
+def test_limiting_float32_in_place_stays_float32_and_under_the_ceiling():
+    """The final's work copy is float32: limited in its own type, measured as stored, so its true peak holds;
+    it differs from limiting a float64 copy of the same samples by float32 rounding carried through the gain
+    (2^-24 of a sample under 1: 6e-8; 1e-6 leaves room for a gain curve computed from rounded samples)."""
+    rate = 48000
+    rng = np.random.default_rng(22)
+    hot = (rng.standard_normal((3 * rate + 17, 2)) * 0.8).astype(np.float32)
+    hot[rate:rate + 5000] *= 4.0
+    work = hot.copy()
+    limited = true_peak_limit(work, rate, -1.0, in_place=True)
+    assert limited is work and limited.dtype == np.float32
+    assert true_peak_dbtp(limited, rate) <= -1.0
+    assert np.abs(limited - true_peak_limit(hot, rate, -1.0)).max() <= 1e-6
 
 
 @pytest.mark.parametrize("margin_db", [0.05, -0.01])

@@ -99,6 +99,9 @@ def warm_up(sample_rate_hz: int = 48000) -> None:
         measure(audio, sample_rate_hz)
     for audio in variants[:2]:
         true_peak_limit(audio * 200.0, sample_rate_hz, ceiling_dbtp=-1.0)
+        work = audio * audio.dtype.type(200.0)  # the final's form: its own work copy, limited in place
+        true_peak_limit(work, sample_rate_hz, ceiling_dbtp=-1.0, in_place=True,
+                        envelope=np.empty(work.shape[0], dtype=work.dtype))
     fft_convolve(noise, noise[:480], downmix=True)  # a reverb's partitioned convolution
     true_peak_limit(noise[:4800] * 200.0, 192000, ceiling_dbtp=-1.0)  # >= 176.4 kHz: no oversampling
     into = np.zeros_like(noise)

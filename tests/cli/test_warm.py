@@ -32,3 +32,8 @@ def test_the_first_build_says_it_compiles_and_warm_does_it_ahead(project, tmp_pa
     ahead = _run(["warm"], tmp_path / "numba-c")
     assert ahead.returncode == 0 and ahead.stdout.startswith("compiled the DSP kernels in ")
     assert _run(["warm"], tmp_path / "numba-c").stdout.strip() == "the DSP kernels are compiled already"
+    compiled = set((tmp_path / "numba-c").rglob("*.nbc"))  # one file per kernel and argument types
+    built = _run(["build", str(project.path), "--cache", str(tmp_path / "cache-c"), "--out", str(tmp_path / "c"),
+                  "-j", "2"], tmp_path / "numba-c")
+    assert built.returncode == 0, built.stderr
+    assert set((tmp_path / "numba-c").rglob("*.nbc")) == compiled  # warm compiled every variant a build runs

@@ -8,6 +8,12 @@ a 2.5-s reverb) ran memory-bound at about twice the cost per frame (CPU time, 60
 Input arrives in blocks of any length; the output is computed in the same B-frame steps whatever they are,
 each bin summing the partitions in the same order, so a stream is bit-identical to one call on the whole
 signal. Steps whose window is silent store no spectrum and are skipped in the sum (a vocal's rests).
+
+The transforms and the sum run in float32 (the response's spectra are taken in float64, then rounded), as
+convolution reverbs do (pedalboard's, a DAW's): half the memory traffic, 0.49 s of CPU per 4 minutes of a
+2.2-s reverb against 0.60-1.04 s in float64 (6 alternating runs here). The error against float64 is at most
+2.6e-7 of the output's peak (a 2.2-s reverb of 4 minutes of noise): for a return peaking at -10 dBFS, 8e-8,
+the size of a 24-bit file's own rounding (6e-8) and under its dither. The output is float64.
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ from scipy import fft as sfft
 #: 0.29-0.31 s at 32 k and 0.31-0.34 s at 16 k.
 PARTITION_FRAMES_MIN = 1 << 8
 PARTITION_FRAMES_MAX = 1 << 16
+SAMPLE_DTYPE = np.float32
+"""The type the input is transformed in (its spectra: complex64)."""
+ERROR_OF_PEAK = 1e-6
+"""The bound on the error against an exact convolution, as a fraction of the output's peak: float32's 6e-8 times
+log2 of the largest transform (17), rounded up; measured at most 2.6e-7 (see above)."""
 
 
 def partition_frames(taps: int) -> int:
@@ -74,12 +85,12 @@ class Convolver:
         padded[:taps] = response[:taps]
         # spectra[k, c]: partition k of channel c's response, zero-padded to 2B (channels first: contiguous FFTs)
         parts = padded.T.reshape(response.shape[1], partitions, b).transpose(1, 0, 2)
-        spectra = sfft.rfft(parts, 2 * b, axis=-1)
+        spectra = sfft.rfft(parts, 2 * b, axis=-1).astype(np.complex64)
         self.spectra = np.ascontiguousarray(np.broadcast_to(spectra, (partitions, self.channels, b + 1)))
-        self.history = np.zeros((partitions, self.feeds, b + 1), dtype=np.complex128)
+        self.history = np.zeros((partitions, self.feeds, b + 1), dtype=np.complex64)
         self.live = np.zeros(partitions, dtype=np.bool_)
-        self.window = np.zeros((self.feeds, 2 * b))  # the last 2B input frames, the newest B second
-        self.summed = np.empty((self.channels, b + 1), dtype=np.complex128)
+        self.window = np.zeros((self.feeds, 2 * b), dtype=SAMPLE_DTYPE)  # the last 2B input frames, newest second
+        self.summed = np.empty((self.channels, b + 1), dtype=np.complex64)
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Feed the next input frames; returns the output frames now final (possibly none)."""
@@ -134,7 +145,7 @@ class Convolver:
             out = np.zeros((n, self.channels))
         self.window[:, :b] = self.window[:, b:]
         self.filled, self.emitted, self.steps = 0, self.emitted + n, self.steps + 1
-        return np.ascontiguousarray(out)
+        return np.ascontiguousarray(out, dtype=np.float64)
 
 
 def fft_convolve(audio: np.ndarray, response: np.ndarray, downmix: bool = False) -> np.ndarray:

@@ -76,7 +76,8 @@ def reverb_ir(sample_rate_hz: float, decay_s: float, predelay_ms: float = 0.0, d
 
 
 def apply_reverb(audio: np.ndarray, ir: np.ndarray) -> np.ndarray:
-    """Wet reverb (frames, 2): the channel mean of audio convolved with each IR channel, in float64.
+    """Wet reverb (frames, 2), float64: the channel mean of audio convolved with each IR channel (in float32:
+    see convolve).
 
     The mono feed makes the IR alone set the stereo image (width 0 = mono tail). Same frames as the
     input: the engine pads it with stages.tails.reverb_tail_s, so the tail is inside.

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from mixbuild.stages.dsp.convolve import ERROR_OF_PEAK
 from mixbuild.stages.dsp.delay import RECURSION_MIN_FRAMES, apply_delay, delay_ir
 from mixbuild.stages.tails import beats_to_ms, delay_tail_s
 
@@ -15,7 +16,7 @@ from mixbuild.stages.tails import beats_to_ms, delay_tail_s
 @pytest.mark.parametrize("time_ms,feedback", [(125.0, 0.5), (10.01, 0.8), (333.3, 0.0), (2.0, 0.7), (1.01, 0.0)])
 def test_echoes_at_multiples_of_the_delay_with_geometric_decay(rate, time_ms, feedback):
     # Without highcut the wet impulse response is exactly fb^(k-1) at k*round(time_ms*fs/1000) and 0
-    # elsewhere; 1e-9 absorbs the FFT convolution's rounding (~1e-15 per tap) on the short-delay path.
+    # elsewhere, to the float32 FFT convolution's rounding on the short-delay path (ERROR_OF_PEAK of 1.0).
     step = round(time_ms * rate / 1000)
     n = 6 * step + 17
     impulse = np.zeros((n, 2))
@@ -24,9 +25,9 @@ def test_echoes_at_multiples_of_the_delay_with_geometric_decay(rate, time_ms, fe
     expected = np.zeros(n)
     k = np.arange(1, n // step + 1)
     expected[k * step] = feedback ** (k - 1)
-    np.testing.assert_allclose(wet[:, 0], expected, atol=1e-9)
-    np.testing.assert_allclose(wet[:, 1], -0.5 * expected, atol=1e-9)  # channels independent
-    assert wet[step, 0] == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(wet[:, 0], expected, atol=ERROR_OF_PEAK)
+    np.testing.assert_allclose(wet[:, 1], -0.5 * expected, atol=ERROR_OF_PEAK)  # channels independent
+    assert wet[step, 0] == pytest.approx(1.0, abs=ERROR_OF_PEAK)
 
 
 def test_loop_low_pass_filters_each_echo_once_more():

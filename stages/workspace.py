@@ -20,7 +20,7 @@ import numpy as np
 from .registry import scratch_file
 
 HEAP_WORK_BYTES = 512 << 20
-"""Bytes of working arrays one kernel may hold on the heap: 7.7 minutes of stereo float64 at 48 kHz with
+"""Bytes of working arrays one kernel may hold on the heap: a final's 15 minutes of float32 stereo at 48 kHz with
 its limiter's envelope; with the interpreter and the numba kernels a worker stays under 1 GB (issue 14)."""
 
 

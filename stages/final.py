@@ -99,8 +99,8 @@ def render_final(inputs: FinalInputs, p: FinalParams) -> AudioFile:
     if p.target_lufs is not None and not album_gain:  # track mode: measured on the copy, then applied
         measured = integrated_lufs(audio, p.target_rate_hz)
         gain_db = p.target_lufs - measured if np.isfinite(measured) else 0.0
-        for _, block in walk(audio):
-            block *= 10.0 ** (gain_db / 20.0)
+        for _, block in walk(audio):  # the gain computed in float64, each product rounded once
+            np.multiply(block, np.float64(10.0 ** (gain_db / 20.0)), out=block, casting="same_kind")
     limited = true_peak_limit(audio, p.target_rate_hz, ceiling_dbtp=p.ceiling_dbtp,
                               release_ms=p.limiter.release_ms, lookahead_ms=p.limiter.lookahead_ms,
                               in_place=True, envelope=envelope)

@@ -151,7 +151,9 @@ class Pools:
     def _close(self, error: type[BaseException] | None, *_: object) -> bool:
         """A finished build waits for its threads and keeps its workers warm (watch reuses them); a failed or
         stopped one cancels what has not started and kills its workers now: they hold memory and the output
-        pipes, and would otherwise run on for minutes."""
+        pipes, and would otherwise run on for minutes. A task already rendering on this process's threads
+        cannot be stopped: the CLI leaves by os._exit; under `watch` it finishes beside the next build (its
+        output goes to the cache like any other, and it holds a core of that build's budget until done)."""
         if self._threads is not None:
             self._threads.shutdown(wait=error is None, cancel_futures=error is not None)
         if error is not None and self._workers is not None:

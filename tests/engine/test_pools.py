@@ -4,6 +4,7 @@ the N-th task itself (it has the engine imported and the kernels loaded, which e
 from __future__ import annotations
 
 import os
+import time
 from contextlib import ExitStack
 
 import psutil
@@ -17,20 +18,42 @@ def _loky_workers() -> set[int]:
     return {c.pid for c in psutil.Process().children() if "popen_loky" in " ".join(c.cmdline())}
 
 
+def _until(condition, timeout_s: float = 10.0) -> bool:
+    """Whether `condition()` holds within `timeout_s` (polled: the tasks take their cores on their own threads)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _idle_cores() -> int:
+    """How many cores of the budget a helper could take now (taken, counted, given back)."""
+    idle = 0
+    while CORES.claim():
+        idle += 1
+    for _ in range(idle):
+        CORES.release()
+    return idle
+
+
 def test_j3_starts_two_workers_and_renders_one_task_here():
     release_workers()  # an earlier test's reusable workers would be resized, not started
     before = _loky_workers()
-    with ExitStack() as stack:
-        pools = Pools(stack, jobs=3)
-        futures = [pools.submit(pid_after, 1.0, backlog=10) for _ in range(3)]  # a cold build's backlog
-        idle_core = CORES.claim()  # every core is held: one by the task here, two by the workers' tasks
-        if idle_core:
-            CORES.release()
-        pids = [future.result(timeout=60) for future in futures]
-        workers = _loky_workers() - before
-        later = pools.submit(pid_after, 0.0, backlog=10).result(timeout=60)  # the slot here is free again
-    release_workers()
+    try:
+        with ExitStack() as stack:
+            pools = Pools(stack, jobs=3)
+            futures = [pools.submit(pid_after, 2.0, backlog=10) for _ in range(3)]  # a cold build's backlog
+            # every core held while the three run: one by the task here, two by the workers' tasks
+            all_held = _until(lambda: _idle_cores() == 0)
+            pids = [future.result(timeout=60) for future in futures]
+            freed = _until(lambda: _idle_cores() == 3)  # each task gives its core back once done
+            workers = _loky_workers() - before
+            later = pools.submit(pid_after, 0.0, backlog=10).result(timeout=60)  # the slot here is free again
+    finally:
+        release_workers()
     assert pids[0] == os.getpid() and os.getpid() not in pids[1:]
     assert len(workers) == 2 and set(pids[1:]) <= workers
-    assert not idle_core
+    assert all_held and freed
     assert later == os.getpid()

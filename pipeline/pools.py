@@ -126,6 +126,7 @@ class Pools:
             size = self._jobs if self._backend == "threading" else min(self._jobs, IN_PROCESS_MAX_TASKS)
             self._threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="mixbuild-render")
         future = self._threads.submit(_holding_a_core, fn, *args)
+        self._rendering_here()  # drops the finished ones: the set stays as small as the threads
         self._here.add(future)
         return future
 

@@ -134,14 +134,11 @@ class Pools:
     def _on_worker(workers: Executor, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Submit to our loky workers; the task holds a core of the budget until it is done, as busy as one on
         our threads, so no helper of the task rendering here takes it."""
-        held = CORES.task()
-        held.__enter__()
-        try:
-            future = workers.submit(fn, *args)
-        except BaseException:  # a broken pool: the build fails, and gives the core back
-            held.__exit__(None, None, None)
-            raise
-        future.add_done_callback(lambda _: held.__exit__(None, None, None))
+        with ExitStack() as held:
+            held.enter_context(CORES.task())
+            future = workers.submit(fn, *args)  # a broken pool raises: the build fails, the core is given back
+            kept = held.pop_all()
+        future.add_done_callback(lambda _: kept.close())
         return future
 
     def _rendering_here(self) -> int:

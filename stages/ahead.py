@@ -9,9 +9,9 @@ the same, bit for bit, whichever thread made each block; the compiled kernels, n
 release the GIL, so the halves run side by side. At most one block waits ahead: memory grows by a block.
 
 A helper runs only on a core nobody else holds (`CORES`): the engine gives the build process its job count
-and holds a core for each render task on its threads. Where every core renders a node (a cold build's
-workers, which hold no budget), a helper would only slow its neighbours (+4.6 % on a cold build, measured),
-so the blocks are made in the caller's thread as before.
+and holds a core for each render task, on its threads or on a worker of its own. Where every core renders a
+node (a cold build), a helper would only slow its neighbours (+4.6 % on a cold build, measured), so the
+blocks are made in the caller's thread as before; a worker process has no budget and never starts one.
 """
 
 from __future__ import annotations

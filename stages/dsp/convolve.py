@@ -29,7 +29,8 @@ from scipy import fft as sfft
 PARTITION_FRAMES_MIN = 1 << 8
 PARTITION_FRAMES_MAX = 1 << 16
 SAMPLE_DTYPE = np.float32
-"""The type the input is transformed in (its spectra: complex64)."""
+"""The type the input is transformed in."""
+_SPECTRUM_DTYPE = np.result_type(SAMPLE_DTYPE, np.complex64)
 ERROR_OF_PEAK = 1e-6
 """The bound on the error against an exact convolution, as a fraction of the output's peak: float32's 6e-8 times
 log2 of the largest transform (17), rounded up; measured at most 2.6e-7 (see above)."""
@@ -85,12 +86,12 @@ class Convolver:
         padded[:taps] = response[:taps]
         # spectra[k, c]: partition k of channel c's response, zero-padded to 2B (channels first: contiguous FFTs)
         parts = padded.T.reshape(response.shape[1], partitions, b).transpose(1, 0, 2)
-        spectra = sfft.rfft(parts, 2 * b, axis=-1).astype(np.complex64)
+        spectra = sfft.rfft(parts, 2 * b, axis=-1).astype(_SPECTRUM_DTYPE)
         self.spectra = np.ascontiguousarray(np.broadcast_to(spectra, (partitions, self.channels, b + 1)))
-        self.history = np.zeros((partitions, self.feeds, b + 1), dtype=np.complex64)
+        self.history = np.zeros((partitions, self.feeds, b + 1), dtype=_SPECTRUM_DTYPE)
         self.live = np.zeros(partitions, dtype=np.bool_)
         self.window = np.zeros((self.feeds, 2 * b), dtype=SAMPLE_DTYPE)  # the last 2B input frames, newest second
-        self.summed = np.empty((self.channels, b + 1), dtype=np.complex64)
+        self.summed = np.empty((self.channels, b + 1), dtype=_SPECTRUM_DTYPE)
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Feed the next input frames; returns the output frames now final (possibly none)."""

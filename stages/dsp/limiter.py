@@ -270,19 +270,18 @@ def true_peak_limit(
     """
     check_audio(audio)
     rate = check_sample_rate(sample_rate_hz)
-    if envelope is not None and envelope.dtype != np.float64 and not (
-            in_place and audio.dtype == envelope.dtype == np.float32 and audio.flags.writeable):
-        raise ValueError(f"envelope: must be float64, or float32 for float32 audio limited in place (got "
-                         f"{envelope.dtype} for {audio.dtype} audio): a rounded detector could pass overs")
     ceiling_dbtp = check_number(ceiling_dbtp, "ceiling_dbtp", ge=-60.0, le=0.0)
     release_ms = check_number(release_ms, "release_ms", ge=1.0, le=10_000.0)
     lookahead_ms = check_number(lookahead_ms, "lookahead_ms", ge=0.5, le=50.0)
     if audio.shape[0] == 0 or audio.dtype not in (np.float32, np.float64):
         audio = np.array(audio, dtype=np.float64)  # float16, longdouble: limited as their float64 copy
+    in_place = in_place and audio.flags.writeable  # float32 or float64 by now
+    if envelope is not None and envelope.dtype != np.float64 and not (in_place and audio.dtype == envelope.dtype):
+        raise ValueError(f"envelope: must be float64, or float32 for float32 audio limited in place (got "
+                         f"{envelope.dtype} for {audio.dtype} audio): a rounded detector could pass overs")
     ceiling = 10.0 ** (ceiling_dbtp / 20.0)
     envelope = true_peak_envelope(audio, rate, out=envelope, check=False)  # checked above
     peak = float(np.max([block.max() for _, block in walk(envelope)])) if audio.shape[0] else 0.0  # NaN stays
-    in_place = in_place and audio.dtype in (np.float32, np.float64) and audio.flags.writeable
     if peak <= ceiling:
         return audio if in_place else np.array(audio, dtype=np.float64, copy=True)
     lookahead_frames = max(1, int(round(lookahead_ms * rate / 1000.0)))

@@ -7,7 +7,10 @@ the response's length; overlap-add of the whole response in transforms of 4x its
 a 2.5-s reverb) ran memory-bound at about twice the cost per frame (CPU time, 60 s of stereo, 2 cores here).
 Input arrives in blocks of any length; the output is computed in the same B-frame steps whatever they are,
 each bin summing the partitions in the same order, so a stream is bit-identical to one call on the whole
-signal. Steps whose window is silent store no spectrum and are skipped in the sum (a vocal's rests).
+signal. Steps whose window is silent store no spectrum and are skipped in the sum (a vocal's rests). Each
+channel's transforms and sum are its own, so where a core is idle (`side_by_side`) the two halves of the
+channels run on two threads: 0.41 s instead of 0.52 s for 4 minutes of stereo through a 2.2-s reverb (medians
+of 7 alternating runs here), the same samples.
 
 The transforms and the sum run in float32 (the response's spectra are taken in float64, then rounded), as
 convolution reverbs do (pedalboard's, a DAW's): half the memory traffic, 0.49 s of CPU per 4 minutes of a
@@ -21,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 from scipy import fft as sfft
+
+from mixbuild.stages.ahead import side_by_side
 
 #: Partition length B in frames: the response's length rounded up to a power of two, within these bounds
 #: (shorter partitions mean more of them to sum per bin; longer, slower transforms). The maximum measured
@@ -47,9 +52,9 @@ def partition_frames(taps: int) -> int:
 @njit(cache=True, nogil=True)
 def _partition_sum(history: np.ndarray, live: np.ndarray, newest: int, spectra: np.ndarray,  # pragma: no cover
                    out: np.ndarray) -> None:
-    # out[c] = sum over k = 0..K-1 of history[(newest - k) % K, feed(c)] * spectra[k, c], k in order (slots
+    # out[c] = sum over k = 0..K-1 of history[feed(c), (newest - k) % K] * spectra[c, k], k in order (slots
     # of silent input skipped: their spectrum is zero); feed(c) = c, or 0 where one feed serves every channel.
-    slots, feeds, bins = history.shape
+    feeds, slots, bins = history.shape
     for c in range(out.shape[0]):
         f = c if feeds > 1 else 0
         acc = out[c]
@@ -58,7 +63,7 @@ def _partition_sum(history: np.ndarray, live: np.ndarray, newest: int, spectra: 
             slot = (newest - k) % slots
             if not live[slot]:
                 continue
-            x, h = history[slot, f], spectra[k, c]
+            x, h = history[f, slot], spectra[c, k]
             for j in range(bins):
                 acc[j] += x[j] * h[j]
 
@@ -84,11 +89,12 @@ class Convolver:
         partitions = -(-taps // b)
         padded = np.zeros((partitions * b, response.shape[1]))
         padded[:taps] = response[:taps]
-        # spectra[k, c]: partition k of channel c's response, zero-padded to 2B (channels first: contiguous FFTs)
-        parts = padded.T.reshape(response.shape[1], partitions, b).transpose(1, 0, 2)
+        # spectra[c, k]: partition k of channel c's response, zero-padded to 2B (channels first: a channel's
+        # spectra, history and sums are contiguous, for its transforms and for `_step`'s split by channel)
+        parts = padded.T.reshape(response.shape[1], partitions, b)
         spectra = sfft.rfft(parts, 2 * b, axis=-1).astype(_SPECTRUM_DTYPE)
-        self.spectra = np.ascontiguousarray(np.broadcast_to(spectra, (partitions, self.channels, b + 1)))
-        self.history = np.zeros((partitions, self.feeds, b + 1), dtype=_SPECTRUM_DTYPE)
+        self.spectra = np.ascontiguousarray(np.broadcast_to(spectra, (self.channels, partitions, b + 1)))
+        self.history = np.zeros((self.feeds, partitions, b + 1), dtype=_SPECTRUM_DTYPE)
         self.live = np.zeros(partitions, dtype=np.bool_)
         self.window = np.zeros((self.feeds, 2 * b), dtype=SAMPLE_DTYPE)  # the last 2B input frames, newest second
         self.summed = np.empty((self.channels, b + 1), dtype=_SPECTRUM_DTYPE)
@@ -133,20 +139,35 @@ class Convolver:
         self.filled += chunk.shape[0]
 
     def _step(self) -> np.ndarray:
-        """Transform the full window into the delay line and emit the next B output frames (cut to `frames`)."""
-        b, slot = self.block, self.steps % self.history.shape[0]
+        """Transform the full window into the delay line and emit the next B output frames (cut to `frames`);
+        the channels' halves side by side where a core is idle (each channel's arithmetic is the same either
+        way, so the output is too)."""
+        b, slot = self.block, self.steps % self.live.shape[0]
         self.live[slot] = bool(self.window.any())
-        if self.live[slot]:
-            self.history[slot] = sfft.rfft(self.window, axis=-1)
+        if self.live[slot] and self.feeds == 1:  # one feed serves every channel: transformed once, here
+            self.history[0, slot] = sfft.rfft(self.window[0])
         n = min(b, self.frames - self.emitted)
-        if self.live.any():
-            _partition_sum(self.history, self.live, slot, self.spectra, self.summed)
-            out = sfft.irfft(self.summed, 2 * b, axis=-1)[:, b:b + n].T
+        out = np.empty((n, self.channels))
+        any_live = bool(self.live.any())
+
+        def channels(lo: int, hi: int) -> None:
+            if self.live[slot] and self.feeds > 1:
+                self.history[lo:hi, slot] = sfft.rfft(self.window[lo:hi], axis=-1)
+            if not any_live:
+                out[:, lo:hi] = 0.0
+                return
+            history = self.history[lo:hi] if self.feeds > 1 else self.history
+            _partition_sum(history, self.live, slot, self.spectra[lo:hi], self.summed[lo:hi])
+            out[:, lo:hi] = sfft.irfft(self.summed[lo:hi], 2 * b, axis=-1)[:, b:b + n].T
+
+        half = self.channels // 2
+        if half:
+            side_by_side(lambda: channels(0, half), lambda: channels(half, self.channels))
         else:
-            out = np.zeros((n, self.channels))
+            channels(0, self.channels)
         self.window[:, :b] = self.window[:, b:]
         self.filled, self.emitted, self.steps = 0, self.emitted + n, self.steps + 1
-        return np.ascontiguousarray(out, dtype=np.float64)
+        return out
 
 
 def fft_convolve(audio: np.ndarray, response: np.ndarray, downmix: bool = False) -> np.ndarray:

@@ -137,3 +137,24 @@ def test_the_reverb_streamed_in_any_blocks_equals_one_pass():
         stream = reverb_stream(ir, x.shape[0], 2)
         parts = [stream.process(x[i:i + block]) for i in range(0, x.shape[0], block)] + [stream.finish()]
         assert np.array_equal(np.concatenate(parts), apply_reverb(x, ir)), block
+
+
+@pytest.mark.parametrize("downmix,channels,responses", [(True, 2, 2), (False, 2, 1), (False, 2, 2), (True, 1, 2)])
+def test_channels_transformed_side_by_side_equal_one_thread_bit_for_bit(downmix, channels, responses, monkeypatch):
+    # Where a core is idle (-j 2, one task rendering), each step's channels are split across two threads; the
+    # output must be the same samples as one thread's, or a build's bytes would depend on its cores.
+    from mixbuild.stages.ahead import CORES
+    from mixbuild.stages.dsp.convolve import fft_convolve
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((5 * FS + 99, channels))
+    x[FS:2 * FS] = 0.0  # a silent stretch: skipped slots in the sum
+    ir = rng.standard_normal((FS // 2, responses)) * np.exp(-np.arange(FS // 2) / 4000.0)[:, None]
+    alone = fft_convolve(x, ir, downmix=downmix)
+    claims: list[bool] = []
+    claim = CORES.claim
+    monkeypatch.setattr(CORES, "claim", lambda: claims.append(claim()) or claims[-1])
+    with CORES.cores(2), CORES.task():
+        split = fft_convolve(x, ir, downmix=downmix)
+    assert any(claims) == (max(channels, responses) > 1), "a stereo output was not split, or a mono one was"
+    assert np.array_equal(split, alone)

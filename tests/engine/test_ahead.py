@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from mixbuild.stages.ahead import CORES, computed_ahead
+from mixbuild.stages.ahead import CORES, computed_ahead, side_by_side
 from mixbuild.stages.mixing import Chain
 from mixbuild.stages.params import Compressor
 
@@ -127,3 +127,66 @@ def test_a_build_whose_kernels_take_idle_cores_delivers_what_one_core_does(proje
     files = lambda d: {p.name: p.read_bytes() for p in (project.root / d).rglob("*") if p.is_file()  # noqa: E731
                        and p.name != "build-report.json"}
     assert files("build") == files("build4")
+
+
+def test_side_by_side_runs_the_first_call_on_a_helper_while_the_caller_runs_the_second(two_cores):
+    first_started, second_done = threading.Event(), threading.Event()
+
+    def first():
+        first_started.set()
+        assert second_done.wait(10.0), "the caller did not run the second call meanwhile"
+        return threading.current_thread().name
+
+    def second():
+        assert first_started.wait(10.0), "the first call did not start on a helper"
+        second_done.set()
+        return threading.current_thread().name
+
+    helper, caller = side_by_side(first, second)
+    assert helper.startswith("mixbuild-side") and caller == threading.current_thread().name
+
+
+def test_without_an_idle_core_side_by_side_runs_both_here_in_order():
+    order: list[tuple[str, str]] = []
+    with CORES.cores(2), CORES.task(), CORES.task():  # both cores render tasks
+        got = side_by_side(lambda: order.append(("first", threading.current_thread().name)) or 1,
+                           lambda: order.append(("second", threading.current_thread().name)) or 2)
+    here = threading.current_thread().name
+    assert got == (1, 2) and order == [("first", here), ("second", here)]
+
+
+@pytest.mark.parametrize("failing", ["first", "second"])
+def test_side_by_side_raises_either_calls_error_once_both_are_done(two_cores, failing):
+    finished = []
+
+    def call(name):
+        def run():
+            time.sleep(0.05)
+            finished.append(name)
+            if name == failing:
+                raise ValueError(f"{name} failed")
+            return name
+        return run
+
+    with pytest.raises(ValueError, match=f"{failing} failed"):
+        side_by_side(call("first"), call("second"))
+    assert sorted(finished) == ["first", "second"]  # neither is still running when the error arrives
+
+
+def test_a_caller_waiting_for_its_helper_lends_its_core(two_cores):
+    # -j 2, one task: the helper making a block holds the idle core; while the task's thread waits for that
+    # block, its own core is free, so the helper's kernel may claim it (a reverb splitting its channels).
+    claimed_while_making = []
+
+    def blocks():
+        for i in range(3):
+            if threading.current_thread().name.startswith("mixbuild-ahead"):
+                time.sleep(0.05)  # the caller is waiting by now
+                got = CORES.claim()
+                claimed_while_making.append(got)
+                if got:
+                    CORES.release()
+            yield i
+
+    assert list(computed_ahead(blocks())) == [0, 1, 2]
+    assert claimed_while_making and all(claimed_while_making)

@@ -122,13 +122,14 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
                                            record["kind"], task.inputs, _notes(record)))
             else:
                 heapq.heappush(queue, (*graph.rank(node_id), task))
+                pools.expect(len(queue) + len(running))  # workers a large backlog needs start while planning goes on
 
     with ExitStack() as stack:
         stack.enter_context(cache.lease())
         pools = Pools(stack, jobs, parallel_backend, scheduler)
+        running: dict[Future[Any], Task] = {}
         resolve_ready([n for n, ups in graph.waiting.items() if not ups])
         memo.flush()  # every source is hashed by now (stems wait on nothing): one write for all of them
-        running: dict[Future[Any], Task] = {}
         while queue or running:
             while queue and len(running) < pools.capacity:
                 if before_render is not None:

@@ -55,6 +55,15 @@ def task_for(node: Node, kind: StageKind, resolved: Resolved) -> Task:
     return Task(node.id, node.kind, node_key(image), params, wire_refs(resolved), image, sources(node))
 
 
+def ready_worker() -> None:
+    """A worker's start, done while the build still plans (`Pools.expect`): the stages imported and numba's code
+    generator loaded by one small kernel (scipy.linalg, LLVM: ~0.3 s), so its first task renders at speed."""
+    from mixbuild.stages.dsp.warmup import load_code_generator
+
+    load_kinds()
+    load_code_generator()
+
+
 def run_task(cache_root: str, task: Task) -> tuple[str, str, float, list[str]]:
     """Render one node in any process: load inputs from the cache, run the kernel, store the output;
     (digest, output kind, seconds, the kernel's notes)."""

@@ -57,3 +57,40 @@ def test_j3_starts_two_workers_and_renders_one_task_here():
     assert len(workers) == 2 and set(pids[1:]) <= workers
     assert all_held and freed
     assert later == os.getpid()
+
+
+def test_a_plan_with_more_misses_than_the_threads_take_starts_the_workers_while_it_plans(monkeypatch):
+    # A cold build's plan finds dozens of misses: its worker starts then, loading the engine and the compiled
+    # code while the plan goes on, not in its first task. A tweak's few misses start none.
+    monkeypatch.setattr("mixbuild.stages.dsp.warmup.kernels_marked", lambda: True)
+    release_workers()
+    before = _loky_workers()
+    try:
+        with ExitStack() as stack:
+            pools = Pools(stack, jobs=2)
+            pools.expect(2)  # two misses: this process's threads take them
+            time.sleep(0.5)
+            none_for_a_tweak = _loky_workers() == before and _idle_cores() == 2
+            pools.expect(3)
+            readying = _idle_cores() == 1  # the worker's start holds a core, as a task would
+            started = _until(lambda: len(_loky_workers() - before) == 1)
+            ready = _until(lambda: _idle_cores() == 2, 60.0)  # and gives it back once loaded
+    finally:
+        release_workers()
+    assert none_for_a_tweak and readying and started and ready
+
+
+def test_no_worker_starts_early_before_the_kernels_are_known_compiled(monkeypatch):
+    # The first build after an install compiles the kernels in the build process first (`before_render`): a
+    # worker started during the plan would compile them again, on its own.
+    monkeypatch.setattr("mixbuild.stages.dsp.warmup.kernels_marked", lambda: False)
+    release_workers()
+    before = _loky_workers()
+    try:
+        with ExitStack() as stack:
+            Pools(stack, jobs=2).expect(10)
+            time.sleep(0.5)
+            started = _loky_workers() - before
+    finally:
+        release_workers()
+    assert not started

@@ -20,7 +20,7 @@ from mixbuild.stages.registry import load_kinds
 from .cache import Cache
 from .codeversion import load_code_versions
 from .dag import Node
-from .inputs import resolve
+from .inputs import resolve, source_files
 from .pools import Pools, SchedulerError, cluster_errors
 from .worker import Task, run_task, task_for
 
@@ -97,6 +97,7 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
     load_code_versions(kinds, Path(cache.root) / "memo")
     graph = _Graph(nodes)
     memo = cache.file_digest_memo()
+    memo.digest_all(source_files(nodes.values()), jobs)  # a cold plan's sources read on every core
     cache.recall_verified()  # hits an earlier build verified are not read again while their files are untouched
     cache_root = str(Path(cache.root).resolve())  # remote workers resolve it on the shared filesystem
     done: dict[str, NodeResult] = {}

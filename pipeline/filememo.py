@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +78,22 @@ class FileDigestMemo:
         if after == sig and not racy:
             self._remember(real, {**sig, "digest": digest})
         return digest
+
+    def digest_all(self, paths: Iterable[str], threads: int) -> None:
+        """Digest the files not memoised yet on up to `threads` threads (the reads and xxh3 release the GIL), so
+        that each later `digest` is a lookup: a cold build's plan reads its sources side by side. A file that
+        cannot be read is left for `digest` to report."""
+        self._entries_now()  # loaded here, before the threads share it
+        unique = sorted(set(paths))
+        if threads < 2 or len(unique) < 2:
+            return  # `digest` reads each as the plan asks for it
+
+        def quietly(path: str) -> None:
+            with contextlib.suppress(OSError):
+                self.digest(path)
+
+        with ThreadPoolExecutor(min(threads, len(unique)), thread_name_prefix="mixbuild-digest") as pool:
+            list(pool.map(quietly, unique))
 
     def record(self, path: str | os.PathLike[str], signature: dict[str, int], digest: str) -> None:
         """Memoise a digest this process knows without reading the file (it wrote those bytes), for the file

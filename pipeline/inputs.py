@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -56,6 +56,12 @@ def resolve(node: Node, memo: FileDigestMemo, known: Mapping[str, tuple[str, str
 def digests(node: Node, resolved: Resolved) -> dict[str, Any]:
     """Input name -> digest (or list of digests) for the key; None where an input is not resolved yet."""
     return {name: _map(resolved.get(name), lambda r: r.digest) for name in node.inputs}
+
+
+def source_files(nodes: Iterable[Node]) -> list[str]:
+    """The paths of the source files these nodes read (a stem's file)."""
+    return [wire[len(SOURCE_PREFIX):] for node in nodes for value in node.inputs.values()
+            for wire in ([value] if isinstance(value, str) else value) if wire.startswith(SOURCE_PREFIX)]
 
 
 def sources(node: Node) -> dict[str, Any]:

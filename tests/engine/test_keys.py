@@ -258,6 +258,36 @@ def test_memo_avoids_rereading_across_processes(tmp_path, read_counter):
     assert len(read_counter) == 1
 
 
+def test_a_plans_sources_are_read_side_by_side_then_looked_up(tmp_path, monkeypatch):
+    # digest_all reads the files on two threads at once (each read waits for the other to start: one thread
+    # alone would time out), and the plan's own `digest` of each is then a lookup, with the same digest.
+    import threading
+
+    paths = []
+    for name in ("kick", "snare", "bass", "vocal"):
+        path = tmp_path / f"{name}.wav"
+        path.write_bytes(name.encode() * 1000)
+        _age(path)
+        paths.append(str(path))
+    both_reading = threading.Barrier(2, timeout=10.0)
+    reads: list[str] = []
+    real = filememo.digest_file
+
+    def side_by_side_read(path):
+        reads.append(path)
+        both_reading.wait()  # raises BrokenBarrierError after 10 s if no second read runs meanwhile
+        return real(path)
+
+    monkeypatch.setattr(filememo, "digest_file", side_by_side_read)
+    memo = FileDigestMemo(tmp_path / "memo.json")
+    memo.digest_all(paths + paths[:1], threads=2)  # a file named twice is read once
+    assert sorted(reads) == sorted(paths)
+    later: list[str] = []
+    monkeypatch.setattr(filememo, "digest_file", lambda path: later.append(path) or real(path))
+    assert [memo.digest(p) for p in paths] == [digest_bytes(Path(p).read_bytes()) for p in paths]
+    assert later == []
+
+
 def test_memo_touch_without_change_keeps_digest(tmp_path, read_counter):
     path = tmp_path / "snare.wav"
     path.write_bytes(b"snare bytes")

@@ -1,11 +1,12 @@
 """Where tasks run: threads in this process, local loky worker processes, or a dask.distributed cluster.
 
-A small backlog (the usual tweak: a stem, its bus, its mixdown...) runs on threads in this process: kernels
-release the GIL, and starting workers (~1 s of imports each) costs more than the overlap saves. Once more
-misses wait than the threads can take, loky workers start, one fewer than the jobs: the build process goes
-on rendering one task at a time itself (it has the engine imported and the kernels loaded, which each worker
-pays ~1 s for), and every other task goes to them. The plan says so as it finds the misses (`expect`), so
-the workers import and load while it goes on. With a scheduler, every task goes to the cluster.
+The build process renders up to two tasks at a time on its own threads: kernels release the GIL, and it has
+the engine imported and the kernels loaded, which each worker pays ~1 s of a core for. `-j 2` therefore starts
+no worker at all (a cold 60-s album: 6.27 s against 6.60 s with one worker, medians of 4 alternating), and
+`-j N` starts N - 2 loky workers once more misses wait than the two threads take; the plan says so as it finds
+the misses (`expect`), so the workers import and load while it goes on. Kernels side by side in this process
+share one heap budget (stages/workspace.py), so it stays under 1 GB as a worker does. With a scheduler, every
+task goes to the cluster.
 """
 
 from __future__ import annotations
@@ -22,11 +23,9 @@ from mixbuild.stages.ahead import CORES
 if TYPE_CHECKING:
     from distributed import Client
 
-IN_PROCESS_MAX_TASKS = 2
-"""Threads in the build process: enough to overlap a tweak's chain, too few to need workers."""
-IN_PROCESS_SLOTS = 1
-"""Tasks the build process itself renders while workers render the rest: it has imported the engine and
-loaded the kernels already, so -j N starts N - 1 workers."""
+IN_PROCESS_TASKS = 2
+"""Tasks the build process renders at once on its own threads (fewer where -j is 1), workers or not: a tweak's
+chain overlaps there, and -j N starts N - 2 workers."""
 WORKER_IDLE_S = 300
 """loky workers stay up this long between tasks (loky's default is 10 s), so watch keeps them warm from one
 save to the next; they exit with the build process."""
@@ -124,7 +123,7 @@ class Pools:
 
         if kernels_marked():
             workers = self._start_workers()
-            for _ in range(self._jobs - IN_PROCESS_SLOTS):
+            for _ in range(self._jobs - IN_PROCESS_TASKS):
                 self._on_worker(workers, ready_worker)
 
     def submit(self, fn: Callable[..., Any], *args: Any, backlog: int) -> Future[Any]:
@@ -134,10 +133,10 @@ class Pools:
             self._start_workers()
         if self._remote is not None and self._workers is None:  # a cluster's
             return self._remote.submit(fn, *args)
-        if self._workers is not None and self._rendering_here() >= IN_PROCESS_SLOTS:
+        if self._workers is not None and self._rendering_here() >= IN_PROCESS_TASKS:
             return self._on_worker(self._workers, fn, *args)
         if self._threads is None:
-            size = self._jobs if self._backend == "threading" else min(self._jobs, IN_PROCESS_MAX_TASKS)
+            size = self._jobs if self._backend == "threading" else min(self._jobs, IN_PROCESS_TASKS)
             self._threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="mixbuild-render")
         future = self._threads.submit(_holding_a_core, fn, *args)
         self._rendering_here()  # drops the finished ones: the set stays as small as the threads
@@ -147,7 +146,7 @@ class Pools:
     def _start_workers(self) -> Executor:
         from joblib.externals.loky import get_reusable_executor
 
-        self._remote = self._workers = get_reusable_executor(max_workers=self._jobs - IN_PROCESS_SLOTS,
+        self._remote = self._workers = get_reusable_executor(max_workers=self._jobs - IN_PROCESS_TASKS,
                                                              timeout=WORKER_IDLE_S)
         _STARTED.add(self._workers)
         return self._workers
@@ -181,4 +180,4 @@ class Pools:
         return False
 
     def _wants_workers(self, backlog: int) -> bool:
-        return self._backend == "loky" and self._jobs > 1 and backlog > min(self._jobs, IN_PROCESS_MAX_TASKS)
+        return self._backend == "loky" and self._jobs > IN_PROCESS_TASKS and backlog > IN_PROCESS_TASKS

@@ -23,7 +23,7 @@ from .formats import LOSSLESS, LOSSY, fixed_ogg_serial, is_lossy, sound_file_wri
 from .delivery import BitDepth, Encoding
 from .params import RenderParams
 from .registry import Blob, RenderError, scratch_file, stage
-from .workspace import errors_named, fits_in_memory, work_array
+from .workspace import errors_named, work_array
 
 if TYPE_CHECKING:
     from .dsp.loudness import LoudnessReport
@@ -87,8 +87,7 @@ def encode(final: np.ndarray, p: ExportParams, path: Path) -> np.ndarray:
 
     frames, channels = final.shape
     quantizer = None if p.bit_depth == "32f" else Quantizer(p.bit_depth, p.dither, p.dither_seed)
-    samples = work_array((frames, channels), np.float32,
-                         fits_in_memory(frames * channels * np.dtype(np.float32).itemsize))
+    samples = work_array((frames, channels), np.float32)
     data_bytes = packed_wav_bytes(p, frames, channels)
 
     def blocks() -> Iterator[np.ndarray]:

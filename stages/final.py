@@ -21,7 +21,7 @@ from .delivery import LoudnessTarget
 from .params import Limiter, RenderParams
 from .dsp.pages import drop_pages
 from .registry import AudioFile, AudioWriter, RenderError, stage
-from .workspace import fits_in_memory, work_array
+from .workspace import work_array
 
 
 class FinalParams(LoudnessTarget, RenderParams):
@@ -61,8 +61,7 @@ def _work_copy(master: np.ndarray, p: FinalParams, gain: float | None) -> tuple[
     # libsoxr's stream gives round(frames x ratio) frames in all: room for that, and a frame to spare
     capacity = frames if p.target_rate_hz == p.sample_rate_hz else \
         math.ceil(frames * p.target_rate_hz / p.sample_rate_hz) + 1
-    in_memory = fits_in_memory(capacity * (channels + 1) * np.dtype(WORK_DTYPE).itemsize)
-    copy = work_array((capacity, channels), WORK_DTYPE, in_memory)
+    copy = work_array((capacity, channels), WORK_DTYPE)
     stream = None if p.target_rate_hz == p.sample_rate_hz else soxr.ResampleStream(
         p.sample_rate_hz, p.target_rate_hz, channels, dtype="float64", quality="VHQ")
     bass = None if p.mono_bass_hz is None else MonoBass(p.target_rate_hz, p.mono_bass_hz, channels)
@@ -81,7 +80,7 @@ def _work_copy(master: np.ndarray, p: FinalParams, gain: float | None) -> tuple[
         copy[written:written + block.shape[0]] = block
         drop_pages(copy, written + block.shape[0], written)
         written += block.shape[0]
-    return copy[:written], work_array((written,), WORK_DTYPE, in_memory)
+    return copy[:written], work_array((written,), WORK_DTYPE)
 
 
 @stage("final", "1")

@@ -10,6 +10,8 @@ plus a window, whatever the length.
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,23 +22,45 @@ import numpy as np
 from .registry import scratch_file
 
 HEAP_WORK_BYTES = 512 << 20
-"""Bytes of working arrays one kernel may hold on the heap: a final's 15 minutes of float32 stereo at 48 kHz with
-its limiter's envelope; with the interpreter and the numba kernels a worker stays under 1 GB (issue 14)."""
+"""Bytes of working arrays this process's kernels may hold on the heap at once (a final's 15 minutes of float32
+stereo at 48 kHz with its limiter's envelope): with the interpreter and the numba kernels a process stays
+under 1 GB (issue 14) however many kernels it runs side by side (the build process renders two)."""
 
 
-def fits_in_memory(nbytes: int) -> bool:
-    """Whether a kernel's working arrays of `nbytes` in all are held on the heap (see HEAP_WORK_BYTES)."""
-    return nbytes <= HEAP_WORK_BYTES
+class _HeapBudget:
+    """The bytes of `work_array`s on the heap now, in this process: each is counted until it is freed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.held = 0
+
+    def take(self, nbytes: int) -> bool:
+        with self._lock:
+            if self.held + nbytes > HEAP_WORK_BYTES:
+                return False
+            self.held += nbytes
+            return True
+
+    def give_back(self, nbytes: int) -> None:
+        with self._lock:
+            self.held -= nbytes
 
 
-def work_array(shape: tuple[int, ...], dtype: Any, in_memory: bool) -> np.ndarray:
-    """A new uninitialised array: on the heap where `in_memory`, else a shared map of a new scratch file that
-    is unlinked at once (its space is freed with the map, whatever way the kernel ends). The file's blocks
-    are allocated before it is mapped: a full disk fails here, naming the file, not as a SIGBUS when a page
-    of a sparse map is first written."""
+HEAP = _HeapBudget()
+
+
+def work_array(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A new uninitialised array: on the heap where it fits what is left of HEAP_WORK_BYTES (counted until the
+    array is freed), else a shared map of a new scratch file that is unlinked at once (its space is freed with
+    the map, whatever way the kernel ends). The file's blocks are allocated before it is mapped: a full disk
+    fails here, naming the file, not as a SIGBUS when a page of a sparse map is first written."""
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    if in_memory or not nbytes:  # an empty file cannot be mapped
+    if not nbytes:  # an empty file cannot be mapped
         return np.empty(shape, dtype=dtype)
+    if HEAP.take(nbytes):
+        array = np.empty(shape, dtype=dtype)
+        weakref.finalize(array, HEAP.give_back, nbytes)
+        return array
     path = scratch_file(".work")
     try:
         with path.open("r+b") as fh, errors_named(path):

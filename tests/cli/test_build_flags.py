@@ -61,7 +61,7 @@ def test_shell_completion_is_offered():
 
 def test_a_one_shot_build_leaves_no_worker_behind(project):
     """`mixbuild build` ends in os._exit once everything is written, killing its idle loky workers first (their
-    polite exit took 0.7 s of a cold -j 2 build): none survives the command, nor holds its output pipes open."""
+    polite exit took 0.7 s of a cold build): none survives the command, nor holds its output pipes open."""
     import subprocess
     import time
 
@@ -69,10 +69,10 @@ def test_a_one_shot_build_leaves_no_worker_behind(project):
 
     from testkit.proc import CLI, env
 
-    proc = subprocess.Popen(CLI + ["build", *map(str, _args(project)[:-1]), "2", "-q"], env=env(),
+    proc = subprocess.Popen(CLI + ["build", *map(str, _args(project)[:-1]), "3", "-q"], env=env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     parent, workers = psutil.Process(proc.pid), set()
-    while proc.poll() is None:  # the stems (a backlog of more than two) go to loky workers: note their pids
+    while proc.poll() is None:  # -j 3: the stems (a backlog of more than two) go to a loky worker too: note its pid
         try:
             workers |= {c.pid for c in parent.children() if "loky" in " ".join(c.cmdline())}
         except psutil.Error:

@@ -1,5 +1,5 @@
-"""Where a build's tasks run once workers start: -j N starts N - 1 loky workers, and the build process renders
-the N-th task itself (it has the engine imported and the kernels loaded, which each worker pays ~1 s for)."""
+"""Where a build's tasks run: the build process renders two at a time itself (it has the engine imported and the
+kernels loaded, which each worker pays ~1 s for), and -j N starts N - 2 loky workers for the rest."""
 
 from __future__ import annotations
 
@@ -38,25 +38,40 @@ def _idle_cores() -> int:
     return idle
 
 
-def test_j3_starts_two_workers_and_renders_one_task_here():
+def test_j4_starts_two_workers_and_renders_two_tasks_here():
     release_workers()  # an earlier test's reusable workers would be resized, not started
     before = _loky_workers()
     try:
         with ExitStack() as stack:
-            pools = Pools(stack, jobs=3)
-            futures = [pools.submit(pid_after, 2.0, backlog=10) for _ in range(3)]  # a cold build's backlog
-            # every core held while the three run: one by the task here, two by the workers' tasks
+            pools = Pools(stack, jobs=4)
+            futures = [pools.submit(pid_after, 2.0, backlog=10) for _ in range(4)]  # a cold build's backlog
+            # every core held while the four run: two by the tasks here, two by the workers' tasks
             all_held = _until(lambda: _idle_cores() == 0)
             pids = [future.result(timeout=60) for future in futures]
-            freed = _until(lambda: _idle_cores() == 3)  # each task gives its core back once done
+            freed = _until(lambda: _idle_cores() == 4)  # each task gives its core back once done
             workers = _loky_workers() - before
-            later = pools.submit(pid_after, 0.0, backlog=10).result(timeout=60)  # the slot here is free again
+            later = pools.submit(pid_after, 0.0, backlog=10).result(timeout=60)  # the slots here are free again
     finally:
         release_workers()
-    assert pids[0] == os.getpid() and os.getpid() not in pids[1:]
-    assert len(workers) == 2 and set(pids[1:]) <= workers
+    assert pids[:2] == [os.getpid()] * 2 and os.getpid() not in pids[2:]
+    assert len(workers) == 2 and set(pids[2:]) <= workers
     assert all_held and freed
     assert later == os.getpid()
+
+
+def test_j2_renders_every_task_here_and_starts_no_worker():
+    release_workers()
+    before = _loky_workers()
+    try:
+        with ExitStack() as stack:
+            pools = Pools(stack, jobs=2)
+            pools.expect(50)  # a cold build's plan
+            pids = [f.result(timeout=60) for f in [pools.submit(pid_after, 0.2, backlog=50) for _ in range(4)]]
+            time.sleep(0.5)
+            workers = _loky_workers() - before
+    finally:
+        release_workers()
+    assert pids == [os.getpid()] * 4 and not workers
 
 
 def test_a_plan_with_more_misses_than_the_threads_take_starts_the_workers_while_it_plans(monkeypatch):
@@ -67,14 +82,14 @@ def test_a_plan_with_more_misses_than_the_threads_take_starts_the_workers_while_
     before = _loky_workers()
     try:
         with ExitStack() as stack:
-            pools = Pools(stack, jobs=2)
+            pools = Pools(stack, jobs=3)
             pools.expect(2)  # two misses: this process's threads take them
             time.sleep(0.5)
-            none_for_a_tweak = _loky_workers() == before and _idle_cores() == 2
+            none_for_a_tweak = _loky_workers() == before and _idle_cores() == 3
             pools.expect(3)
-            readying = _idle_cores() == 1  # the worker's start holds a core, as a task would
+            readying = _idle_cores() == 2  # the worker's start holds a core, as a task would
             started = _until(lambda: len(_loky_workers() - before) == 1)
-            ready = _until(lambda: _idle_cores() == 2, 60.0)  # and gives it back once loaded
+            ready = _until(lambda: _idle_cores() == 3, 60.0)  # and gives it back once loaded
     finally:
         release_workers()
     assert none_for_a_tweak and readying and started and ready
@@ -88,7 +103,7 @@ def test_no_worker_starts_early_before_the_kernels_are_known_compiled(monkeypatc
     before = _loky_workers()
     try:
         with ExitStack() as stack:
-            Pools(stack, jobs=2).expect(10)
+            Pools(stack, jobs=3).expect(10)
             time.sleep(0.5)
             started = _loky_workers() - before
     finally:

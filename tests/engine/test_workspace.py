@@ -38,8 +38,8 @@ def placements(monkeypatch):
     seen: list[bool] = []
     real = workspace.work_array
 
-    def spy(shape, dtype, in_memory):
-        array = real(shape, dtype, in_memory)
+    def spy(shape, dtype):
+        array = real(shape, dtype)
         seen.append(not isinstance(array, np.memmap))
         return array
 
@@ -85,18 +85,33 @@ def test_final_and_export_give_the_same_bytes_on_the_heap_and_in_a_mapped_file(
 
 def test_a_working_array_over_the_budget_is_a_map_of_a_file_no_longer_named(scratch_dir, monkeypatch):
     monkeypatch.setattr(workspace, "HEAP_WORK_BYTES", 1 << 20)
-    assert workspace.fits_in_memory(1 << 20) and not workspace.fits_in_memory((1 << 20) + 1)
-    array = workspace.work_array((1 << 17, 2), np.float64, workspace.fits_in_memory(1 << 21))
+    array = workspace.work_array((1 << 17, 2), np.float64)  # 2 MiB
     assert isinstance(array, np.memmap) and not Path(array.filename).exists()
     array[:] = 1.5
     assert float(array.sum()) == 1.5 * (1 << 18)
-    empty = workspace.work_array((0, 2), np.float64, in_memory=False)  # an empty file cannot be mapped
+    empty = workspace.work_array((0, 2), np.float64)  # an empty file cannot be mapped
     assert empty.shape == (0, 2) and not isinstance(empty, np.memmap)
+
+
+def test_kernels_side_by_side_share_one_heap_budget_until_their_arrays_are_freed(scratch_dir, monkeypatch):
+    # The build process renders two tasks at once: two finals of 0.75 MiB each under a 1 MiB budget get one
+    # heap array and one map, not two heap arrays; once the first is freed, its bytes are the next one's.
+    monkeypatch.setattr(workspace, "HEAP_WORK_BYTES", 1 << 20)
+    first = workspace.work_array((3 << 15, 2), np.float32)
+    second = workspace.work_array((3 << 15, 2), np.float32)
+    assert not isinstance(first, np.memmap) and isinstance(second, np.memmap)
+    view = first[10:20]  # a view keeps the heap array, and its bytes, held
+    del first
+    assert isinstance(workspace.work_array((3 << 15, 2), np.float32), np.memmap)
+    del view
+    assert not isinstance(workspace.work_array((3 << 15, 2), np.float32), np.memmap)
+    assert workspace.HEAP.held == 0  # every heap array made here is freed by now
 
 
 def test_a_full_disk_fails_the_working_file_by_name_not_by_sigbus(tmpfs, monkeypatch):
     """Blocks are allocated before the map: 8 MiB on a 4 MiB tmpfs is an OSError naming the file (a sparse
     map would have taken SIGBUS at its first page past the space), and no file is left behind."""
+    monkeypatch.setattr(workspace, "HEAP_WORK_BYTES", 0)  # every working array is mapped
     mnt = tmpfs("4m")
     made = iter(range(10))
 
@@ -107,9 +122,9 @@ def test_a_full_disk_fails_the_working_file_by_name_not_by_sigbus(tmpfs, monkeyp
 
     monkeypatch.setattr(workspace, "scratch_file", scratch_file)
     with pytest.raises(OSError) as failure:
-        workspace.work_array((1 << 19, 2), np.float64, in_memory=False)
+        workspace.work_array((1 << 19, 2), np.float64)
     assert failure.value.filename == str(mnt / "0.work") and "No space left" in str(failure.value)
     assert list(mnt.iterdir()) == []
-    small = workspace.work_array((1 << 16, 2), np.float64, in_memory=False)  # 1 MiB fits
+    small = workspace.work_array((1 << 16, 2), np.float64)  # 1 MiB fits
     small[:] = 0.25
     assert float(small.sum()) == 0.25 * (1 << 17)

@@ -18,8 +18,9 @@ from testkit.proc import REPO, build_cmd, env
 
 
 def _rendering(project, tmp_path) -> tuple[subprocess.Popen, set[int]]:
-    """A `-j 2` build that has rendered its first node, and the pids of its worker processes."""
-    proc = subprocess.Popen(build_cmd(project.path, project.root / "cache", tmp_path / "out", jobs=2), cwd=REPO,
+    """A `-j 3` build (two tasks here, the rest on a loky worker) that has rendered its first node, and the pids
+    of its worker processes."""
+    proc = subprocess.Popen(build_cmd(project.path, project.root / "cache", tmp_path / "out", jobs=3), cwd=REPO,
                             env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     for line in proc.stderr:  # without a terminal: one line per finished node
@@ -40,7 +41,7 @@ def _gone(pid: int) -> bool:
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
 def test_a_signal_stops_the_build_and_its_workers_at_once(project, tmp_path, signum, code, word):
     proc, workers = _rendering(project, tmp_path)
-    assert workers, "a -j 2 build of this album renders on worker processes"
+    assert workers, "a -j 3 build of this album renders on a worker process too"
     sent = time.perf_counter()
     proc.send_signal(signum)
     _, rest = proc.communicate(timeout=30)

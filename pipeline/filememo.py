@@ -82,7 +82,8 @@ class FileDigestMemo:
     def digest_all(self, paths: Iterable[str], threads: int) -> None:
         """Digest the files not memoised yet on up to `threads` threads (the reads and xxh3 release the GIL), so
         that each later `digest` is a lookup: a cold build's plan reads its sources side by side. A file that
-        cannot be read is left for `digest` to report."""
+        cannot be read is left for `digest` to report, and one saved within RACY_WINDOW_NS (a stem just
+        tweaked) for `digest` to read once."""
         self._entries_now()  # loaded here, before the threads share it
         unique = sorted(set(paths))
         if threads < 2 or len(unique) < 2:
@@ -90,7 +91,8 @@ class FileDigestMemo:
 
         def quietly(path: str) -> None:
             with contextlib.suppress(OSError):
-                self.digest(path)
+                if time.time_ns() - os.stat(path).st_mtime_ns >= RACY_WINDOW_NS:  # else not memoised: read twice
+                    self.digest(path)
 
         with ThreadPoolExecutor(min(threads, len(unique)), thread_name_prefix="mixbuild-digest") as pool:
             list(pool.map(quietly, unique))

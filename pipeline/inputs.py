@@ -31,8 +31,7 @@ def resolve(node: Node, memo: FileDigestMemo, known: Mapping[str, tuple[str, str
     unknown: list[str] = []
 
     def one(source: str) -> Ref | None:
-        if source.startswith(SOURCE_PREFIX):
-            path = source[len(SOURCE_PREFIX):]
+        if (path := _path(source)) is not None:
             return Ref(path, "file", memo.digest(path))
         if source in known:
             output, digest = known[source]
@@ -58,16 +57,20 @@ def digests(node: Node, resolved: Resolved) -> dict[str, Any]:
     return {name: _map(resolved.get(name), lambda r: r.digest) for name in node.inputs}
 
 
+def _path(wire: str) -> str | None:
+    """The file a source input names, None for a node's output."""
+    return wire[len(SOURCE_PREFIX):] if wire.startswith(SOURCE_PREFIX) else None
+
+
 def source_files(nodes: Iterable[Node]) -> list[str]:
     """The paths of the source files these nodes read (a stem's file)."""
-    return [wire[len(SOURCE_PREFIX):] for node in nodes for value in node.inputs.values()
-            for wire in ([value] if isinstance(value, str) else value) if wire.startswith(SOURCE_PREFIX)]
+    return [path for node in nodes for value in node.inputs.values()
+            for wire in ([value] if isinstance(value, str) else value) if (path := _path(wire)) is not None]
 
 
 def sources(node: Node) -> dict[str, Any]:
     """Input name -> source (file path or node id), or a list of them: what the action record explains with."""
-    return {name: _map(wire, lambda s: s[len(SOURCE_PREFIX):] if s.startswith(SOURCE_PREFIX) else s)
-            for name, wire in node.inputs.items()}
+    return {name: _map(wire, lambda s: _path(s) or s) for name, wire in node.inputs.items()}
 
 
 def _map(value: Any, fn: Any) -> Any:

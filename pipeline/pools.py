@@ -14,6 +14,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+import threading
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -30,6 +31,8 @@ WORKER_IDLE_S = 300
 """loky workers stay up this long between tasks (loky's default is 10 s), so watch keeps them warm from one
 save to the next; they exit with the build process."""
 SCHEDULER_TIMEOUT_S = 10.0  # override with $MIXBUILD_SCHEDULER_TIMEOUT
+LOKY_MANAGER_THREAD = "ExecutorManagerThread"
+"""The name of the thread by which loky feeds its workers and collects their results."""
 
 
 class SchedulerError(RuntimeError):
@@ -84,7 +87,25 @@ def release_workers() -> None:
     """Kill this process's loky workers now: the end of a one-shot command (watch keeps them warm between
     builds instead). Killing idle workers is safe; asking them to exit waits for each interpreter's teardown."""
     while _STARTED:
-        _STARTED.pop().shutdown(wait=True, kill_workers=True)  # type: ignore[call-arg]
+        _kill(_STARTED.pop())
+
+
+def _kill(workers: Executor) -> None:
+    """Shut loky's `workers` down now, killing them. A task submitted just before (a stop mid-build) may still sit
+    in loky's queue of work ids when the kill clears its pending items, and loky's manager thread then trips over
+    it (a KeyError in add_call_item_to_queue): its traceback would follow the build's one line, so it is not
+    printed. The shutdown waits for that thread, so no other thread's error is silenced."""
+    previous = threading.excepthook
+
+    def quiet(args: threading.ExceptHookArgs) -> None:
+        if args.thread is None or args.thread.name != LOKY_MANAGER_THREAD:
+            previous(args)
+
+    threading.excepthook = quiet
+    try:
+        workers.shutdown(wait=True, kill_workers=True)  # type: ignore[call-arg]
+    finally:
+        threading.excepthook = previous
 
 
 def _holding_a_core(fn: Callable[..., Any], *args: Any) -> Any:
@@ -102,6 +123,7 @@ class Pools:
         self._remote: Executor | None = None
         self._workers: Executor | None = None  # ours (loky), unlike a cluster's
         self.capacity = jobs
+        self._kernels_known: bool | None = None  # whether the kernels are known compiled: asked once
         self._here: set[Future[Any]] = set()  # tasks submitted to this process's threads
         stack.enter_context(CORES.cores(jobs))  # a kernel on our threads may use a core no task holds
         stack.push(self._close)
@@ -112,23 +134,24 @@ class Pools:
 
     def expect(self, backlog: int) -> None:
         """Planning has found `backlog` misses so far. Once that is more than this process's threads take, the
-        workers start now, each importing the engine and loading the compiled code (`ready_worker`) while the
-        build still plans, instead of in its first task (a cold 60-s album at -j 2: 6.5 s against 6.9 s).
-        Not before the kernels are known compiled: a first build after an install compiles them here first."""
+        workers start now (one task starts them all), each running `ready_worker` as it starts while the build
+        still plans, instead of in its first task. Measured with one worker beside one task here: a cold 60-s
+        album at -j 2 took 6.86 s against 6.96 s. Not before the kernels are known compiled: a first build after
+        an install compiles them here first."""
         if self._remote is not None or not self._wants_workers(backlog):
             return
-        from mixbuild.stages.dsp.warmup import kernels_marked
+        if self._kernels_known is None:
+            from mixbuild.stages.dsp.warmup import kernels_marked
 
-        from .worker import ready_worker
-
-        if kernels_marked():
-            workers = self._start_workers()
-            for _ in range(self._jobs - IN_PROCESS_TASKS):
-                self._on_worker(workers, ready_worker)
+            self._kernels_known = kernels_marked()
+        if self._kernels_known:
+            # one task only: more than the workers' call queue holds would leave items that loky's manager
+            # thread trips over (a KeyError traceback) when a stop kills the workers
+            self._on_worker(self._start_workers(), os.getpid)
 
     def submit(self, fn: Callable[..., Any], *args: Any, backlog: int) -> Future[Any]:
         """Run `fn(*args)` on threads while `backlog` (tasks waiting or running) fits them; once workers run, on
-        this process's render slot where it is free, else on a worker."""
+        this process's threads while fewer than IN_PROCESS_TASKS render there, else on a worker."""
         if self._remote is None and self._wants_workers(backlog):
             self._start_workers()
         if self._remote is not None and self._workers is None:  # a cluster's
@@ -143,11 +166,17 @@ class Pools:
         self._here.add(future)
         return future
 
+    @property
+    def _worker_count(self) -> int:
+        return self._jobs - IN_PROCESS_TASKS
+
     def _start_workers(self) -> Executor:
         from joblib.externals.loky import get_reusable_executor
 
-        self._remote = self._workers = get_reusable_executor(max_workers=self._jobs - IN_PROCESS_TASKS,
-                                                             timeout=WORKER_IDLE_S)
+        from .worker import ready_worker
+
+        self._remote = self._workers = get_reusable_executor(max_workers=self._worker_count,
+                                                             timeout=WORKER_IDLE_S, initializer=ready_worker)
         _STARTED.add(self._workers)
         return self._workers
 
@@ -176,7 +205,7 @@ class Pools:
         if self._threads is not None:
             self._threads.shutdown(wait=error is None, cancel_futures=error is not None)
         if error is not None and self._workers is not None:
-            self._workers.shutdown(wait=True, kill_workers=True)  # type: ignore[call-arg]
+            _kill(self._workers)
         return False
 
     def _wants_workers(self, backlog: int) -> bool:

@@ -56,8 +56,9 @@ def task_for(node: Node, kind: StageKind, resolved: Resolved) -> Task:
 
 
 def ready_worker() -> None:
-    """A worker's start, done while the build still plans (`Pools.expect`): the stages imported and numba's code
-    generator loaded by one small kernel (scipy.linalg, LLVM: ~0.3 s), so its first task renders at speed."""
+    """A loky worker's start (its initializer): the stages imported and numba's code generator loaded by one
+    small kernel (scipy.linalg, LLVM: ~0.3 s), so its first task renders at speed; workers the plan starts
+    early (`Pools.expect`) do it while the build still plans."""
     from mixbuild.stages.dsp.warmup import load_code_generator
 
     load_kinds()

@@ -89,7 +89,8 @@ class CoreBudget:
 
 
 CORES = CoreBudget()
-"""This process's budget: set by the engine's pools (pipeline/pools.py), read by `computed_ahead`."""
+"""This process's budget: set by the engine's pools (pipeline/pools.py), claimed and lent by `computed_ahead`
+and `side_by_side`."""
 
 
 def computed_ahead(blocks: Iterable[Block]) -> Iterator[Block]:
@@ -137,7 +138,8 @@ def computed_ahead(blocks: Iterable[Block]) -> Iterator[Block]:
 
 
 _SIDE = ThreadPoolExecutor(thread_name_prefix="mixbuild-side")
-"""Threads for `side_by_side`: as many as idle cores can be claimed, so never more than the budget's."""
+"""Threads for `side_by_side`: each call runs on one only after claiming an idle core, so the calls running at
+once never outnumber the budget's idle cores (the pool may keep a few more threads idle)."""
 
 
 def side_by_side(first: Callable[[], First], second: Callable[[], Second]) -> tuple[First, Second]:

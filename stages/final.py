@@ -50,7 +50,7 @@ def _work_copy(master: np.ndarray, p: FinalParams, gain: float | None) -> tuple[
     """The master at the target rate (libsoxr's stream: what its one-shot call gives), mono-bassed, times
     `gain` where it is known before (album mode: the same products as a pass over the copy, without one),
     computed in float64 and kept as float32 (WORK_DTYPE), written block by block, and an array for the
-    limiter's envelope: on the heap where the two fit (a song of usual length), else mapped from scratch
+    limiter's envelope: each on the heap where it fits the process's budget (a song of usual length), else mapped from scratch
     files, so that a long song is held in the page cache."""
     import soxr
 

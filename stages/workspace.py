@@ -24,26 +24,26 @@ from .registry import scratch_file
 HEAP_WORK_BYTES = 512 << 20
 """Bytes of working arrays this process's kernels may hold on the heap at once (a final's 15 minutes of float32
 stereo at 48 kHz with its limiter's envelope): with the interpreter and the numba kernels a process stays
-under 1 GB (issue 14) however many kernels it runs side by side (the build process renders two)."""
+under 1 GB (issue 14) however many kernels it runs side by side (the build process renders several)."""
 
 
 class _HeapBudget:
     """The bytes of `work_array`s on the heap now, in this process: each is counted until it is freed."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.held = 0
+        self._lock = threading.RLock()  # a freed array's finalizer may run (in a GC) while this thread holds it
+        self.held_bytes = 0
 
     def take(self, nbytes: int) -> bool:
         with self._lock:
-            if self.held + nbytes > HEAP_WORK_BYTES:
+            if self.held_bytes + nbytes > HEAP_WORK_BYTES:
                 return False
-            self.held += nbytes
+            self.held_bytes += nbytes
             return True
 
     def give_back(self, nbytes: int) -> None:
         with self._lock:
-            self.held -= nbytes
+            self.held_bytes -= nbytes
 
 
 HEAP = _HeapBudget()
@@ -58,7 +58,11 @@ def work_array(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     if not nbytes:  # an empty file cannot be mapped
         return np.empty(shape, dtype=dtype)
     if HEAP.take(nbytes):
-        array = np.empty(shape, dtype=dtype)
+        try:
+            array = np.empty(shape, dtype=dtype)
+        except BaseException:
+            HEAP.give_back(nbytes)
+            raise
         weakref.finalize(array, HEAP.give_back, nbytes)
         return array
     path = scratch_file(".work")

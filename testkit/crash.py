@@ -36,7 +36,7 @@ class CrashFigures:
                 f"{self.temp_files_after_rebuild} temp files left after rebuild")
 
 
-def crash_campaign(spec: Path, work: Path, kills: int, seed: int = 0, jobs: int = 2,
+def crash_campaign(spec: Path, work: Path, kills: int, seed: int = 0, jobs: int = 3,
                    log=lambda msg: None) -> CrashFigures:
     """Kill -9 builds of ``spec`` at random moments, rebuild after each kill, check everything.
 

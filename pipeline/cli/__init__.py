@@ -54,7 +54,7 @@ def main() -> None:
 
 def _leave(code: int) -> NoReturn:
     """Exit with `code` once the command is done: everything is written (atomically) by now, so the idle loky
-    workers are killed rather than asked to tear down (0.7 s at the end of a cold -j 2 build, measured), and
+    workers are killed rather than asked to tear down (0.7 s at the end of a cold build with a worker, measured), and
     so is the interpreter's own teardown of numba, numpy and the rest (0.2-0.6 s), with both streams flushed."""
     from ..pools import release_workers
 

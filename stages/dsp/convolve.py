@@ -8,9 +8,10 @@ a 2.5-s reverb) ran memory-bound at about twice the cost per frame (CPU time, 60
 Input arrives in blocks of any length; the output is computed in the same B-frame steps whatever they are,
 each bin summing the partitions in the same order, so a stream is bit-identical to one call on the whole
 signal. Steps whose window is silent store no spectrum and are skipped in the sum (a vocal's rests). Each
-channel's transforms and sum are its own, so where a core is idle (`side_by_side`) the two halves of the
-channels run on two threads: 0.41 s instead of 0.52 s for 4 minutes of stereo through a 2.2-s reverb (medians
-of 7 alternating runs here), the same samples.
+channel's sum and inverse transform are its own (and its forward transform, where each channel has its own
+feed; a reverb's one downmixed feed is transformed once, first), so where a core is idle (`side_by_side`) the
+two halves of the channels run on two threads: 0.41 s instead of 0.52 s for 4 minutes of stereo through a
+2.2-s reverb (medians of 7 alternating runs here), the same samples.
 
 The transforms and the sum run in float32 (the response's spectra are taken in float64, then rounded), as
 convolution reverbs do (pedalboard's, a DAW's): half the memory traffic, 0.49 s of CPU per 4 minutes of a
@@ -93,7 +94,8 @@ class Convolver:
         # spectra, history and sums are contiguous, for its transforms and for `_step`'s split by channel)
         parts = padded.T.reshape(response.shape[1], partitions, b)
         spectra = sfft.rfft(parts, 2 * b, axis=-1).astype(_SPECTRUM_DTYPE)
-        self.spectra = np.ascontiguousarray(np.broadcast_to(spectra, (self.channels, partitions, b + 1)))
+        # a copy either way (writable): one compiled variant of the sum whether k is 1 or the channel count
+        self.spectra = np.array(np.broadcast_to(spectra, (self.channels, partitions, b + 1)), order="C")
         self.history = np.zeros((self.feeds, partitions, b + 1), dtype=_SPECTRUM_DTYPE)
         self.live = np.zeros(partitions, dtype=np.bool_)
         self.window = np.zeros((self.feeds, 2 * b), dtype=SAMPLE_DTYPE)  # the last 2B input frames, newest second

@@ -139,7 +139,8 @@ def test_the_reverb_streamed_in_any_blocks_equals_one_pass():
         assert np.array_equal(np.concatenate(parts), apply_reverb(x, ir)), block
 
 
-@pytest.mark.parametrize("downmix,channels,responses", [(True, 2, 2), (False, 2, 1), (False, 2, 2), (True, 1, 2)])
+@pytest.mark.parametrize("downmix,channels,responses", [(True, 2, 2), (False, 2, 1), (False, 2, 2), (True, 1, 2),
+                                                        (False, 1, 1)])
 def test_channels_transformed_side_by_side_equal_one_thread_bit_for_bit(downmix, channels, responses, monkeypatch):
     # Where a core is idle (-j 2, one task rendering), each step's channels are split across two threads; the
     # output must be the same samples as one thread's, or a build's bytes would depend on its cores.

@@ -22,7 +22,10 @@ def two_cores():
     """The budget of a -j 2 build with one render task running: one idle core for a helper."""
     with CORES.cores(2), CORES.task():
         yield
-    assert not CORES.claim()  # every claim was given back (the budget is 0 again outside a build)
+    assert not CORES.claim()  # none given back twice (the budget is 0 again outside a build)
+    with CORES.cores(1):
+        assert CORES.claim()  # and none kept: the one core is idle
+        CORES.release()
 
 
 def made_on(threads: list[str], count: int):
@@ -181,8 +184,9 @@ def test_a_caller_waiting_for_its_helper_lends_its_core(two_cores):
     def blocks():
         for i in range(3):
             if threading.current_thread().name.startswith("mixbuild-ahead"):
-                time.sleep(0.05)  # the caller is waiting by now
-                got = CORES.claim()
+                deadline = time.monotonic() + 10.0  # the caller waits for this block: its core comes free
+                while not (got := CORES.claim()) and time.monotonic() < deadline:
+                    time.sleep(0.001)
                 claimed_while_making.append(got)
                 if got:
                     CORES.release()

@@ -67,6 +67,9 @@ def test_jobs_and_warmth_give_identical_outputs(project, tmp_path, album_cd):
     assert {n.id: n.digest for n in two.nodes} == digests
     warm = project.build(jobs=2, out="build3")
     assert warm.rendered == set() and {n.id: n.digest for n in warm.nodes} == digests
+    (project.root / "cache").rename(tmp_path / "cache-j2")
+    three = project.build(jobs=3, out="build4")  # two tasks here, the rest on a loky worker
+    assert {n.id: n.digest for n in three.nodes} == digests
     files = lambda d: {p.name: p.read_bytes() for p in (project.root / d).rglob("*") if p.is_file()  # noqa: E731
                        and p.name != "build-report.json"}
-    assert files("build") == files("build2") == files("build3")
+    assert files("build") == files("build2") == files("build3") == files("build4")

@@ -109,3 +109,30 @@ def test_no_worker_starts_early_before_the_kernels_are_known_compiled(monkeypatc
     finally:
         release_workers()
     assert not started
+
+
+def test_killing_the_workers_silences_only_lokys_manager_thread(monkeypatch):
+    # A stop kills the workers while a task may sit in loky's queue of work ids; loky's manager thread then dies
+    # with a KeyError whose traceback would follow the build's one line. Only that thread is silenced, only
+    # while the shutdown runs: any other thread's error still reaches the hook that prints it.
+    import threading
+
+    from mixbuild.pipeline import pools
+
+    reported: list[str] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: reported.append(args.thread.name))
+
+    def dies(name: str) -> None:
+        thread = threading.Thread(target=lambda: {}[1], name=name)
+        thread.start()
+        thread.join()
+
+    class Workers:  # loky's executor, as far as a shutdown goes
+        def shutdown(self, wait: bool, kill_workers: bool) -> None:
+            dies(pools.LOKY_MANAGER_THREAD)
+            dies("a kernel's helper")
+
+    pools._kill(Workers())
+    assert reported == ["a kernel's helper"]
+    dies(pools.LOKY_MANAGER_THREAD)  # after the shutdown: reported as ever
+    assert reported == ["a kernel's helper", pools.LOKY_MANAGER_THREAD]

@@ -97,6 +97,7 @@ def test_kernels_side_by_side_share_one_heap_budget_until_their_arrays_are_freed
     # The build process renders two tasks at once: two finals of 0.75 MiB each under a 1 MiB budget get one
     # heap array and one map, not two heap arrays; once the first is freed, its bytes are the next one's.
     monkeypatch.setattr(workspace, "HEAP_WORK_BYTES", 1 << 20)
+    monkeypatch.setattr(workspace, "HEAP", workspace._HeapBudget())  # none held by arrays of earlier tests
     first = workspace.work_array((3 << 15, 2), np.float32)
     second = workspace.work_array((3 << 15, 2), np.float32)
     assert not isinstance(first, np.memmap) and isinstance(second, np.memmap)
@@ -105,7 +106,7 @@ def test_kernels_side_by_side_share_one_heap_budget_until_their_arrays_are_freed
     assert isinstance(workspace.work_array((3 << 15, 2), np.float32), np.memmap)
     del view
     assert not isinstance(workspace.work_array((3 << 15, 2), np.float32), np.memmap)
-    assert workspace.HEAP.held == 0  # every heap array made here is freed by now
+    assert workspace.HEAP.held_bytes == 0  # every heap array made here is freed by now
 
 
 def test_a_full_disk_fails_the_working_file_by_name_not_by_sigbus(tmpfs, monkeypatch):

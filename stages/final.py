@@ -21,7 +21,7 @@ from .delivery import LoudnessTarget
 from .params import Limiter, RenderParams
 from .dsp.pages import drop_pages
 from .registry import AudioFile, AudioWriter, RenderError, stage
-from .workspace import work_array
+from .workspace import work_arrays
 
 
 class FinalParams(LoudnessTarget, RenderParams):
@@ -50,8 +50,8 @@ def _work_copy(master: np.ndarray, p: FinalParams, gain: float | None) -> tuple[
     """The master at the target rate (libsoxr's stream: what its one-shot call gives), mono-bassed, times
     `gain` where it is known before (album mode: the same products as a pass over the copy, without one),
     computed in float64 and kept as float32 (WORK_DTYPE), written block by block, and an array for the
-    limiter's envelope: each on the heap where it fits the process's budget (a song of usual length), else mapped from scratch
-    files, so that a long song is held in the page cache."""
+    limiter's envelope: on the heap where the two fit what is left of the process's budget (a song of usual
+    length), else mapped from scratch files, so that a long song is held in the page cache."""
     import soxr
 
     from .dsp.crossover import MonoBass
@@ -61,7 +61,7 @@ def _work_copy(master: np.ndarray, p: FinalParams, gain: float | None) -> tuple[
     # libsoxr's stream gives round(frames x ratio) frames in all: room for that, and a frame to spare
     capacity = frames if p.target_rate_hz == p.sample_rate_hz else \
         math.ceil(frames * p.target_rate_hz / p.sample_rate_hz) + 1
-    copy = work_array((capacity, channels), WORK_DTYPE)
+    copy, envelope = work_arrays(((capacity, channels), WORK_DTYPE), ((capacity,), WORK_DTYPE))
     stream = None if p.target_rate_hz == p.sample_rate_hz else soxr.ResampleStream(
         p.sample_rate_hz, p.target_rate_hz, channels, dtype="float64", quality="VHQ")
     bass = None if p.mono_bass_hz is None else MonoBass(p.target_rate_hz, p.mono_bass_hz, channels)
@@ -80,7 +80,7 @@ def _work_copy(master: np.ndarray, p: FinalParams, gain: float | None) -> tuple[
         copy[written:written + block.shape[0]] = block
         drop_pages(copy, written + block.shape[0], written)
         written += block.shape[0]
-    return copy[:written], work_array((written,), WORK_DTYPE)
+    return copy[:written], envelope[:written]
 
 
 @stage("final", "1")

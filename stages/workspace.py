@@ -21,10 +21,11 @@ import numpy as np
 
 from .registry import scratch_file
 
-HEAP_WORK_BYTES = 512 << 20
-"""Bytes of working arrays this process's kernels may hold on the heap at once (a final's 15 minutes of float32
-stereo at 48 kHz with its limiter's envelope): with the interpreter and the numba kernels a process stays
-under 1 GB (issue 14) however many kernels it runs side by side (the build process renders several)."""
+HEAP_WORK_BYTES = 384 << 20
+"""Bytes of working arrays this process's kernels may hold on the heap at once (a final's 11 minutes of float32
+stereo at 48 kHz with its limiter's envelope; two 4-minute finals side by side): with the interpreter, the
+numba kernels and a second task's streams, the build process stays under 1 GB (issue 14): an hour of 20-minute
+songs at -j 2 peaked at 766 MB (at 512 MiB, 947 MB: an export's 461 MB of decoded samples beside another task)."""
 
 
 class _HeapBudget:
@@ -49,22 +50,35 @@ class _HeapBudget:
 HEAP = _HeapBudget()
 
 
+def work_arrays(*specs: tuple[tuple[int, ...], Any]) -> list[np.ndarray]:
+    """New uninitialised arrays, one per (shape, dtype): all on the heap where together they fit what is left of
+    HEAP_WORK_BYTES (each counted until it is freed), else each a shared map of a new scratch file, unlinked at
+    once (its space is freed with the map, whatever way the kernel ends). A kernel asks for its working set in
+    one call, so a long song's is mapped whole rather than split (a 20-minute final's copy alone on the heap
+    would hold 461 MB). The file's blocks are allocated before it is mapped: a full disk fails here, naming the
+    file, not as a SIGBUS when a page of a sparse map is first written."""
+    sizes = [int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in specs]
+    if not HEAP.take(sum(sizes)):
+        return [_mapped(shape, dtype, nbytes) for (shape, dtype), nbytes in zip(specs, sizes)]
+    arrays: list[np.ndarray] = []
+    try:
+        for (shape, dtype), nbytes in zip(specs, sizes):
+            arrays.append(np.empty(shape, dtype=dtype))
+            weakref.finalize(arrays[-1], HEAP.give_back, nbytes)
+    except BaseException:
+        HEAP.give_back(sum(sizes[len(arrays):]))  # those made give theirs back as they are freed
+        raise
+    return arrays
+
+
 def work_array(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """A new uninitialised array: on the heap where it fits what is left of HEAP_WORK_BYTES (counted until the
-    array is freed), else a shared map of a new scratch file that is unlinked at once (its space is freed with
-    the map, whatever way the kernel ends). The file's blocks are allocated before it is mapped: a full disk
-    fails here, naming the file, not as a SIGBUS when a page of a sparse map is first written."""
-    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    """One working array (see work_arrays)."""
+    return work_arrays((shape, dtype))[0]
+
+
+def _mapped(shape: tuple[int, ...], dtype: Any, nbytes: int) -> np.ndarray:
     if not nbytes:  # an empty file cannot be mapped
         return np.empty(shape, dtype=dtype)
-    if HEAP.take(nbytes):
-        try:
-            array = np.empty(shape, dtype=dtype)
-        except BaseException:
-            HEAP.give_back(nbytes)
-            raise
-        weakref.finalize(array, HEAP.give_back, nbytes)
-        return array
     path = scratch_file(".work")
     try:
         with path.open("r+b") as fh, errors_named(path):

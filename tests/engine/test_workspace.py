@@ -36,15 +36,15 @@ def scratch_dir(tmp_path):
 def placements(monkeypatch):
     """Where each working array went: True for the heap, False for a mapped file."""
     seen: list[bool] = []
-    real = workspace.work_array
+    real = workspace.work_arrays
 
-    def spy(shape, dtype):
-        array = real(shape, dtype)
-        seen.append(not isinstance(array, np.memmap))
-        return array
+    def spy(*specs):
+        arrays = real(*specs)
+        seen.extend(not isinstance(array, np.memmap) for array in arrays)
+        return arrays
 
-    monkeypatch.setattr(final, "work_array", spy)
-    monkeypatch.setattr(export, "work_array", spy)
+    monkeypatch.setattr(final, "work_arrays", spy)
+    monkeypatch.setattr(workspace, "work_arrays", spy)  # the export's work_array asks it
     return seen
 
 
@@ -107,6 +107,19 @@ def test_kernels_side_by_side_share_one_heap_budget_until_their_arrays_are_freed
     del view
     assert not isinstance(workspace.work_array((3 << 15, 2), np.float32), np.memmap)
     assert workspace.HEAP.held_bytes == 0  # every heap array made here is freed by now
+
+
+def test_a_kernels_working_set_is_on_the_heap_or_mapped_whole(scratch_dir, monkeypatch):
+    # A final asks for its copy and its envelope at once: 0.75 + 0.375 MiB do not fit 1 MiB, so both are
+    # mapped (a long song held by the page cache), not the copy alone on the heap; 0.25 + 0.125 MiB fit.
+    monkeypatch.setattr(workspace, "HEAP_WORK_BYTES", 1 << 20)
+    monkeypatch.setattr(workspace, "HEAP", workspace._HeapBudget())
+    long_song = workspace.work_arrays(((3 << 15, 2), np.float32), ((3 << 15,), np.float32))
+    assert all(isinstance(a, np.memmap) for a in long_song) and workspace.HEAP.held_bytes == 0
+    usual = workspace.work_arrays(((1 << 15, 2), np.float32), ((1 << 15,), np.float32))
+    assert not any(isinstance(a, np.memmap) for a in usual) and workspace.HEAP.held_bytes == 3 << 17
+    del usual
+    assert workspace.HEAP.held_bytes == 0
 
 
 def test_a_full_disk_fails_the_working_file_by_name_not_by_sigbus(tmpfs, monkeypatch):

@@ -2,7 +2,8 @@
 
 The build process renders up to two tasks at a time on its own threads: kernels release the GIL, and it has
 the engine imported and the kernels loaded, which each worker pays ~1 s of a core for. `-j 2` therefore starts
-no worker at all (a cold 60-s album: 6.27 s against 6.60 s with one worker, medians of 4 alternating), and
+no worker at all (a cold 60-s album from the CLI: 6.60 s, against 6.79 s with one worker and no early start or
+parallel reads, medians of 6 alternating), and
 `-j N` starts N - 2 loky workers once more misses wait than the two threads take; the plan says so as it finds
 the misses (`expect`), so the workers import and load while it goes on. Kernels side by side in this process
 share one heap budget (stages/workspace.py), so it stays under 1 GB as a worker does. With a scheduler, every

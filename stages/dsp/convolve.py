@@ -149,24 +149,23 @@ class Convolver:
         if self.live[slot] and self.feeds == 1:  # one feed serves every channel: transformed once, here
             self.history[0, slot] = sfft.rfft(self.window[0])
         n = min(b, self.frames - self.emitted)
-        out = np.empty((n, self.channels))
-        any_live = bool(self.live.any())
-
-        def channels(lo: int, hi: int) -> None:
-            if self.live[slot] and self.feeds > 1:
-                self.history[lo:hi, slot] = sfft.rfft(self.window[lo:hi], axis=-1)
-            if not any_live:
-                out[:, lo:hi] = 0.0
-                return
-            history = self.history[lo:hi] if self.feeds > 1 else self.history
-            _partition_sum(history, self.live, slot, self.spectra[lo:hi], self.summed[lo:hi])
-            out[:, lo:hi] = sfft.irfft(self.summed[lo:hi], 2 * b, axis=-1)[:, b:b + n].T
-
-        half = self.channels // 2
-        if half:
-            side_by_side(lambda: channels(0, half), lambda: channels(half, self.channels))
+        if not self.live.any():  # silence in every slot (this one too): nothing to transform or sum
+            out = np.zeros((n, self.channels))
         else:
-            channels(0, self.channels)
+            out = np.empty((n, self.channels))
+
+            def channels(lo: int, hi: int) -> None:
+                if self.live[slot] and self.feeds > 1:
+                    self.history[lo:hi, slot] = sfft.rfft(self.window[lo:hi], axis=-1)
+                history = self.history[lo:hi] if self.feeds > 1 else self.history
+                _partition_sum(history, self.live, slot, self.spectra[lo:hi], self.summed[lo:hi])
+                out[:, lo:hi] = sfft.irfft(self.summed[lo:hi], 2 * b, axis=-1)[:, b:b + n].T
+
+            half = self.channels // 2
+            if half:
+                side_by_side(lambda: channels(0, half), lambda: channels(half, self.channels))
+            else:
+                channels(0, self.channels)
         self.window[:, :b] = self.window[:, b:]
         self.filled, self.emitted, self.steps = 0, self.emitted + n, self.steps + 1
         return out

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 
 import psutil
 
@@ -38,21 +39,28 @@ def _idle_cores() -> int:
     return idle
 
 
-def test_j4_starts_two_workers_and_renders_two_tasks_here():
-    release_workers()  # an earlier test's reusable workers would be resized, not started
+@contextmanager
+def _pools(jobs: int) -> Iterator[tuple[Pools, Callable[[], set[int]]]]:
+    """Pools for a build at -j `jobs`, and the pids of the loky workers started since; every worker is killed
+    before and after (an earlier test's reusable workers would be resized, not started)."""
+    release_workers()
     before = _loky_workers()
     try:
         with ExitStack() as stack:
-            pools = Pools(stack, jobs=4)
-            futures = [pools.submit(pid_after, 2.0, backlog=10) for _ in range(4)]  # a cold build's backlog
-            # every core held while the four run: two by the tasks here, two by the workers' tasks
-            all_held = _until(lambda: _idle_cores() == 0)
-            pids = [future.result(timeout=60) for future in futures]
-            freed = _until(lambda: _idle_cores() == 4)  # each task gives its core back once done
-            workers = _loky_workers() - before
-            later = pools.submit(pid_after, 0.0, backlog=10).result(timeout=60)  # the slots here are free again
+            yield Pools(stack, jobs=jobs), lambda: _loky_workers() - before
     finally:
         release_workers()
+
+
+def test_j4_starts_two_workers_and_renders_two_tasks_here():
+    with _pools(4) as (pools, started):
+        futures = [pools.submit(pid_after, 2.0, backlog=10) for _ in range(4)]  # a cold build's backlog
+        # every core held while the four run: two by the tasks here, two by the workers' tasks
+        all_held = _until(lambda: _idle_cores() == 0)
+        pids = [future.result(timeout=60) for future in futures]
+        freed = _until(lambda: _idle_cores() == 4)  # each task gives its core back once done
+        workers = started()
+        later = pools.submit(pid_after, 0.0, backlog=10).result(timeout=60)  # the slots here are free again
     assert pids[:2] == [os.getpid()] * 2 and os.getpid() not in pids[2:]
     assert len(workers) == 2 and set(pids[2:]) <= workers
     assert all_held and freed
@@ -60,17 +68,11 @@ def test_j4_starts_two_workers_and_renders_two_tasks_here():
 
 
 def test_j2_renders_every_task_here_and_starts_no_worker():
-    release_workers()
-    before = _loky_workers()
-    try:
-        with ExitStack() as stack:
-            pools = Pools(stack, jobs=2)
-            pools.expect(50)  # a cold build's plan
-            pids = [f.result(timeout=60) for f in [pools.submit(pid_after, 0.2, backlog=50) for _ in range(4)]]
-            time.sleep(0.5)
-            workers = _loky_workers() - before
-    finally:
-        release_workers()
+    with _pools(2) as (pools, started):
+        pools.expect(50)  # a cold build's plan
+        pids = [f.result(timeout=60) for f in [pools.submit(pid_after, 0.2, backlog=50) for _ in range(4)]]
+        time.sleep(0.5)
+        workers = started()
     assert pids == [os.getpid()] * 4 and not workers
 
 
@@ -78,37 +80,26 @@ def test_a_plan_with_more_misses_than_the_threads_take_starts_the_workers_while_
     # A cold build's plan finds dozens of misses: its worker starts then, loading the engine and the compiled
     # code while the plan goes on, not in its first task. A tweak's few misses start none.
     monkeypatch.setattr("mixbuild.stages.dsp.warmup.kernels_marked", lambda: True)
-    release_workers()
-    before = _loky_workers()
-    try:
-        with ExitStack() as stack:
-            pools = Pools(stack, jobs=3)
-            pools.expect(2)  # two misses: this process's threads take them
-            time.sleep(0.5)
-            none_for_a_tweak = _loky_workers() == before and _idle_cores() == 3
-            pools.expect(3)
-            readying = _idle_cores() == 2  # the worker's start holds a core, as a task would
-            started = _until(lambda: len(_loky_workers() - before) == 1)
-            ready = _until(lambda: _idle_cores() == 3, 60.0)  # and gives it back once loaded
-    finally:
-        release_workers()
-    assert none_for_a_tweak and readying and started and ready
+    with _pools(3) as (pools, started):
+        pools.expect(2)  # two misses: this process's threads take them
+        time.sleep(0.5)
+        none_for_a_tweak = not started() and _idle_cores() == 3
+        pools.expect(3)
+        readying = _idle_cores() == 2  # the worker's start holds a core, as a task would
+        one_started = _until(lambda: len(started()) == 1)
+        ready = _until(lambda: _idle_cores() == 3, 60.0)  # and gives it back once loaded
+    assert none_for_a_tweak and readying and one_started and ready
 
 
 def test_no_worker_starts_early_before_the_kernels_are_known_compiled(monkeypatch):
     # The first build after an install compiles the kernels in the build process first (`before_render`): a
     # worker started during the plan would compile them again, on its own.
     monkeypatch.setattr("mixbuild.stages.dsp.warmup.kernels_marked", lambda: False)
-    release_workers()
-    before = _loky_workers()
-    try:
-        with ExitStack() as stack:
-            Pools(stack, jobs=3).expect(10)
-            time.sleep(0.5)
-            started = _loky_workers() - before
-    finally:
-        release_workers()
-    assert not started
+    with _pools(3) as (pools, started):
+        pools.expect(10)
+        time.sleep(0.5)
+        workers = started()
+    assert not workers
 
 
 def test_killing_the_workers_silences_only_lokys_manager_thread(monkeypatch):

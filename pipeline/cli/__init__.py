@@ -28,10 +28,12 @@ def main() -> None:
     """Console entry point: any unexpected error is one line and exit 1, never a traceback; Ctrl-C and
     SIGTERM stop cleanly with one line (exit 130 and 143)."""
     from ..allocator import tune_allocator
+    from ..blas import single_threaded_blas
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     tune_allocator()
+    single_threaded_blas()
     # When a stop kills the loky workers, the resource tracker they leave unlinks their semaphores and warns
     # that it did, after our one line: its processes inherit this filter.
     os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"),

@@ -162,14 +162,16 @@ def _reads(frames: int, block: int, step: int) -> list[np.ndarray]:
 
 
 def block_powers(audio: np.ndarray, sample_rate_hz: float, block_s: float = MOMENTARY_S,
-                 step_s: float = GATING_STEP_S) -> np.ndarray:
+                 step_s: float = GATING_STEP_S, check: bool = True) -> np.ndarray:
     """Channel-weighted mean square of K-weighted audio per block (BS.1770-4 eq. 1-2), shape (blocks,).
 
     Blocks are round(block_s*fs) samples starting every round(step_s*fs); a partial final block is dropped.
+    `check=False`: audio known finite (a stored render) is not read a first time to check it.
     """
     block, step = _block_lengths(sample_rate_hz, block_s, step_s)
-    frames = np.asarray(audio).shape[0]
-    return _powers(_Cumsum(audio, sample_rate_hz, np.concatenate(_reads(frames, block, step))), frames, block, step)
+    frames = (check_audio(audio) if check else audio).shape[0]
+    return _powers(_Cumsum(audio, sample_rate_hz, np.concatenate(_reads(frames, block, step)), check=False),
+                   frames, block, step)
 
 
 def power_to_lufs(powers: np.ndarray) -> np.ndarray:

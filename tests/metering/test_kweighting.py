@@ -87,3 +87,13 @@ def test_block_powers_does_not_write_its_input():
     before = x.copy()
     block_powers(x, 48000)
     np.testing.assert_array_equal(x, before)
+
+
+def test_block_powers_checks_its_input_unless_told_it_is_a_stored_render():
+    """A song's stored master skips the finiteness pass (song_loudness): the same powers, one read fewer; any
+    other caller still has NaN refused."""
+    x = np.random.default_rng(1).standard_normal((96000, 2)).astype(np.float32) * 0.1
+    np.testing.assert_array_equal(block_powers(x, 48000, check=False), block_powers(x, 48000))
+    x[50000, 1] = np.nan
+    with pytest.raises(ValueError, match="audio contains NaN or Inf samples"):
+        block_powers(x, 48000)

@@ -157,6 +157,8 @@ def reported(out: Path, jobs: int, wall_s: float, rss: TreeRss) -> Build:
 
 
 WARM_PROCESS = """
+from mixbuild.pipeline.cli import tune_process
+tune_process()  # as the CLI (and so watch) sets its process up, before numpy loads
 import json, sys, time
 from mixbuild.pipeline import api, pools
 spec, cache, out, jobs = sys.argv[1:5]

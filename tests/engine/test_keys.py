@@ -517,3 +517,39 @@ def test_a_real_stage_kinds_version_covers_the_stage_modules_it_imports(monkeypa
     assert {"mixbuild.stages.master", "mixbuild.stages.mixing", "mixbuild.stages.params",
             "mixbuild.stages.dsp.pages", "mixbuild.stages.album_tonal"} <= set(read)
     assert all(name.startswith("mixbuild.stages.") for name in read)
+
+
+def test_code_versions_are_memoised_once_per_install_not_per_cache(tmp_path, monkeypatch):
+    """A cold build into a new cache reads the kinds' versions beside the stages instead of parsing 39 modules
+    again; where the stages' folder is read-only they are kept in the cache's memo instead."""
+    import mixbuild.pipeline.codeversion as codeversion
+    from mixbuild.stages.registry import load_kinds
+
+    kinds = load_kinds()
+    read: list[str] = []
+    fingerprint = codeversion._module_fingerprint
+
+    def counted(name: str):
+        read.append(name)
+        return fingerprint(name)
+
+    counted.cache_clear = fingerprint.cache_clear  # type: ignore[attr-defined]
+    monkeypatch.setattr(codeversion, "_module_fingerprint", counted)
+    clear_code_version_memo()
+    codeversion.load_code_versions(kinds, tmp_path / "first-cache")  # writes beside the stages unless there
+    clear_code_version_memo()
+    read.clear()
+    codeversion.load_code_versions(kinds, tmp_path / "new-cache")
+    assert read == [] and not (tmp_path / "new-cache").exists()
+
+    (tmp_path / "not-a-folder").write_text("")  # no __pycache__ can be made in it, even by root
+    beside = tmp_path / "not-a-folder" / "__pycache__" / "code-versions.json"
+    monkeypatch.setattr(codeversion, "memo_paths", lambda memo_dir: [beside, memo_dir / "code-versions.json"])
+    (tmp_path / "cache" / "memo").mkdir(parents=True)
+    clear_code_version_memo()
+    codeversion.load_code_versions(kinds, tmp_path / "cache" / "memo")
+    assert read and not beside.exists() and (tmp_path / "cache" / "memo" / "code-versions.json").is_file()
+    clear_code_version_memo()
+    read.clear()
+    codeversion.load_code_versions(kinds, tmp_path / "cache" / "memo")
+    assert read == []

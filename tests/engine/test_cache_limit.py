@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from mixbuild.pipeline import api
 from mixbuild.pipeline.cache import LIMIT_ENV_VAR, Cache, CacheLimitError, clear_verified_memo, max_bytes
+from mixbuild.pipeline.cache.limit import EVICT_TO_FRACTION
 from mixbuild.pipeline.cache.layout import disk_bytes, scan_objects
 from mixbuild.pipeline.cli import app
 from mixbuild.pipeline.cli.cache import human_bytes
@@ -130,16 +132,24 @@ def test_a_small_limit_evicts_lru_down_to_it_and_a_rebuild_renders_only_what_wen
     for digest, minutes in age_min.items():
         t = time.time_ns() - int((HOUR_S + 60 * minutes) * 1e9)
         os.utime(paths[digest], ns=(t, t))
-    oldest = {d for d, minutes in age_min.items() if minutes > len(units) // 2 + len(units) % 2}
-    limit = sum(sizes[d] for d in held) + sum(size for d, size in a_only.items() if d not in oldest)
+    # the fewest oldest units (with their blobs) whose eviction brings the cache to 80 % of a limit it exceeds
+    for count in range(1, len(units)):
+        oldest = {d for d, minutes in age_min.items() if minutes > len(units) - count}
+        fits = sum(sizes[d] for d in held) + sum(size for d, size in a_only.items() if d not in oldest)
+        limit = math.ceil(fits / EVICT_TO_FRACTION)  # over it, the cache is evicted to 80 % of it: `fits`
+        if sum(sizes.values()) > limit:
+            break
+    assert sum(sizes.values()) > limit and oldest
     monkeypatch.setenv(LIMIT_ENV_VAR, f"{limit / 1e9:.9f}")
     again = api.build(b_spec, cache_dir=cache.root, out_dir=project.root / "out-b", jobs=1)
     assert not again.rendered and _held(cache, again) == held
     after = _objects(cache)
-    assert sum(after.values()) <= limit
+    assert sum(after.values()) <= limit * EVICT_TO_FRACTION
     assert held <= set(after)  # everything the build holds stays
-    # least recently used first, a node's blobs with it, and it stops once it fits
+    # least recently used first, a node's blobs with it, and it stops once it fits 80 % of the limit
     assert set(a_only) - set(after) == oldest
+    assert api.build(b_spec, cache_dir=cache.root, out_dir=project.root / "out-b", jobs=1)  # under it: nothing goes
+    assert _objects(cache) == after
     _check_delivery(again)
     clear_verified_memo()
     assert cache.verify() == [] and _run("cache", "verify", "--cache", str(cache.root)).exit_code == 0

@@ -636,11 +636,12 @@ def test_a_manifest_evicted_frees_its_blob_at_once_so_nothing_newer_goes(cache):
 # ---------------------------------------------------------------- the size limit (pipeline.cache.limit)
 
 
-def test_enforce_limit_evicts_lru_down_to_the_limit_and_never_a_kept_digest(cache):
+def test_enforce_limit_evicts_lru_down_to_80_percent_of_the_limit_and_never_a_kept_digest(cache):
     stored = _aged_objects(cache, [400, 300, 200, 100])  # no lease: only `keep` protects
     size = cache.array_path(stored[0][1]).stat().st_blocks * 512  # on disk
     assert cache.enforce_limit(None) is None and cache.enforce_limit(4 * size) is None  # fits: no prune
-    report = cache.enforce_limit(2 * size, keep={stored[0][1]})  # the oldest is the build's: it stays
+    # 4 objects over a limit of 3.5: down to 2.8 (80 %), not just under 3.5; the oldest is the build's: it stays
+    report = cache.enforce_limit(int(3.5 * size), keep={stored[0][1]})
     assert report is not None and report["protected_by_lease"] == 1 and report["removed_objects"] == 2
     assert [cache.check_action(k)[0] for k, _ in stored] == ["ok", "missing", "missing", "ok"]
     report = cache.enforce_limit(0, keep={stored[0][1]})

@@ -157,7 +157,7 @@ def reported(out: Path, jobs: int, wall_s: float, rss: TreeRss) -> Build:
 
 
 WARM_PROCESS = """
-from mixbuild.pipeline.cli import tune_process
+from mixbuild.pipeline.process import tune_process
 tune_process()  # as the CLI (and so watch) sets its process up, before numpy loads
 import json, sys, time
 from mixbuild.pipeline import api, pools

@@ -177,33 +177,45 @@ def kind_code_version(kind: "StageKind") -> str:
     return _KINDS[kind.name]
 
 
-def memo_paths(memo_dir: Path) -> list[Path]:
-    """Where kinds' code versions are memoised, first found first: beside the stages (in their __pycache__, as
-    the kernels' compiled mark is), so a build into a new cache does not parse them again (0.41 s of a cold
-    build's start, 39 modules); then `memo_dir` (a cache's), where the stages' folder is read-only."""
+MEMO_NAME = f"code-versions.{sys.implementation.cache_tag}.json"
+"""The memo's file name: one per interpreter (as a .pyc's), so two Pythons sharing the sources do not take turns
+overwriting one memo."""
+STAGES_PACKAGE = "mixbuild.stages"
+"""The kinds whose versions are memoised on disk: those whose code the memo's signature covers."""
+
+
+def _stages_dir() -> Path:
     from mixbuild.stages import registry
 
-    return [Path(registry.__file__).parent / "__pycache__" / "code-versions.json", memo_dir / "code-versions.json"]
+    return Path(registry.__file__).parent
+
+
+def memo_paths(memo_dir: Path) -> list[Path]:
+    """Where kinds' code versions are memoised, first found first: beside the stages (in their __pycache__, as
+    numba's compiled kernels and their mark are), so a build into a new cache does not parse them again (0.41 s
+    of a cold build's start, 39 modules); then `memo_dir` (a cache's), where the stages' folder is read-only."""
+    return [_stages_dir() / "__pycache__" / MEMO_NAME, memo_dir / MEMO_NAME]
 
 
 def load_code_versions(kinds: "dict[str, StageKind]", memo_dir: Path) -> None:
-    """Fill the per-process memo from a memo file (`memo_paths`), keyed by every stages/ file's (path, size,
-    mtime_ns) and the Python version; recompute and rewrite it when none matches."""
-    from mixbuild.stages import registry
-
-    files = sorted(Path(registry.__file__).parent.rglob("*.py"))
+    """Fill the per-process memo with the versions of the kinds under mixbuild.stages from a memo file
+    (`memo_paths`), keyed by every stages/ file's (path, size, mtime_ns), this module's, and the Python
+    version; recompute and rewrite it when none matches. Kinds registered elsewhere (a test's) are computed
+    when first asked for, never memoised on disk."""
+    staged = {name: kind for name, kind in kinds.items() if _under(kind.module, STAGES_PACKAGE)}
+    files = [*sorted(_stages_dir().rglob("*.py")), Path(__file__)]
     stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
     signature = digest_bytes(canonical_json([sys.version, stats]).encode())
     paths = memo_paths(memo_dir)
     for path in paths:
         try:
             memo = json.loads(path.read_text())
-            if memo.get("signature") == signature and set(kinds) <= set(memo["versions"]):
-                _KINDS.update(memo["versions"])
+            if memo.get("signature") == signature and set(staged) <= set(memo["versions"]):
+                _KINDS.update({name: memo["versions"][name] for name in staged})
                 return
-        except (OSError, ValueError, AttributeError, TypeError):
+        except (OSError, ValueError, AttributeError, TypeError, KeyError):
             pass  # no memo or a garbage one: the next, else compute
-    versions = {name: kind_code_version(kind) for name, kind in kinds.items()}
+    versions = {name: kind_code_version(kind) for name, kind in staged.items()}
     if any(time.time() - mtime / 1e9 <= FRESH_S for _, _, mtime in stats):
         return
     for path in paths:

@@ -254,8 +254,9 @@ class Cache:
         return pruning.prune(self.layout, max_size_bytes, older_than_s)
 
     def enforce_limit(self, limit_bytes: int | None, keep: Collection[str] = ()) -> dict[str, Any] | None:
-        """Evict LRU objects down to ``limit_bytes`` (``max_bytes()``), never the digests in ``keep`` nor
-        what a live lease protects; prune's report, or None if nothing had to go. See limit.enforce."""
+        """Once over ``limit_bytes`` (``max_bytes()``), evict LRU objects down to EVICT_TO_FRACTION of it, never
+        the digests in ``keep`` nor what a live lease protects; prune's report, or None if nothing had to go.
+        See limit.enforce."""
         return limit.enforce(self.layout, limit_bytes, keep)
 
     def file_digest_memo(self) -> FileDigestMemo:

@@ -5,11 +5,11 @@
 ``unlimited``, or any negative number) disables it. Unset or empty: DEFAULT_MAX_GB. Anything else is
 a CacheLimitError whose one-line message names the variable, what is allowed and what it got.
 
-The default, 20 GB, is sized from the demo album: one full build of its three songs (81 s of music,
+The default, 25 GB, is sized from the demo album: one full build of its three songs (81 s of music,
 seven stems a song) stores 508 MB of objects, about 6.3 MB per second of album; a 45-minute album of
-the same density is then about 17 GB, so 20 GB keeps one whole album's working set (every stem, bus,
-master and export) plus the variants of a session's tweaks, and is still a few percent of a laptop's
-512 GB disk. A session with many more stems a song outgrows it; raise the variable (the limit never
+the same density is then about 17 GB, so the 20 GB a full cache is evicted to (EVICT_TO_FRACTION) keeps one
+whole album's working set (every stem, bus, master and export) plus the variants of a session's latest
+tweaks, and 25 GB is still a few percent of a laptop's 512 GB disk. A session with many more stems a song outgrows it; raise the variable (the limit never
 evicts what the build holds, so a too-small limit costs re-renders, never a wrong or failed build).
 
 How the limit is enforced (``enforce``, called by ``pipeline.api.build`` after delivery): a cache over
@@ -20,8 +20,8 @@ which prune already protects (as it protects every other running build's objects
 the caller passes the digests its report references (``keep``): protection of the build's own outputs
 then does not depend on clocks agreeing (an object written by a dask worker on another host whose
 clock lags by more than the lease slack). Blobs are kept with the kept JSON objects that reference
-them. What the build holds can exceed the limit: the cache then stays over it ("over_budget") until a
-later build holds less. A cache at or under the limit costs one ``stat`` per object and no prune
+them. What the build holds can exceed that target: prune's report then says "over_budget" (the cache may stay
+over the limit itself) until a later build holds less. A cache at or under the limit costs one ``stat`` per object and no prune
 (``layout.object_bytes``: 50-170 ms for 10,000 objects on a busy shared 2-core machine, a third of a
 full scan's time).
 """
@@ -37,8 +37,9 @@ from .layout import Layout, object_bytes
 from .pruning import prune
 
 LIMIT_ENV_VAR = "MIXBUILD_CACHE_MAX_GB"
-DEFAULT_MAX_GB = 20.0
-"""The limit when MIXBUILD_CACHE_MAX_GB is unset: one 45-minute album's working set and its tweaks (above)."""
+DEFAULT_MAX_GB = 25.0
+"""The limit when MIXBUILD_CACHE_MAX_GB is unset: evicted to 20 GB, one 45-minute album's working set and its
+latest tweaks (above)."""
 OFF_WORDS = ("off", "none", "unlimited")
 """Values of MIXBUILD_CACHE_MAX_GB (any case) that disable the limit, as a negative number does."""
 

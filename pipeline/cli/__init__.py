@@ -24,20 +24,11 @@ def _stop(signum: int, _frame: object) -> None:
     raise Stopped("interrupted", 130) if signum == signal.SIGINT else Stopped("terminated", 143)
 
 
-def tune_process() -> None:
-    """Set this process, and the workers it starts, up for rendering before numpy loads: glibc's allocator for
-    audio blocks, no BLAS thread pools. The CLI's first step; a long-lived process that builds through the API
-    (bench_scale's stand-in for watch) takes it too."""
-    from ..allocator import tune_allocator
-    from ..blas import single_threaded_blas
-
-    tune_allocator()
-    single_threaded_blas()
-
-
 def main() -> None:
     """Console entry point: any unexpected error is one line and exit 1, never a traceback; Ctrl-C and
     SIGTERM stop cleanly with one line (exit 130 and 143)."""
+    from ..process import tune_process
+
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     tune_process()

@@ -520,12 +520,16 @@ def test_a_real_stage_kinds_version_covers_the_stage_modules_it_imports(monkeypa
 
 
 def test_code_versions_are_memoised_once_per_install_not_per_cache(tmp_path, monkeypatch):
-    """A cold build into a new cache reads the kinds' versions beside the stages instead of parsing 39 modules
-    again; where the stages' folder is read-only they are kept in the cache's memo instead."""
+    """A cold build into a new cache reads the stage kinds' versions beside the stages instead of parsing 39
+    modules again; where the stages' folder is read-only they are kept in the cache's memo instead. A kind
+    registered outside the stages (a test's) is never memoised: the memo's signature does not cover its code."""
+    import json
+
     import mixbuild.pipeline.codeversion as codeversion
     from mixbuild.stages.registry import load_kinds
 
     kinds = load_kinds()
+    staged = {name for name, kind in kinds.items() if kind.module.startswith("mixbuild.stages.")}
     read: list[str] = []
     fingerprint = codeversion._module_fingerprint
 
@@ -535,20 +539,25 @@ def test_code_versions_are_memoised_once_per_install_not_per_cache(tmp_path, mon
 
     counted.cache_clear = fingerprint.cache_clear  # type: ignore[attr-defined]
     monkeypatch.setattr(codeversion, "_module_fingerprint", counted)
+    monkeypatch.setattr(codeversion, "FRESH_S", -1.0)  # a fresh checkout's files are memoised too
+    beside = tmp_path / "stages" / "__pycache__" / codeversion.MEMO_NAME
+    (tmp_path / "stages").mkdir()
+    monkeypatch.setattr(codeversion, "memo_paths", lambda memo_dir: [beside, memo_dir / codeversion.MEMO_NAME])
+
     clear_code_version_memo()
-    codeversion.load_code_versions(kinds, tmp_path / "first-cache")  # writes beside the stages unless there
+    codeversion.load_code_versions(kinds, tmp_path / "first-cache")
+    assert read and set(json.loads(beside.read_text())["versions"]) == staged
     clear_code_version_memo()
     read.clear()
     codeversion.load_code_versions(kinds, tmp_path / "new-cache")
     assert read == [] and not (tmp_path / "new-cache").exists()
 
     (tmp_path / "not-a-folder").write_text("")  # no __pycache__ can be made in it, even by root
-    beside = tmp_path / "not-a-folder" / "__pycache__" / "code-versions.json"
-    monkeypatch.setattr(codeversion, "memo_paths", lambda memo_dir: [beside, memo_dir / "code-versions.json"])
+    beside = tmp_path / "not-a-folder" / "__pycache__" / codeversion.MEMO_NAME
     (tmp_path / "cache" / "memo").mkdir(parents=True)
     clear_code_version_memo()
     codeversion.load_code_versions(kinds, tmp_path / "cache" / "memo")
-    assert read and not beside.exists() and (tmp_path / "cache" / "memo" / "code-versions.json").is_file()
+    assert read and not beside.exists() and (tmp_path / "cache" / "memo" / codeversion.MEMO_NAME).is_file()
     clear_code_version_memo()
     read.clear()
     codeversion.load_code_versions(kinds, tmp_path / "cache" / "memo")

@@ -161,8 +161,8 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
     again even when cached (`["*"]`: every node); an id the album does not have is a SpecError.
 
     Afterwards a cache over MIXBUILD_CACHE_MAX_GB is cut down to 80 % of it (pipeline.cache.limit), least
-    recently used first, never below what this build holds: its lease spans the whole build and the prune, and the
-    report's digests are kept by name. A bad MIXBUILD_CACHE_MAX_GB is a SpecError before anything renders.
+    recently used first, never below what this build holds: its lease spans the whole build and the prune, and
+    the report's digests are kept by name. A bad MIXBUILD_CACHE_MAX_GB is a SpecError before anything renders.
     """
     started = time.perf_counter()
     out = _spec_out(spec_path, out_dir)

@@ -1,9 +1,10 @@
 """No OpenBLAS thread pool in the build process or in the workers it starts.
 
-numpy and scipy (their PyPI wheels) each load an OpenBLAS that starts a thread per core as it loads, and each thread spins a
-while waiting for work (blas_thread_server: 2.7 % of a one-stem tweak's CPU samples here, on 2 cores). No
-kernel calls BLAS, so those threads only take cycles from the ones that render: one-stem tweak of the
-4 x 16 x 240 s album, user time 5.6 -> 5.3 s. Set before numpy loads: the CLI's first step.
+numpy and scipy (their PyPI wheels) each load an OpenBLAS that starts a thread per core as it loads, and each
+thread spins a while waiting for work (blas_thread_server: 2.7 % of a one-stem tweak's CPU samples here, on 2
+cores). No kernel calls BLAS, so those threads only take cycles from the ones that render: a one-stem tweak of
+the 4 x 16 x 240 s album, user time 5.65 -> 5.35 s (medians of 4 alternating). Set before numpy loads: the
+CLI's first step.
 """
 
 from __future__ import annotations

@@ -119,7 +119,12 @@ def _module_fingerprint(name: str) -> tuple[str, tuple[tuple[str, tuple[str, ...
     return (digest_bytes(dump.encode("utf-8")), _imports(tree, name, is_package), is_package)
 
 
-def code_version(module_name: str, declared_version: str, package_prefix: str = "mixbuild.stages") -> str:
+STAGES_PACKAGE = "mixbuild.stages"
+"""The stage kinds' package: the code a kind's version covers, and the kinds whose versions are memoised on disk
+(the code the memo's signature covers)."""
+
+
+def code_version(module_name: str, declared_version: str, package_prefix: str = STAGES_PACKAGE) -> str:
     """Digest of a stage's declared version and the code it runs.
 
     Covers the AST (no comments, formatting, line numbers or docstrings) of
@@ -180,8 +185,6 @@ def kind_code_version(kind: "StageKind") -> str:
 MEMO_NAME = f"code-versions.{sys.implementation.cache_tag}.json"
 """The memo's file name: one per interpreter (as a .pyc's), so two Pythons sharing the sources do not take turns
 overwriting one memo."""
-STAGES_PACKAGE = "mixbuild.stages"
-"""The kinds whose versions are memoised on disk: those whose code the memo's signature covers."""
 
 
 def _stages_dir() -> Path:
@@ -204,7 +207,7 @@ def load_code_versions(kinds: "dict[str, StageKind]", memo_dir: Path) -> None:
     when first asked for, never memoised on disk."""
     staged = {name: kind for name, kind in kinds.items() if _under(kind.module, STAGES_PACKAGE)}
     files = [*sorted(_stages_dir().rglob("*.py")), Path(__file__)]
-    stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    stats = [(str(f), st.st_size, st.st_mtime_ns) for f in files for st in [f.stat()]]
     signature = digest_bytes(canonical_json([sys.version, stats]).encode())
     paths = memo_paths(memo_dir)
     for path in paths:

@@ -7,10 +7,11 @@ a CacheLimitError whose one-line message names the variable, what is allowed and
 
 The default, 25 GB, is sized from the demo album: one full build of its three songs (81 s of music,
 seven stems a song) stores 508 MB of objects, about 6.3 MB per second of album; a 45-minute album of
-the same density is then about 17 GB, so the 20 GB a full cache is evicted to (EVICT_TO_FRACTION) keeps one
-whole album's working set (every stem, bus, master and export) plus the variants of a session's latest
-tweaks, and 25 GB is still a few percent of a laptop's 512 GB disk. A session with many more stems a song outgrows it; raise the variable (the limit never
-evicts what the build holds, so a too-small limit costs re-renders, never a wrong or failed build).
+the same density is then about 17 GB, so the 20 GB a full cache is evicted to (EVICT_TO_FRACTION) keeps
+one whole album's working set (every stem, bus, master and export) plus the variants of a session's latest
+tweaks, and 25 GB is still a few percent of a laptop's 512 GB disk. A session with many more stems a song
+outgrows it; raise the variable (the limit never evicts what the build holds, so a too-small limit costs
+re-renders, never a wrong or failed build).
 
 How the limit is enforced (``enforce``, called by ``pipeline.api.build`` after delivery): a cache over
 the limit is evicted to EVICT_TO_FRACTION of it, least recently used first. The
@@ -20,9 +21,9 @@ which prune already protects (as it protects every other running build's objects
 the caller passes the digests its report references (``keep``): protection of the build's own outputs
 then does not depend on clocks agreeing (an object written by a dask worker on another host whose
 clock lags by more than the lease slack). Blobs are kept with the kept JSON objects that reference
-them. What the build holds can exceed that target: prune's report then says "over_budget" (the cache may stay
-over the limit itself) until a later build holds less. A cache at or under the limit costs one ``stat`` per object and no prune
-(``layout.object_bytes``: 50-170 ms for 10,000 objects on a busy shared 2-core machine, a third of a
+them. What the build holds can exceed that target: prune's report then says "over_budget" (the cache may
+stay over the limit itself) until a later build holds less. A cache at or under the limit costs one
+``stat`` per object and no prune (``layout.object_bytes``: 50-170 ms for 10,000 objects on a busy shared 2-core machine, a third of a
 full scan's time).
 """
 
@@ -79,6 +80,11 @@ builds find room and skip the eviction's scan of every action and JSON object: e
 full cache paid it after every build (0.71 s of a one-stem tweak on bench_scale's 240-s album, 2,071 actions)."""
 
 
+def evict_target(limit_bytes: int) -> int:
+    """The bytes a cache over ``limit_bytes`` is evicted down to."""
+    return int(limit_bytes * EVICT_TO_FRACTION)
+
+
 def enforce(layout: Layout, limit_bytes: int | None, keep: Collection[str] = ()) -> dict[str, Any] | None:
     """Once the cache exceeds ``limit_bytes``, evict least-recently-used objects until it fits EVICT_TO_FRACTION
     of it; prune's report, or None when nothing had to go (no limit, or the objects fit). Call it while
@@ -86,4 +92,4 @@ def enforce(layout: Layout, limit_bytes: int | None, keep: Collection[str] = ())
     (see the module)."""
     if limit_bytes is None or object_bytes(layout) <= limit_bytes:
         return None
-    return prune(layout, max_size_bytes=int(limit_bytes * EVICT_TO_FRACTION), keep=frozenset(keep))
+    return prune(layout, max_size_bytes=evict_target(limit_bytes), keep=frozenset(keep))

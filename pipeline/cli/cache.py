@@ -39,7 +39,7 @@ def human_bytes(size: float) -> str:
 def _limit_line(used_bytes: int, limit_bytes: int | None) -> str:
     """``limit: 25 GB (MIXBUILD_CACHE_MAX_GB unset: the default), 3% full``."""
     from ..cache import LIMIT_ENV_VAR
-    from ..cache.limit import EVICT_TO_FRACTION
+    from ..cache.limit import EVICT_TO_FRACTION, evict_target
 
     setting = os.environ.get(LIMIT_ENV_VAR, "").strip()
     source = f"{LIMIT_ENV_VAR}={setting}" if setting else f"{LIMIT_ENV_VAR} unset: the default"
@@ -50,7 +50,7 @@ def _limit_line(used_bytes: int, limit_bytes: int | None) -> str:
     full = f"{100 * used_bytes / limit_bytes:.0f}% full"
     if used_bytes > limit_bytes:
         full += (f": the next build evicts down to {100 * EVICT_TO_FRACTION:.0f}% of it "
-                 f"({human_bytes(int(limit_bytes * EVICT_TO_FRACTION))}), keeping what it uses")
+                 f"({human_bytes(evict_target(limit_bytes))}), keeping what it uses")
     return f"limit: {human_bytes(limit_bytes)} ({source}), {full}"
 
 

@@ -23,6 +23,8 @@ TOP_PAD_BYTES = 64 << 20
 _SETTINGS = {-3: ("MALLOC_MMAP_THRESHOLD_", MMAP_THRESHOLD_BYTES),  # mallopt's M_MMAP_THRESHOLD
              -1: ("MALLOC_TRIM_THRESHOLD_", TRIM_THRESHOLD_BYTES),  # M_TRIM_THRESHOLD
              -2: ("MALLOC_TOP_PAD_", TOP_PAD_BYTES)}  # M_TOP_PAD
+ALLOCATOR_ENV = {variable: str(value) for variable, value in _SETTINGS.values()}
+"""The variables glibc reads at start for the settings above, as set where the user has not."""
 
 
 def tune_allocator() -> None:
@@ -34,7 +36,7 @@ def tune_allocator() -> None:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return
-    for option, (variable, value) in _SETTINGS.items():
-        given = os.environ.setdefault(variable, str(value))
+    for option, (variable, _) in _SETTINGS.items():
+        given = os.environ.setdefault(variable, ALLOCATOR_ENV[variable])
         if given.isdigit():  # glibc ignores what is not a number, and so do we
             mallopt(option, int(given))

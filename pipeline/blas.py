@@ -13,9 +13,12 @@ import os
 
 BLAS_THREADS = 1
 """Threads of each OpenBLAS pool: the caller's own, no pool."""
+BLAS_ENV = {"OPENBLAS_NUM_THREADS": str(BLAS_THREADS)}
+"""The variable that says so, as set where the user has not."""
 
 
 def single_threaded_blas() -> None:
     """OpenBLAS in this process (if numpy is not loaded yet) and in every process it starts uses the calling
     thread only; a setting the user gave in the environment is kept."""
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(BLAS_THREADS))
+    for variable, value in BLAS_ENV.items():
+        os.environ.setdefault(variable, value)

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from .allocator import tune_allocator
-from .blas import single_threaded_blas
+from .allocator import ALLOCATOR_ENV, tune_allocator
+from .blas import BLAS_ENV, single_threaded_blas
 
 
 def tune_process() -> None:
@@ -12,3 +12,8 @@ def tune_process() -> None:
     that builds through the API (bench_scale's stand-in for `watch`) takes it too."""
     tune_allocator()
     single_threaded_blas()
+
+
+def tuned_defaults() -> dict[str, str]:
+    """The environment `tune_process` sets where the user has not (a `mixbuild serve` key compares with it)."""
+    return {**ALLOCATOR_ENV, **BLAS_ENV}

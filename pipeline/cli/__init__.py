@@ -13,7 +13,7 @@ from typing import NoReturn
 
 import typer
 
-from . import spec, build, explain, watch, cache  # noqa: F401 - registration, in the order `--help` lists the commands
+from . import spec, build, explain, watch, serve, cache  # noqa: F401 - registration, in the order `--help` lists the commands
 from .build import delivery_table
 from .common import Stopped, app
 

@@ -1,0 +1,325 @@
+"""`mixbuild serve`: one warm process that each `mixbuild` command of this install runs in a fork of.
+
+The server imports the engine and the stages, loads every compiled kernel (numba's start included), then
+waits on a Unix socket in the user's private folder (`launch.socket_path`). For each command a client sends,
+it forks: the fork takes the client's standard streams (passed as file descriptors), working directory,
+environment and arguments, and runs the CLI exactly as a fresh process would, from its second instruction
+on. The server reports how the fork ended; a client that goes away (killed, its terminal closed) has its fork
+stopped with SIGTERM, as the command would have stopped with it.
+
+It stops on Ctrl-C, after `idle_s` with no command running, or as soon as its key no longer matches
+(a source file edited, a package installed): a client would no longer find it, and it serves stale code to
+nobody. Forks share the server's memory copy-on-write; each is a process of its own, so builds from several
+terminals run side by side as they would without the server. Linux only (fork after loading numba and the
+BLAS is unsafe on macOS).
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import io
+import json
+import os
+import pkgutil
+import selectors
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .launch import REQUEST_HEADER, STREAMS, server_key, socket_path
+
+STALE_CHECK_S = 2.0
+"""How often the server compares its key with the sources' and the environment's."""
+STOP_WAIT_S = 10.0
+"""How long a stopping server waits for its forks to stop, to tell their clients."""
+REQUEST_TIMEOUT_S = 5.0
+"""A client has this long to send its request once connected."""
+MAX_REQUEST_BYTES = 16 << 20
+SOCKET_PATH_MAX_BYTES = 107
+"""sockaddr_un's sun_path holds 108 bytes, its terminating NUL included (Linux)."""
+SKIPPED_MODULES = ("__main__", "demo_stems")
+"""Modules not preloaded: entry points, and the demo's synthesis (scipy.signal: 0.6 s, for `demo` only)."""
+
+
+class ServeError(RuntimeError):
+    """The server cannot start: one line."""
+
+
+def preload() -> None:
+    """Import every module a command may need and run each compiled kernel once, so that a fork starts warm."""
+    from mixbuild import pipeline, stages
+    from mixbuild.pipeline.cli.build import compile_kernels_if_cold
+    from mixbuild.stages.dsp.warmup import warm_up
+
+    for package in (pipeline, stages):
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if not module.name.endswith(SKIPPED_MODULES):
+                importlib.import_module(module.name)
+    compile_kernels_if_cold()
+    warm_up()
+    gc.collect()
+    gc.freeze()  # the preloaded objects stay out of the forks' collections: their pages stay shared
+
+
+def _peer_uid(conn: socket.socket) -> int:
+    ucred = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", ucred)[1]
+
+
+def _request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    """The client's request and its standard streams' descriptors; OSError/ValueError when it is not one."""
+    conn.settimeout(REQUEST_TIMEOUT_S)
+    data, fds, _, _ = socket.recv_fds(conn, 1 << 16, len(STREAMS))
+    try:
+        if len(fds) != len(STREAMS) or len(data) < REQUEST_HEADER.size:
+            raise ValueError("not a request")
+        (length,) = REQUEST_HEADER.unpack(data[:REQUEST_HEADER.size])
+        if length > MAX_REQUEST_BYTES:
+            raise ValueError("request too large")
+        body = bytearray(data[REQUEST_HEADER.size:])
+        while len(body) < length:
+            chunk = conn.recv(length - len(body))
+            if not chunk:
+                raise ValueError("request cut short")
+            body += chunk
+        request = json.loads(body)
+        if not isinstance(request.get("argv"), list) or not isinstance(request.get("env"), dict):
+            raise ValueError("not a request")
+        conn.settimeout(None)
+        return request, fds
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+
+
+def _run_fork(request: dict[str, Any], fds: list[int], close_inherited: Callable[[], None]) -> None:
+    """In the fork: become the client's command (streams, folder, environment, arguments) and run the CLI."""
+    code = 1
+    try:
+        os.setpgid(0, 0)  # the server's terminal's Ctrl-C is not this command's: its client forwards its own
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        close_inherited()  # the server's socket, its wake-up pipe, the clients' connections
+        for target, fd in zip(STREAMS, fds):
+            os.dup2(fd, target)
+        for fd in set(fds) - set(STREAMS):
+            os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, io.TextIOWrapper):  # buffered by line on a terminal, as Python starts it there
+                stream.reconfigure(line_buffering=stream.isatty())
+        sys.argv = [str(request.get("argv0") or "mixbuild"), *request["argv"]]
+        from .cli import main
+
+        main()  # ends the process (os._exit) with the command's status
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else 1
+    except BaseException as err:  # noqa: BLE001 - one line, as the CLI's own last line of defence says it
+        try:
+            os.write(2, f"mixbuild: internal error: {type(err).__name__}: {err}\n".encode())
+        except OSError:
+            pass
+    finally:
+        os._exit(code)
+
+
+class Server:
+    """The accept loop: one fork per request, each fork's end reported to its client."""
+
+    def __init__(self, path: Path, key: str, env: dict[str, str], idle_s: float, log: Callable[[str], None]):
+        self.path, self.key, self.env, self.idle_s, self.log = path, key, env, idle_s, log
+        self.forks: dict[int, socket.socket] = {}
+        self.selector = selectors.DefaultSelector()
+
+    def run(self) -> str:
+        """Serve until idle, stale or stopped; returns why it stopped."""
+        listener = self._listen()
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_write, False)
+        os.set_blocking(wake_read, False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wake-up fd is written
+        signal.set_wakeup_fd(wake_write)
+        self.selector.register(listener, selectors.EVENT_READ, "accept")
+        self.selector.register(wake_read, selectors.EVENT_READ, "wake")
+        inode = os.stat(self.path).st_ino
+        idle_since = time.monotonic()
+        try:
+            while True:
+                for selected, _ in self.selector.select(STALE_CHECK_S):
+                    if selected.data == "accept":
+                        self._accept(listener, (wake_read, wake_write))
+                    elif selected.data == "wake":
+                        os.read(wake_read, 4096)
+                    else:  # a client hung up while its fork runs: stop the fork, as the command would have
+                        self._hang_up(selected.data)
+                self._reap()
+                if self.forks:
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since > self.idle_s:
+                    return f"idle for {self.idle_s / 60:g} minutes"
+                if server_key(self.env) != self.key:
+                    return "mixbuild's sources or packages changed (a new server serves them)"
+                if _inode(self.path) != inode:
+                    return f"{self.path} was replaced"
+        finally:
+            if _inode(self.path) == inode:
+                self.path.unlink(missing_ok=True)
+            listener.close()
+            self._stop_forks()
+            signal.set_wakeup_fd(-1)
+            os.close(wake_read)
+            os.close(wake_write)
+
+    def _listen(self) -> socket.socket:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        staged = self.path.with_name(f".{os.getpid()}.staged")
+        staged.unlink(missing_ok=True)
+        listener.bind(str(staged))
+        listener.listen(64)
+        os.replace(staged, self.path)  # a client finds either the old socket or this one, never none
+        return listener
+
+    def _accept(self, listener: socket.socket, pipe: tuple[int, int]) -> None:
+        conn, _ = listener.accept()
+        try:
+            if _peer_uid(conn) != os.getuid():
+                raise ValueError("another user")
+            request, fds = _request(conn)
+        except (OSError, ValueError) as err:
+            self.log(f"turned a connection down: {err}")
+            conn.close()
+            return
+        if request.get("ping"):
+            for fd in fds:
+                os.close(fd)
+            conn.sendall(json.dumps({"pid": os.getpid(), "serving": True}).encode() + b"\n")
+            conn.close()
+            return
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+
+        def close_inherited() -> None:
+            for sock in (listener, conn, *self.forks.values()):
+                sock.close()
+            self.selector.close()
+            for fd in pipe:
+                os.close(fd)
+
+        pid = os.fork()
+        if pid == 0:
+            _run_fork(request, fds, close_inherited)
+        for fd in fds:
+            os.close(fd)
+        self.forks[pid] = conn
+        self.selector.register(conn, selectors.EVENT_READ, pid)
+        self.log(f"pid {pid}: mixbuild {' '.join(request['argv'])} (in {request['cwd']})")
+        try:
+            conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        except OSError:
+            self._hang_up(pid)
+
+    def _hang_up(self, pid: int) -> None:
+        conn = self.forks.get(pid)
+        if conn is None:
+            return
+        try:
+            self.selector.unregister(conn)
+        except KeyError:
+            pass  # hung up before
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    def _stop_forks(self) -> None:
+        """The server is stopping: its forks stop too (SIGTERM: each says so on its client's stream), and
+        their clients hear how they ended."""
+        for pid in list(self.forks):
+            self._hang_up(pid)
+        deadline = time.monotonic() + STOP_WAIT_S
+        while self.forks and time.monotonic() < deadline:
+            time.sleep(0.05)
+            self._reap()
+        for conn in self.forks.values():
+            conn.close()
+
+    def _reap(self) -> None:
+        while self.forks:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self.forks.pop(pid, None)
+            if conn is None:
+                continue
+            killed = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+            code = 128 + killed if killed else os.waitstatus_to_exitcode(status)
+            self.log(f"pid {pid}: exit {code}")
+            try:
+                self.selector.unregister(conn)
+            except KeyError:
+                pass  # unregistered when its client hung up
+            try:
+                conn.sendall(json.dumps({"exit": code, "signal": killed}).encode() + b"\n")
+            except OSError:
+                pass
+            conn.close()
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def ping(path: Path) -> int | None:
+    """The pid of the server answering at `path`, or None."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(REQUEST_TIMEOUT_S)
+    try:
+        sock.connect(str(path))
+        payload = json.dumps({"ping": True, "argv": [], "env": {}}).encode()
+        socket.send_fds(sock, [REQUEST_HEADER.pack(len(payload)) + payload], list(STREAMS))
+        answer = sock.makefile("rb").readline()
+        return int(json.loads(answer)["pid"]) if answer else None
+    except (OSError, ValueError, KeyError):
+        return None
+    finally:
+        sock.close()
+
+
+def serve(idle_s: float, log: Callable[[str], None]) -> str:
+    """Serve this install's commands in this process's environment; returns why it stopped."""
+    if not sys.platform.startswith("linux"):
+        raise ServeError("serve runs on Linux only (a fork of a process that loaded numba is unsafe elsewhere)")
+    env = dict(os.environ)
+    path = socket_path(env, create=True)
+    if path is None:
+        raise ServeError("no private folder for the server's socket ($XDG_RUNTIME_DIR/mixbuild, or mixbuild-<uid> in "
+                         "the temp folder, must be yours and mode 0700)")
+    if len(os.fsencode(path)) > SOCKET_PATH_MAX_BYTES:
+        raise ServeError(f"{path}: too long for a Unix socket ({SOCKET_PATH_MAX_BYTES} bytes at most); set "
+                         "XDG_RUNTIME_DIR to a shorter folder")
+    running = ping(path) if path.exists() else None
+    if running is not None:
+        raise ServeError(f"a server for this install already serves at {path} (pid {running})")
+    started = time.perf_counter()
+    preload()
+    if threading.active_count() != 1:  # a fork copies only the forking thread: none may hold a lock then
+        raise ServeError(f"{threading.active_count() - 1} threads started while loading; cannot fork safely")
+    log(f"serving at {path} (loaded in {time.perf_counter() - started:.1f} s); `mixbuild` commands of this "
+        "install now run here (Ctrl-C stops)")
+    return Server(path, server_key(env), env, idle_s, log).run()

@@ -1,0 +1,202 @@
+"""`mixbuild serve`: commands run in forks of one warm process and behave exactly as they do without it
+(files, output, exit status, Ctrl-C); a client of another install or environment, or an unsafe socket folder,
+runs the command itself."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from mixbuild.pipeline import launch
+from testkit.proc import REPO, env
+
+LAUNCH = [sys.executable, "-m", "mixbuild"]
+SERVE_START_S = 180  # the first server of a fresh checkout compiles the kernels (~25 s, more on a busy CI)
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="serve is Linux-only")
+
+
+def _env(run_dir: Path, **extra: str) -> dict[str, str]:
+    e = env()
+    e.pop(launch.NO_SERVER_ENV, None)
+    e["XDG_RUNTIME_DIR"] = str(run_dir)
+    e.update(extra)
+    return e
+
+
+def _wait_for(path: Path, pattern: str, timeout_s: float) -> re.Match[str]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = re.search(pattern, path.read_text()) if path.exists() else None
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"no {pattern!r} in {path} within {timeout_s} s:\n{path.read_text()}")
+
+
+def _short_dir() -> Path:
+    """A run folder whose socket path fits sun_path (pytest's tmp_path may not)."""
+    return Path(tempfile.mkdtemp(prefix="mb-"))  # mode 0700
+
+
+class Served:
+    def __init__(self, root: Path, idle_minutes: float = 5.0):
+        self.run_dir = _short_dir()
+        self.log = root / "serve.log"
+        with self.log.open("w") as sink:
+            self.proc = subprocess.Popen([*LAUNCH, "serve", "--idle-minutes", str(idle_minutes)], cwd=REPO,
+                                         env=_env(self.run_dir), stdout=sink, stderr=sink)
+        _wait_for(self.log, r"serving at ", SERVE_START_S)
+
+    def run(self, *args: object, cwd: Path = REPO, **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*LAUNCH, *map(str, args)], capture_output=True, text=True, timeout=300, cwd=cwd,
+                              env=_env(self.run_dir, **extra))
+
+    def forks(self) -> list[int]:
+        return [int(pid) for pid in re.findall(r"pid (\d+): mixbuild ", self.log.read_text())]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+@pytest.fixture()
+def served(tmp_path):
+    server = Served(tmp_path)
+    yield server
+    server.stop()
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "build-report.json"
+            and not p.name.startswith(".mixbuild")}  # the report and lock name the run (its seconds, its pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_served_build_is_a_local_build(served, project):
+    build = ["build", project.path, "-j", "2"]
+    here = served.run(*build, "--cache", project.root / "c1", "--out", project.root / "o1",
+                      **{launch.NO_SERVER_ENV: "1"})
+    there = served.run(*build, "--cache", project.root / "c2", "--out", project.root / "o2")
+    assert here.returncode == there.returncode == 0, there.stderr
+    assert len(served.forks()) == 1, served.log.read_text()  # the second ran in a fork; the first here, as asked
+    assert _digests(project.root / "o1") == _digests(project.root / "o2") != {}
+    same = lambda text: re.sub(r"\(\d+\.\d+ s\)", "", text).replace("o2", "o1")  # noqa: E731 - seconds, folder
+    assert same(here.stdout) == same(there.stdout)
+    # a no-op from the fork: the same cache, nothing renders
+    again = served.run(*build, "--cache", project.root / "c2", "--out", project.root / "o2", "--json")
+    assert again.returncode == 0 and '"rendered": 0' in again.stdout
+
+
+def test_errors_and_exit_status_are_the_commands(served, tmp_path):
+    missing = tmp_path / "nowhere.yaml"
+    here = served.run("build", missing, **{launch.NO_SERVER_ENV: "1"})
+    there = served.run("build", missing)
+    assert there.returncode == here.returncode == 2
+    assert there.stderr == here.stderr and there.stderr.count("\n") == 1 and str(missing) in there.stderr
+    assert served.run("--version").stdout == served.run("--version", **{launch.NO_SERVER_ENV: "1"}).stdout
+    assert len(served.forks()) == 2
+
+
+def _start_watch(served: Served, project) -> subprocess.Popen:
+    proc = subprocess.Popen([*LAUNCH, "watch", str(project.path), "--cache", str(project.root / "cache"), "--out",
+                             str(project.root / "build"), "-j", "1", "--interval-s", "0.05"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            env=_env(served.run_dir))
+    for line in proc.stdout:
+        if line.startswith("watching "):
+            return proc
+    raise AssertionError(f"the watch ended: {proc.stderr.read()}")
+
+
+def test_ctrl_c_reaches_the_forked_command(served, project):
+    proc = _start_watch(served, project)
+    (fork,) = served.forks()
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "stopped watching" in out  # what a local watch says and returns on Ctrl-C
+    _wait_for(served.log, rf"pid {fork}: exit 0", 30)
+    assert not _alive(fork)
+
+
+def test_a_killed_client_stops_its_fork(served, project):
+    proc = _start_watch(served, project)
+    (fork,) = served.forks()
+    proc.kill()  # no chance to forward anything: the server sees the connection close
+    proc.wait()
+    _wait_for(served.log, rf"pid {fork}: exit 143", 30)  # SIGTERM, handled by the CLI as "terminated"
+    assert not _alive(fork)
+
+
+def test_another_environment_or_install_runs_the_command_itself(served, project):
+    # BLAS threads are fixed when numpy loads: a fork would keep the server's, so this client runs its own
+    other = served.run("build", project.path, "-j", "1", OPENBLAS_NUM_THREADS="2")
+    assert other.returncode == 0, other.stderr
+    assert served.forks() == []
+    default = launch.server_key(_env(served.run_dir))
+    assert launch.server_key(_env(served.run_dir, OPENBLAS_NUM_THREADS="1")) == default  # the CLI's own default
+    assert launch.server_key(_env(served.run_dir, NUMBA_CACHE_DIR="/elsewhere")) != default
+
+
+def test_a_second_server_is_refused(served):
+    again = served.run("serve")
+    assert again.returncode == 1
+    assert again.stderr.count("\n") == 1 and "already serves" in again.stderr
+
+
+def test_key_follows_every_source_file(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    source = tmp_path / "pkg" / "module.py"
+    source.write_text("x = 1\n")
+    roots = (tmp_path / "pkg",)
+    before = launch.server_key({}, roots)
+    os.utime(source, ns=(0, source.stat().st_mtime_ns + 1_000_000_000))
+    assert launch.server_key({}, roots) != before
+
+
+def test_a_shared_socket_folder_is_not_trusted(project):
+    run_dir = _short_dir()
+    (run_dir / "mixbuild").mkdir(mode=0o755)
+    os.chmod(run_dir / "mixbuild", 0o755)  # others may plant a socket here
+    assert launch.server_folder({"XDG_RUNTIME_DIR": str(run_dir)}) is None
+    serve = subprocess.run([*LAUNCH, "serve"], capture_output=True, text=True, timeout=120, cwd=REPO,
+                           env=_env(run_dir))
+    assert serve.returncode == 1 and serve.stderr.count("\n") == 1 and "mode 0700" in serve.stderr
+    build = subprocess.run([*LAUNCH, "build", str(project.path), "-j", "1"], capture_output=True, text=True,
+                           timeout=300, cwd=REPO, env=_env(run_dir))
+    assert build.returncode == 0, build.stderr  # built here
+    shutil.rmtree(run_dir)
+
+
+def test_an_idle_server_stops_and_removes_its_socket(tmp_path):
+    server = Served(tmp_path, idle_minutes=0.02)
+    try:
+        assert server.proc.wait(timeout=60) == 0
+        assert "stopped: idle" in server.log.read_text()
+        assert not list((server.run_dir / "mixbuild").glob("*.sock"))
+    finally:
+        server.stop()

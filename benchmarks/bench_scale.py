@@ -9,7 +9,7 @@ subprocess, as a user runs it, so each wall time includes interpreter start and 
 rebuilds, which run one after another in one long-lived process, as `watch` runs them.
 
     .venv/bin/python benchmarks/bench_scale.py [--songs 4] [--stems 16] [--seconds 30] [--jobs 1 2]
-        [--repeat 3] [--rebuilds noop stem master tags warm] [--scale-stems 4] [--scale-seconds 30] [--no-scale] [--cold-only] [--work DIR]
+        [--repeat 3] [--rebuilds noop stem master tags warm served] [--scale-stems 4] [--scale-seconds 30] [--no-scale] [--cold-only] [--work DIR]
 
 What it prints, one table:
 - cold build at each -j (a fresh cache each): wall, speedup against -j 1, wall x jobs / sum of the
@@ -18,7 +18,8 @@ What it prints, one table:
   (the CLI and its loky workers, sampled with psutil every 50 ms) and of the whole tree;
 - no-op rebuild, one-stem tweak, album-master tweak, tag-only change: median wall of --repeat runs (and
   their range), the nodes each rendered, the sum of their seconds and the slowest three; and the one-stem
-  tweak in one long-lived process, as `watch` builds (its first build, which pays the start, untimed);
+  tweak in one long-lived process, as `watch` builds (its first build, which pays the start, untimed); and
+  the one-stem tweak from the command line with `mixbuild serve` running, taking turns with a fresh process;
 - tweak cost against album size: the same one-stem tweak in a 2-song and an 8-song album (same songs,
   --scale-stems x --scale-seconds each), and their ratio (1.0 = a tweak costs what it touches only);
 - cache bytes / source bytes after a cold build.
@@ -36,6 +37,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -57,7 +59,10 @@ from mixbuild.pipeline.cache.layout import disk_bytes  # noqa: E402
 from testkit.proc import REPORT, env  # noqa: E402
 from testkit.studio import Album, StudioPlan, write_album, write_studio, write_yaml  # noqa: E402
 
-CLI = [sys.executable, "-m", "mixbuild.pipeline.cli"]
+CLI = (sys.executable, "-m", "mixbuild.pipeline.cli")
+"""The CLI itself, never looking for a server."""
+LAUNCHER = (sys.executable, "-m", "mixbuild")
+"""The console script's entry: a server's fork where `mixbuild serve` serves, else the CLI in this process."""
 SAMPLE_EVERY_S = 0.05
 TWEAKED_STEM = "lead_vocal"
 """The stem the one-stem tweak changes (the first stem when the album has none of that name)."""
@@ -129,13 +134,14 @@ class Build:
     tree_rss_mb: float
 
 
-def build(spec: Path, cache: Path, out: Path, jobs: int) -> Build:
+def build(spec: Path, cache: Path, out: Path, jobs: int, cli: tuple[str, ...] = CLI,
+          environment: dict[str, str] | None = None) -> Build:
     """`mixbuild build SPEC --cache --out -j`, in a fresh subprocess from the repository root; the wall
     time is from start to exit; the report is the one the build wrote into `out`."""
-    command = [*CLI, "build", str(spec), "--cache", str(cache), "--out", str(out), "-j", str(jobs), "--json"]
+    command = [*cli, "build", str(spec), "--cache", str(cache), "--out", str(out), "-j", str(jobs), "--json"]
     started = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=REPO, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(command, cwd=REPO, env=environment or env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
     with TreeRss(proc.pid) as rss:
         _, stderr = proc.communicate()
         wall_s = time.perf_counter() - started
@@ -350,7 +356,38 @@ def warm_up(work: Path) -> None:
     progress("warm-up build done (numba's kernels compiled and cached on disk)")
 
 
-REBUILDS = ("noop", "stem", "master", "tags", "warm")
+def served_builds(spec: Path, cache: Path, out: Path, jobs: int, edits: Iterable[object]) -> tuple[list[Build], ...]:
+    """The same tweak from a fresh process and through `mixbuild serve` (a fork of a warm process), taking
+    turns after each edit: (fresh, served). The server runs in a private socket folder of its own."""
+    run_dir = Path(tempfile.mkdtemp(prefix="mb-serve-"))
+    served_env = {**env(), "XDG_RUNTIME_DIR": str(run_dir)}
+    log = run_dir / "serve.log"
+    with log.open("w") as sink:
+        server = subprocess.Popen([*LAUNCHER, "serve", "--idle-minutes", "30"], cwd=REPO, env=served_env,
+                                  stdout=sink, stderr=sink)
+    try:
+        while "serving at" not in log.read_text():
+            if server.poll() is not None:
+                raise SystemExit(f"mixbuild serve failed: {log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        fresh: list[Build] = []
+        served: list[Build] = []
+        for turn, _ in enumerate(edits):
+            if turn % 2:
+                served.append(build(spec, cache, out, jobs, LAUNCHER, served_env))
+            else:
+                fresh.append(build(spec, cache, out, jobs, LAUNCHER, {**served_env, "MIXBUILD_NO_SERVER": "1"}))
+        forks = log.read_text().count(": mixbuild build")
+        if forks != len(served):
+            raise SystemExit(f"{len(served)} builds sent to the server, {forks} ran there: {log.read_text()[-3000:]}")
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait()
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return fresh, served
+
+
+REBUILDS = ("noop", "stem", "master", "tags", "warm", "served")
 
 
 def rebuilds(album: Album, cache: Path, out: Path, jobs: int, repeat: int,
@@ -369,6 +406,12 @@ def rebuilds(album: Album, cache: Path, out: Path, jobs: int, repeat: int,
         if kind == "warm":  # the one-stem tweak again, in one long-lived process: what `watch` waits for
             rows += rebuild_rows("one-stem tweak, warm process (as watch)",
                                  warm_builds(album.spec, cache, out, jobs, stem_gain_edits(song, repeat + 1)))
+            continue
+        if kind == "served":  # the one-stem tweak from the command line, with and without `mixbuild serve`
+            fresh, served = served_builds(album.spec, cache, out, jobs, stem_gain_edits(song, 2 * repeat))
+            rows += [*rebuild_rows("one-stem tweak, fresh process (taking turns)", fresh),
+                     *rebuild_rows("one-stem tweak, `mixbuild serve` running", served),
+                     ("  served / fresh", f"{median_wall_s(served) / median_wall_s(fresh):.2f}x")]
             continue
         label, edits = runs[kind]
         rows += rebuild_rows(label, rebuild_after_each(album.spec, cache, out, jobs, edits()))

@@ -6,6 +6,8 @@ exempt and anything else nothing uses is still reported. Add a line when you add
 Never imported by the product; `python .vulture_whitelist.py` checks that every name still exists.
 """
 
+import tempfile
+
 from mutagen.ogg import OggPage
 
 import mixbuild
@@ -69,3 +71,6 @@ crossover.mono_bass
 
 # The bound the reference tests hold the float32 convolution to (tests/dsp/test_reverb.py, test_delay.py).
 convolve.ERROR_OF_PEAK
+
+# Read by tempfile.gettempdir(): a served fork resets it to read the command's TMPDIR (pipeline/serve.py).
+tempfile.tempdir

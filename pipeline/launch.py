@@ -29,9 +29,9 @@ from typing import Any, Mapping
 NO_SERVER_ENV = "MIXBUILD_NO_SERVER"
 LOCAL_COMMANDS = frozenset({"serve"})
 """Commands never sent to a server."""
-START_ENV_PREFIXES = ("NUMBA_", "OPENBLAS_", "OMP_", "MKL_", "MALLOC_", "NUMPY_", "PYTHON", "LD_")
+START_ENV_PREFIXES = ("NUMBA_", "OPENBLAS_", "OMP_", "MKL_", "MALLOC_", "NUMPY_", "PYTHON", "LD_", "LANG", "LC_")
 """Variables read as a process starts or imports its libraries (numba, BLAS, glibc's allocator, the
-interpreter): a forked command would keep the server's, so they are part of the key."""
+interpreter, the locale of its streams): a forked command would keep the server's, so they are part of the key."""
 UNKEYED_ENV = frozenset({"PYTHONWARNINGS"})
 """Start-up variables the CLI itself rewrites for the processes it starts (warnings only): not keyed."""
 SOURCE_ROOTS = (Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "stages",
@@ -66,7 +66,7 @@ def keyed_environment(env: Mapping[str, str]) -> dict[str, str]:
 
 def server_key(env: Mapping[str, str], roots: tuple[Path, ...] = SOURCE_ROOTS) -> str:
     """What a server and its client must share: interpreter, sources, installed packages (their folders'
-    modification times), start-up environment."""
+    modification times), start-up environment, the process's inherited attributes."""
     digest = hashlib.sha256()
     digest.update(f"{os.path.realpath(sys.executable)}\0{sys.version}\0{os.getuid()}\0".encode())
     for row in _source_signature(roots):
@@ -78,8 +78,26 @@ def server_key(env: Mapping[str, str], roots: tuple[Path, ...] = SOURCE_ROOTS) -
             digest.update(f"{entry}\0{os.stat(entry).st_mtime_ns}\n".encode())
         except OSError:
             digest.update(f"{entry}\0-\n".encode())
-    digest.update(json.dumps(keyed_environment(env)).encode())
+    digest.update(json.dumps([keyed_environment(env), process_attributes()]).encode())
     return digest.hexdigest()[:24]
+
+
+def process_attributes() -> list[Any]:
+    """What a fork inherits from its server rather than from the command's caller, beyond the environment:
+    the umask (the modes of what it writes), CPU affinity (`taskset`), priority (`nice`), resource limits
+    (`ulimit`) and control group (a memory limit)."""
+    import resource
+
+    mask = os.umask(0)
+    os.umask(mask)
+    limits = {name: resource.getrlimit(getattr(resource, name)) for name in sorted(dir(resource))
+              if name.startswith("RLIMIT_")}
+    try:
+        with open("/proc/self/cgroup") as groups:
+            cgroup = groups.read()
+    except OSError:
+        cgroup = ""
+    return [mask, sorted(os.sched_getaffinity(0)), os.getpriority(os.PRIO_PROCESS, 0), limits, cgroup]
 
 
 def server_folder(env: Mapping[str, str], create: bool = False) -> Path | None:

@@ -27,6 +27,7 @@ import signal
 import socket
 import struct
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -115,6 +116,7 @@ def _run_fork(request: dict[str, Any], fds: list[int], close_inherited: Callable
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        tempfile.tempdir = None  # scratch files go to the command's TMPDIR, not the one the server looked up
         for stream in (sys.stdout, sys.stderr):
             if isinstance(stream, io.TextIOWrapper):  # buffered by line on a terminal, as Python starts it there
                 stream.reconfigure(line_buffering=stream.isatty())

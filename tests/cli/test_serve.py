@@ -156,6 +156,10 @@ def test_another_environment_or_install_runs_the_command_itself(served, project)
     # BLAS threads are fixed when numpy loads: a fork would keep the server's, so this client runs its own
     other = served.run("build", project.path, "-j", "1", OPENBLAS_NUM_THREADS="2")
     assert other.returncode == 0, other.stderr
+    # a fork would write with the server's umask: another one runs the command itself too
+    masked = subprocess.run([*LAUNCH, "--version"], capture_output=True, text=True, timeout=60, cwd=REPO,
+                            env=_env(served.run_dir), preexec_fn=lambda: os.umask(0o027))
+    assert masked.returncode == 0 and masked.stdout.startswith("mixbuild ")
     assert served.forks() == []
     default = launch.server_key(_env(served.run_dir))
     assert launch.server_key(_env(served.run_dir, OPENBLAS_NUM_THREADS="1")) == default  # the CLI's own default

@@ -28,12 +28,11 @@ import socket
 import struct
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .launch import REQUEST_HEADER, STREAMS, server_key, socket_path
+from .launch import REQUEST_HEADER, STREAMS, peer_uid, server_key, socket_path
 
 STALE_CHECK_S = 2.0
 """How often the server compares its key with the sources' and the environment's."""
@@ -68,11 +67,6 @@ def preload() -> None:
     gc.freeze()  # the preloaded objects stay out of the forks' collections: their pages stay shared
 
 
-def _peer_uid(conn: socket.socket) -> int:
-    ucred = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", ucred)[1]
-
-
 def _request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     """The client's request and its standard streams' descriptors; OSError/ValueError when it is not one."""
     conn.settimeout(REQUEST_TIMEOUT_S)
@@ -90,7 +84,8 @@ def _request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
                 raise ValueError("request cut short")
             body += chunk
         request = json.loads(body)
-        if not isinstance(request.get("argv"), list) or not isinstance(request.get("env"), dict):
+        if not isinstance(request, dict) or not isinstance(request.get("argv"), list) \
+                or not isinstance(request.get("env"), dict) or not isinstance(request.get("cwd", ""), str):
             raise ValueError("not a request")
         conn.settimeout(None)
         return request, fds
@@ -100,10 +95,28 @@ def _request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
         raise
 
 
-def _run_fork(request: dict[str, Any], fds: list[int], close_inherited: Callable[[], None]) -> None:
+PR_SET_PDEATHSIG = 1
+"""prctl(2): the signal this process gets when its parent ends."""
+
+
+def _die_with(server: int) -> None:
+    """A fork whose server dies (killed, or gone before this line) stops as by SIGTERM: no orphaned command
+    runs on while its client has been told the server stopped."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != server:
+        os._exit(128 + signal.SIGTERM)
+
+
+def _run_fork(request: dict[str, Any], fds: list[int], close_inherited: Callable[[], None], server: int) -> None:
     """In the fork: become the client's command (streams, folder, environment, arguments) and run the CLI."""
     code = 1
     try:
+        _die_with(server)
         os.setpgid(0, 0)  # the server's terminal's Ctrl-C is not this command's: its client forwards its own
         signal.set_wakeup_fd(-1)
         for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
@@ -120,6 +133,9 @@ def _run_fork(request: dict[str, Any], fds: list[int], close_inherited: Callable
         for stream in (sys.stdout, sys.stderr):
             if isinstance(stream, io.TextIOWrapper):  # buffered by line on a terminal, as Python starts it there
                 stream.reconfigure(line_buffering=stream.isatty())
+        for name, fd, mode in (("stdin", 0, "r"), ("stdout", 1, "w"), ("stderr", 2, "w")):
+            if getattr(sys, name) is None:  # the server started with it closed: the command's is open
+                setattr(sys, name, open(fd, mode, closefd=False, buffering=1 if mode == "w" else -1))
         sys.argv = [str(request.get("argv0") or "mixbuild"), *request["argv"]]
         from .cli import main
 
@@ -144,8 +160,11 @@ class Server:
         self.selector = selectors.DefaultSelector()
 
     def run(self) -> str:
-        """Serve until idle, stale or stopped; returns why it stopped."""
-        listener = self._listen()
+        """Serve until idle, stale or stopped; returns why it stopped. Stale (its key changed, its socket
+        replaced), it takes no new command but lets the running ones finish; stopped (Ctrl-C, SIGTERM), it
+        stops them too."""
+        listener: socket.socket | None = self._listen()
+        assert listener is not None
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_write, False)
         os.set_blocking(wake_read, False)
@@ -155,32 +174,51 @@ class Server:
         self.selector.register(wake_read, selectors.EVENT_READ, "wake")
         inode = os.stat(self.path).st_ino
         idle_since = time.monotonic()
+        closing = ""
         try:
             while True:
                 for selected, _ in self.selector.select(STALE_CHECK_S):
-                    if selected.data == "accept":
+                    if selected.data == "accept" and listener is not None:
                         self._accept(listener, (wake_read, wake_write))
                     elif selected.data == "wake":
                         os.read(wake_read, 4096)
-                    else:  # a client hung up while its fork runs: stop the fork, as the command would have
+                    elif isinstance(selected.data, int):  # a client hung up while its fork runs: stop the fork
                         self._hang_up(selected.data)
                 self._reap()
                 if self.forks:
                     idle_since = time.monotonic()
+                elif closing:
+                    return closing
                 elif time.monotonic() - idle_since > self.idle_s:
                     return f"idle for {self.idle_s / 60:g} minutes"
-                if server_key(self.env) != self.key:
-                    return "mixbuild's sources or packages changed (a new server serves them)"
-                if _inode(self.path) != inode:
-                    return f"{self.path} was replaced"
+                if not closing:
+                    closing = self._stale(inode)
+                    if closing and listener is not None:  # no new command; the running ones finish
+                        self.selector.unregister(listener)
+                        listener.close()
+                        listener = None
+                        if self.forks:
+                            self.log(f"{closing}: taking no new command, {len(self.forks)} still running")
         finally:
             if _inode(self.path) == inode:
                 self.path.unlink(missing_ok=True)
-            listener.close()
+            if listener is not None:
+                listener.close()
             self._stop_forks()
             signal.set_wakeup_fd(-1)
             os.close(wake_read)
             os.close(wake_write)
+
+    def _stale(self, inode: int | None) -> str:
+        """Why this server may no longer take commands ('' while it may)."""
+        try:
+            if server_key(self.env) != self.key:
+                return "mixbuild's sources or packages changed (a new server serves them)"
+        except OSError:
+            return "mixbuild's sources changed while they were read"
+        if _inode(self.path) != inode:
+            return f"{self.path} was replaced or removed"
+        return ""
 
     def _listen(self) -> socket.socket:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -192,9 +230,14 @@ class Server:
         return listener
 
     def _accept(self, listener: socket.socket, pipe: tuple[int, int]) -> None:
-        conn, _ = listener.accept()
+        """Take one connection: a ping is answered, a command forked; a bad one is turned down, never fatal."""
         try:
-            if _peer_uid(conn) != os.getuid():
+            conn, _ = listener.accept()
+        except OSError as err:  # out of descriptors, a client gone already
+            self.log(f"could not take a connection: {err}")
+            return
+        try:
+            if peer_uid(conn) != os.getuid():
                 raise ValueError("another user")
             request, fds = _request(conn)
         except (OSError, ValueError) as err:
@@ -204,11 +247,29 @@ class Server:
         if request.get("ping"):
             for fd in fds:
                 os.close(fd)
-            conn.sendall(json.dumps({"pid": os.getpid(), "serving": True}).encode() + b"\n")
+            try:
+                conn.sendall(json.dumps({"pid": os.getpid(), "serving": True}).encode() + b"\n")
+            except OSError:
+                pass
+            conn.close()
+            return
+        try:
+            self._fork(listener, conn, request, fds, pipe)
+        except OSError as err:  # fork refused (no memory, no process slot): the client runs the command itself
+            self.log(f"could not fork: {err}")
+            conn.close()
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _fork(self, listener: socket.socket, conn: socket.socket, request: dict[str, Any], fds: list[int],
+              pipe: tuple[int, int]) -> None:
+        if _hung_up(conn):  # it gave up waiting (this server was stopped, say) and ran the command itself
             conn.close()
             return
         for stream in (sys.stdout, sys.stderr):
-            stream.flush()
+            if stream is not None:
+                stream.flush()
 
         def close_inherited() -> None:
             for sock in (listener, conn, *self.forks.values()):
@@ -217,18 +278,17 @@ class Server:
             for fd in pipe:
                 os.close(fd)
 
+        server = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _run_fork(request, fds, close_inherited)
-        for fd in fds:
-            os.close(fd)
+            _run_fork(request, fds, close_inherited, server)
         self.forks[pid] = conn
-        self.selector.register(conn, selectors.EVENT_READ, pid)
-        self.log(f"pid {pid}: mixbuild {' '.join(request['argv'])} (in {request['cwd']})")
         try:
             conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+            self.selector.register(conn, selectors.EVENT_READ, pid)
         except OSError:
             self._hang_up(pid)
+        self.log(f"pid {pid}: mixbuild {' '.join(map(str, request['argv']))} (in {request.get('cwd')})")
 
     def _hang_up(self, pid: int) -> None:
         conn = self.forks.get(pid)
@@ -280,6 +340,16 @@ class Server:
             conn.close()
 
 
+def _hung_up(conn: socket.socket) -> bool:
+    """Whether the client closed its end (nothing more to read, ever)."""
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
 def _inode(path: Path) -> int | None:
     try:
         return os.stat(path).st_ino
@@ -308,7 +378,8 @@ def serve(idle_s: float, log: Callable[[str], None]) -> str:
     if not sys.platform.startswith("linux"):
         raise ServeError("serve runs on Linux only (a fork of a process that loaded numba is unsafe elsewhere)")
     env = dict(os.environ)
-    path = socket_path(env, create=True)
+    key = server_key(env)  # once: an edit while loading makes a stale server at once, not one under a new key
+    path = socket_path(env, create=True, key=key)
     if path is None:
         raise ServeError("no private folder for the server's socket ($XDG_RUNTIME_DIR/mixbuild, or mixbuild-<uid> in "
                          "the temp folder, must be yours and mode 0700)")
@@ -320,8 +391,9 @@ def serve(idle_s: float, log: Callable[[str], None]) -> str:
         raise ServeError(f"a server for this install already serves at {path} (pid {running})")
     started = time.perf_counter()
     preload()
-    if threading.active_count() != 1:  # a fork copies only the forking thread: none may hold a lock then
-        raise ServeError(f"{threading.active_count() - 1} threads started while loading; cannot fork safely")
+    threads = len(os.listdir("/proc/self/task"))  # native ones too (a BLAS or OpenMP pool): a fork copies one
+    if threads != 1:
+        raise ServeError(f"{threads - 1} threads started while loading; cannot fork safely")
     log(f"serving at {path} (loaded in {time.perf_counter() - started:.1f} s); `mixbuild` commands of this "
         "install now run here (Ctrl-C stops)")
-    return Server(path, server_key(env), env, idle_s, log).run()
+    return Server(path, key, env, idle_s, log).run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 import typer
@@ -17,6 +18,8 @@ def serve(idle_minutes: float = typer.Option(DEFAULT_IDLE_MINUTES, "--idle-minut
     """Keep the engine and kernels loaded: each `mixbuild` command of this install then runs in a fork of this
     process, about 1 s sooner (Linux; Ctrl-C stops; MIXBUILD_NO_SERVER=1 bypasses it)."""
     from ..serve import ServeError, serve as run_server
+
+    signal.signal(signal.SIGHUP, signal.getsignal(signal.SIGTERM))  # its terminal closed: stop as on SIGTERM
 
     def log(line: str) -> None:
         typer.echo(f"[{time.strftime('%H:%M:%S')}] {line}", err=True)

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -133,9 +134,13 @@ def _start_watch(served: Served, project) -> subprocess.Popen:
     raise AssertionError(f"the watch ended: {proc.stderr.read()}")
 
 
+def _fork_of_watch(served: Served) -> int:
+    return int(_wait_for(served.log, r"pid (\d+): mixbuild watch", 30).group(1))
+
+
 def test_ctrl_c_reaches_the_forked_command(served, project):
     proc = _start_watch(served, project)
-    (fork,) = served.forks()
+    fork = _fork_of_watch(served)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0 and "stopped watching" in out  # what a local watch says and returns on Ctrl-C
@@ -145,14 +150,42 @@ def test_ctrl_c_reaches_the_forked_command(served, project):
 
 def test_a_killed_client_stops_its_fork(served, project):
     proc = _start_watch(served, project)
-    (fork,) = served.forks()
+    fork = _fork_of_watch(served)
     proc.kill()  # no chance to forward anything: the server sees the connection close
     proc.wait()
     _wait_for(served.log, rf"pid {fork}: exit 143", 30)  # SIGTERM, handled by the CLI as "terminated"
     assert not _alive(fork)
 
 
+def test_a_fork_killed_by_a_signal_kills_its_client_alike(served, project):
+    proc = _start_watch(served, project)
+    os.kill(_fork_of_watch(served), signal.SIGKILL)  # the kernel's OOM killer, say
+    assert proc.wait(timeout=30) == -signal.SIGKILL  # as the shell would have seen the command die
+
+
+def test_a_replaced_socket_lets_the_running_command_finish(served, project):
+    proc = _start_watch(served, project)
+    fork = _fork_of_watch(served)
+    (socket_file,) = (served.run_dir / "mixbuild").glob("*.sock")
+    socket_file.unlink()  # tmpfiles cleaning the folder, or a new server taking the name
+    _wait_for(served.log, r"taking no new command, 1 still running", 30)
+    assert proc.poll() is None and _alive(fork)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "stopped watching" in out
+    assert served.proc.wait(timeout=30) == 0 and "stopped: " in served.log.read_text()
+
+
+def test_a_closed_stream_runs_the_command_itself(served):
+    here = subprocess.run([*LAUNCH, "--version"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=60, cwd=REPO, env=_env(served.run_dir),
+                          preexec_fn=lambda: os.close(0))  # the socket would take fd 0 and be sent as stdin
+    assert here.returncode == 0 and here.stdout.startswith("mixbuild ")
+    assert served.forks() == []
+
+
 def test_another_environment_or_install_runs_the_command_itself(served, project):
+    assert served.run("--version").returncode == 0 and len(served.forks()) == 1  # this client is served
     # BLAS threads are fixed when numpy loads: a fork would keep the server's, so this client runs its own
     other = served.run("build", project.path, "-j", "1", OPENBLAS_NUM_THREADS="2")
     assert other.returncode == 0, other.stderr
@@ -160,7 +193,7 @@ def test_another_environment_or_install_runs_the_command_itself(served, project)
     masked = subprocess.run([*LAUNCH, "--version"], capture_output=True, text=True, timeout=60, cwd=REPO,
                             env=_env(served.run_dir), preexec_fn=lambda: os.umask(0o027))
     assert masked.returncode == 0 and masked.stdout.startswith("mixbuild ")
-    assert served.forks() == []
+    assert len(served.forks()) == 1
     default = launch.server_key(_env(served.run_dir))
     assert launch.server_key(_env(served.run_dir, OPENBLAS_NUM_THREADS="1")) == default  # the CLI's own default
     assert launch.server_key(_env(served.run_dir, NUMBA_CACHE_DIR="/elsewhere")) != default
@@ -184,16 +217,26 @@ def test_key_follows_every_source_file(tmp_path):
 
 def test_a_shared_socket_folder_is_not_trusted(project):
     run_dir = _short_dir()
-    (run_dir / "mixbuild").mkdir(mode=0o755)
-    os.chmod(run_dir / "mixbuild", 0o755)  # others may plant a socket here
-    assert launch.server_folder({"XDG_RUNTIME_DIR": str(run_dir)}) is None
-    serve = subprocess.run([*LAUNCH, "serve"], capture_output=True, text=True, timeout=120, cwd=REPO,
-                           env=_env(run_dir))
-    assert serve.returncode == 1 and serve.stderr.count("\n") == 1 and "mode 0700" in serve.stderr
-    build = subprocess.run([*LAUNCH, "build", str(project.path), "-j", "1"], capture_output=True, text=True,
-                           timeout=300, cwd=REPO, env=_env(run_dir))
-    assert build.returncode == 0, build.stderr  # built here
-    shutil.rmtree(run_dir)
+    try:
+        (run_dir / "mixbuild").mkdir(mode=0o755)
+        os.chmod(run_dir / "mixbuild", 0o755)  # others may plant a socket here
+        environment = _env(run_dir)
+        assert launch.server_folder(environment) is None
+        planted = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # under the very name a client would use
+        planted.bind(str(run_dir / "mixbuild" / f"{launch.server_key(environment)}.sock"))
+        planted.listen(8)
+        planted.setblocking(False)
+        serve = subprocess.run([*LAUNCH, "serve"], capture_output=True, text=True, timeout=120, cwd=REPO,
+                               env=environment)
+        assert serve.returncode == 1 and serve.stderr.count("\n") == 1 and "mode 0700" in serve.stderr
+        build = subprocess.run([*LAUNCH, "build", str(project.path), "-j", "1"], capture_output=True, text=True,
+                               timeout=300, cwd=REPO, env=environment)
+        assert build.returncode == 0, build.stderr  # built here
+        with pytest.raises(BlockingIOError):
+            planted.accept()  # nobody connected to the planted socket
+        planted.close()
+    finally:
+        shutil.rmtree(run_dir)
 
 
 def test_an_idle_server_stops_and_removes_its_socket(tmp_path):

@@ -44,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -254,17 +255,20 @@ def tag_edits(album_spec: Path, count: int) -> Iterator[str]:
 
 # ------------------------------------------------------------------------------------- the runs
 
-def cold_builds(album: Album, work: Path, jobs_list: list[int], rounds: int) -> tuple[list[list[Build]], Path, Path]:
+def cold_builds(album: Album, work: Path, jobs_list: list[int], rounds: int,
+                served_env: dict[str, str] | None = None) -> tuple[list[list[Build]], Path, Path]:
     """`rounds` cold builds at each job count, each into a fresh cache, the job counts taking turns (each
     round in the other order, so a drift of the machine's speed falls on all alike); returns the builds per
-    job count and the cache and out dir of the last -j's last build (kept for the rebuilds)."""
+    job count and the cache and out dir of the last -j's last build (kept for the rebuilds). With
+    `served_env`, each is a `mixbuild` command of that environment (a server's fork)."""
     builds: dict[int, list[Build]] = {jobs: [] for jobs in jobs_list}
     for round_ in range(rounds):
         for jobs in (jobs_list if round_ % 2 == 0 else jobs_list[::-1]):
             cache, out = work / f"cache-j{jobs}", work / f"out-j{jobs}"
             shutil.rmtree(cache, ignore_errors=True)
             progress(f"cold build -j {jobs} ({round_ + 1} of {rounds}) ...")
-            builds[jobs].append(build(album.spec, cache, out, jobs))
+            via = (CLI, None) if served_env is None else (LAUNCHER, served_env)
+            builds[jobs].append(build(album.spec, cache, out, jobs, *via))
             progress(f"  {builds[jobs][-1].wall_s:.1f} s, {builds[jobs][-1].rendered} nodes")
             if jobs != jobs_list[-1]:
                 shutil.rmtree(cache, ignore_errors=True)  # its objects are the last -j's
@@ -356,9 +360,10 @@ def warm_up(work: Path) -> None:
     progress("warm-up build done (numba's kernels compiled and cached on disk)")
 
 
-def served_builds(spec: Path, cache: Path, out: Path, jobs: int, edits: Iterable[object]) -> tuple[list[Build], ...]:
-    """The same tweak from a fresh process and through `mixbuild serve` (a fork of a warm process), taking
-    turns after each edit: (fresh, served). The server runs in a private socket folder of its own."""
+@contextmanager
+def serving() -> Iterator[dict[str, str]]:
+    """A `mixbuild serve` in a private socket folder of its own, while the block runs; yields the environment
+    whose `mixbuild` commands it serves; a server that stopped before the end (gone stale: an edit) fails the run."""
     run_dir = Path(tempfile.mkdtemp(prefix="mb-serve-"))
     served_env = {**env(), "XDG_RUNTIME_DIR": str(run_dir)}
     log = run_dir / "serve.log"
@@ -370,20 +375,26 @@ def served_builds(spec: Path, cache: Path, out: Path, jobs: int, edits: Iterable
             if server.poll() is not None:
                 raise SystemExit(f"mixbuild serve failed: {log.read_text()[-3000:]}")
             time.sleep(0.1)
-        fresh: list[Build] = []
-        served: list[Build] = []
+        yield served_env
+        if server.poll() is not None:
+            raise SystemExit(f"mixbuild serve stopped during the run: {log.read_text()[-3000:]}")
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def served_builds(spec: Path, cache: Path, out: Path, jobs: int, edits: Iterable[object]) -> tuple[list[Build], ...]:
+    """The same tweak from a fresh process and through `mixbuild serve` (a fork of a warm process), taking
+    turns after each edit: (fresh, served)."""
+    fresh: list[Build] = []
+    served: list[Build] = []
+    with serving() as served_env:
         for turn, _ in enumerate(edits):
             if turn % 2:
                 served.append(build(spec, cache, out, jobs, LAUNCHER, served_env))
             else:
                 fresh.append(build(spec, cache, out, jobs, LAUNCHER, {**served_env, "MIXBUILD_NO_SERVER": "1"}))
-        forks = log.read_text().count(": mixbuild build")
-        if forks != len(served):
-            raise SystemExit(f"{len(served)} builds sent to the server, {forks} ran there: {log.read_text()[-3000:]}")
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait()
-        shutil.rmtree(run_dir, ignore_errors=True)
     return fresh, served
 
 
@@ -428,18 +439,21 @@ def run(args: argparse.Namespace, work: Path) -> None:
     synthesis_s = time.perf_counter() - started
     source_bytes = sum(disk_bytes(path.stat()) for path in album.stem_files)
 
-    colds, cache, out = cold_builds(album, work, args.jobs, args.cold_repeat)
+    with ExitStack() as stack:
+        served_env = stack.enter_context(serving()) if args.served else None
+        colds, cache, out = cold_builds(album, work, args.jobs, args.cold_repeat, served_env)
     cache_bytes = tree_bytes(cache, "objects")
     base_s = median_wall_s(colds[0])
     jobs = args.jobs[-1]
     rows = []
     for runs in colds:
         wall_s, node_s = median_wall_s(runs), statistics.median(b.node_seconds for b in runs)
-        rows.append((f"cold build -j {runs[0].jobs}",
+        memory = "" if args.served else (f", peak RSS {max(b.largest_rss_mb for b in runs):.0f} MB largest process, "
+                                         f"{max(b.tree_rss_mb for b in runs):.0f} MB tree")  # a fork is no child
+        rows.append((f"cold build -j {runs[0].jobs}{' (served)' if args.served else ''}",
                      f"{walls(runs)}, speedup {base_s / wall_s:.2f}x vs -j {colds[0][0].jobs} (medians), "
-                     f"wall x jobs / node s {wall_s * runs[0].jobs / node_s:.2f} (node s {node_s:.1f}), peak RSS "
-                     f"{max(b.largest_rss_mb for b in runs):.0f} MB largest process, "
-                     f"{max(b.tree_rss_mb for b in runs):.0f} MB tree, {runs[0].rendered} nodes"))
+                     f"wall x jobs / node s {wall_s * runs[0].jobs / node_s:.2f} (node s {node_s:.1f}){memory}, "
+                     f"{runs[0].rendered} nodes"))
     if not args.cold_only:
         rows += rebuilds(album, cache, out, jobs, args.repeat, tuple(args.rebuilds))
     rows.append(("cache bytes / source bytes",
@@ -457,7 +471,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
           f"--scale-stems {args.scale_stems} "
           f"--scale-seconds {args.scale_seconds:g}{' --no-scale' if args.no_scale else ''} "
           f"--rebuilds {' '.join(args.rebuilds)}"
-          f"{' --cold-only' if args.cold_only else ''}; late entries at "
+          f"{' --cold-only' if args.cold_only else ''}{' --served' if args.served else ''}; late entries at "
           f"{plan.late_entry_s:g} s")
     print(f"album: {plan.songs * plan.seconds:g} s of music, {plan.songs * plan.stems} stems, 2 targets; "
           f"rebuilds are medians of {args.repeat} (range), wall incl. process start (the warm process's: the "
@@ -477,6 +491,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="rebuilds of each kind (median)")
     parser.add_argument("--cold-repeat", type=int, default=1, help="cold builds at each -j, taking turns (median)")
     parser.add_argument("--rebuilds", nargs="+", choices=REBUILDS, default=list(REBUILDS), help="which rebuilds")
+    parser.add_argument("--served", action="store_true",
+                        help="the cold builds run as `mixbuild` commands with `mixbuild serve` running (no start-up "
+                             "cost; their memory is then not measured)")
     parser.add_argument("--scale-stems", type=int, default=4, help="stems per song of the 2- and 8-song albums")
     parser.add_argument("--scale-seconds", type=float, default=30.0, help="song length of the 2/8-song albums")
     parser.add_argument("--no-scale", action="store_true", help="skip the 2- vs 8-song comparison")

@@ -119,9 +119,4 @@ class Chain:
 
     def squeezed(self, block: np.ndarray) -> np.ndarray:
         """The next filtered block through the compressor."""
-        from .dsp.compressor import BLOCK_FRAMES
-
-        if self.squeeze is None:
-            return block
-        return np.concatenate([self.squeeze.process(block[i:i + BLOCK_FRAMES])
-                               for i in range(0, max(block.shape[0], 1), BLOCK_FRAMES)])
+        return block if self.squeeze is None else self.squeeze.process(block)

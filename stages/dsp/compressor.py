@@ -115,9 +115,9 @@ def _ballistics_and_gain(level: np.ndarray, knee_floor: float, log_loud: np.ndar
 
 
 class Compressor:
-    """The compressor as a stream: `process` takes consecutive blocks of BLOCK_FRAMES frames (the last may
-    be shorter), carrying the ballistics and the side-chain filter across them, so a track compressed
-    block by block is bit-identical to `compress` on the whole track (which cuts the same blocks).
+    """The compressor as a stream: `process` takes consecutive blocks (multiples of BLOCK_FRAMES frames, the
+    last may be shorter), carrying the ballistics and the side-chain filter across them, so a track compressed
+    block by block is bit-identical to `compress` on the whole track (which cuts the same pieces).
 
     The detector (optionally through a 12 dB/oct RBJ high-pass at sidechain_highpass_hz, detector only)
     is the per-sample peak over channels in dB; gain = static curve smoothed by attack/release, + makeup_db.
@@ -142,18 +142,20 @@ class Compressor:
         self._level, self._loud, self._states = np.empty(BLOCK_FRAMES), np.empty(BLOCK_FRAMES), np.empty(BLOCK_FRAMES)
 
     def process(self, block: np.ndarray) -> np.ndarray:
-        """The next block (at most BLOCK_FRAMES frames), compressed: a new float64 array."""
-        frames = block.shape[0]
-        if frames > BLOCK_FRAMES:
-            raise ValueError(f"block: at most {BLOCK_FRAMES} frames (got {frames})")
+        """The next frames, compressed: a new float64 array. Taken BLOCK_FRAMES at a time from the stream's
+        start whatever the caller's blocks, so any cut of a track into consecutive multiples of BLOCK_FRAMES
+        gives the same samples."""
         out = np.empty(block.shape, dtype=np.float64)
-        detector = block if self.sidechain is None else sosfilt(self.sidechain, block, self.sidechain_state)
-        level = self._level[:frames]
-        log_loud = self._loud[: _peak_level(detector, self.knee_floor, level, self._loud)]
-        np.log(log_loud, out=log_loud)  # numpy's log, as ever: its SIMD variants are not libm's, bit for bit
-        self.state = _ballistics_and_gain(level, self.knee_floor, log_loud, self.threshold, self.knee,
-                                          self.reduction_per_db, self.state, self.attack, self.release,
-                                          self.makeup, block, self._states, out)
+        for start in range(0, block.shape[0], BLOCK_FRAMES):
+            piece = block[start:start + BLOCK_FRAMES]
+            frames = piece.shape[0]
+            detector = piece if self.sidechain is None else sosfilt(self.sidechain, piece, self.sidechain_state)
+            level = self._level[:frames]
+            log_loud = self._loud[: _peak_level(detector, self.knee_floor, level, self._loud)]
+            np.log(log_loud, out=log_loud)  # numpy's log, as ever: its SIMD variants are not libm's, bit for bit
+            self.state = _ballistics_and_gain(level, self.knee_floor, log_loud, self.threshold, self.knee,
+                                              self.reduction_per_db, self.state, self.attack, self.release,
+                                              self.makeup, piece, self._states, out[start:start + frames])
         return out
 
 
@@ -164,7 +166,4 @@ def compress(audio: np.ndarray, sample_rate_hz: float, threshold_db: float, rati
     check_audio(audio)
     stream = Compressor(sample_rate_hz, audio.shape[1], threshold_db, ratio, knee_db, attack_ms, release_ms,
                         makeup_db, sidechain_highpass_hz)
-    out = np.empty(audio.shape, dtype=np.float64)
-    for start in range(0, audio.shape[0], BLOCK_FRAMES):  # a loop over blocks, never over samples
-        out[start:start + BLOCK_FRAMES] = stream.process(audio[start:start + BLOCK_FRAMES])
-    return out
+    return stream.process(audio)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from mixbuild.stages.dsp.compressor import BLOCK_FRAMES, compress
+from mixbuild.stages.dsp.compressor import BLOCK_FRAMES, Compressor, compress
 
 FS = 48000
 
@@ -215,3 +215,15 @@ def test_bit_identical_to_the_reference_formulation(settings, channels, dtype):
     x[1000:1200] = 0.0  # silence: the detector's floor
     ours, reference = compress(x, FS, **settings), _reference_compress(x, FS, **settings)
     np.testing.assert_array_equal(ours.view(np.uint8), reference.view(np.uint8))
+
+
+@pytest.mark.parametrize("block_frames", [BLOCK_FRAMES, 4 * BLOCK_FRAMES, 8 * BLOCK_FRAMES])
+def test_a_stream_in_any_multiple_of_its_block_is_the_whole_track(block_frames):
+    # The stem streams in 4 compressor blocks, the buses and master in 8: the same bytes as one call.
+    rng = np.random.default_rng(11)
+    n = 9 * BLOCK_FRAMES + 777
+    x = rng.standard_normal((n, 2)) * np.repeat(10 ** (rng.uniform(-40, 0, n // 2400 + 1) / 20), 2400)[:n, None]
+    settings = dict(threshold_db=-24.0, ratio=3.0, attack_ms=5.0, release_ms=80.0, sidechain_highpass_hz=100.0)
+    stream = Compressor(FS, 2, **settings)
+    streamed = np.concatenate([stream.process(x[i:i + block_frames]) for i in range(0, n, block_frames)])
+    np.testing.assert_array_equal(streamed.view(np.uint8), compress(x, FS, **settings).view(np.uint8))

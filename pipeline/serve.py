@@ -3,15 +3,16 @@
 The server imports the engine and the stages, loads every compiled kernel (numba's start included), then
 waits on a Unix socket in the user's private folder (`launch.socket_path`). For each command a client sends,
 it forks: the fork takes the client's standard streams (passed as file descriptors), working directory,
-environment and arguments, and runs the CLI exactly as a fresh process would, from its second instruction
-on. The server reports how the fork ended; a client that goes away (killed, its terminal closed) has its fork
-stopped with SIGTERM, as the command would have stopped with it.
+environment and arguments, and runs the CLI's `main` as a fresh process would after its imports. The server
+reports how the fork ended; a client that goes away (killed, its terminal closed) has its fork stopped with
+SIGTERM, as the command would have stopped with it.
 
-It stops on Ctrl-C, after `idle_s` with no command running, or as soon as its key no longer matches
-(a source file edited, a package installed): a client would no longer find it, and it serves stale code to
-nobody. Forks share the server's memory copy-on-write; each is a process of its own, so builds from several
-terminals run side by side as they would without the server. Linux only (fork after loading numba and the
-BLAS is unsafe on macOS).
+It stops on Ctrl-C or SIGTERM (its running forks stopped too), after `idle_s` with no command running, and
+once its key no longer matches (a source file edited, a package installed) or its socket is gone: it takes no
+new command (a client would no longer find it: stale code serves nobody) and stops when the running ones end.
+Forks share the server's memory copy-on-write; each is a process of its own, so builds from several terminals
+run side by side as they would without the server. Linux only (fork after loading numba and the BLAS is
+unsafe on macOS).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ STOP_WAIT_S = 10.0
 REQUEST_TIMEOUT_S = 5.0
 """A client has this long to send its request once connected."""
 MAX_REQUEST_BYTES = 16 << 20
+"""A request is arguments and an environment: kilobytes; anything near this is not one."""
 SOCKET_PATH_MAX_BYTES = 107
 """sockaddr_un's sun_path holds 108 bytes, its terminating NUL included (Linux)."""
 SKIPPED_MODULES = ("__main__", "demo_stems")

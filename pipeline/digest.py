@@ -102,9 +102,14 @@ def digest_npy_file(path: str | os.PathLike[str]) -> str:
     return hasher.hexdigest()
 
 
+def file_hasher() -> Any:
+    """A running hash whose `hexdigest` after a file's bytes is `digest_file` of it."""
+    return xxhash.xxh3_128()
+
+
 def digest_blocks(blocks: Iterable[bytes | memoryview]) -> str:
     """`digest_file` of the file these blocks make, in order, without the file."""
-    hasher = xxhash.xxh3_128()
+    hasher = file_hasher()
     for block in blocks:
         hasher.update(block)
     return hasher.hexdigest()
@@ -112,7 +117,7 @@ def digest_blocks(blocks: Iterable[bytes | memoryview]) -> str:
 
 def digest_file(path: str | os.PathLike[str]) -> str:
     """Digest of a file's bytes, read in CHUNK_BYTES blocks into one reused buffer."""
-    hasher = xxhash.xxh3_128()
+    hasher = file_hasher()
     buffer = bytearray(CHUNK_BYTES)
     view = memoryview(buffer)
     with open(path, "rb", buffering=0) as fh:

@@ -15,14 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from mixbuild.stages.registry import (ARRAY_HASHER, NOTES, SCRATCH_FILES, AudioFile, Blob, NonFiniteAudio,
+from mixbuild.stages.registry import (ARRAY_HASHER, FILE_HASHER, NOTES, SCRATCH_FILES, AudioFile, Blob, NonFiniteAudio,
                                       RenderError, SplicedFile, StageKind, load_kinds)
 from mixbuild.stages.wav import Part
 
 from .cache import Cache
 from .codeversion import kind_code_version
 from .dag import Node
-from .digest import array_hasher, digest_blocks, digest_file
+from .digest import array_hasher, digest_blocks, digest_file, file_hasher
 from .filememo import stat_signature
 from .inputs import Resolved, digests, sources
 from .key import node_key, preimage
@@ -80,7 +80,7 @@ def run_task(cache_root: str, task: Task) -> tuple[str, str, float, list[str]]:
 
     notes: list[str] = []
     token, noting = SCRATCH_FILES.set(scratch_file), NOTES.set(notes.append)
-    hashing = ARRAY_HASHER.set(array_hasher)
+    hashing, file_hashing = ARRAY_HASHER.set(array_hasher), FILE_HASHER.set(file_hasher)
     try:
         started = time.perf_counter()
         read = _verified_sources(task)
@@ -104,6 +104,7 @@ def run_task(cache_root: str, task: Task) -> tuple[str, str, float, list[str]]:
         SCRATCH_FILES.reset(token)
         NOTES.reset(noting)
         ARRAY_HASHER.reset(hashing)
+        FILE_HASHER.reset(file_hashing)
         for path in scratch:  # moved into the cache, or left by a failed kernel
             path.unlink(missing_ok=True)
     cache.put_action(task.key, {"digest": digest, "kind": output, "stage": task.kind, "node_id": node_id,
@@ -181,8 +182,10 @@ def _store_blobs(cache: Cache, value: Any, scratch: set[Path]) -> Any:
         parts = [{"zeros": count} if path is None else
                  {"blob": cache.put_blob_file(path, move=path in scratch), "offset": offset, "bytes": count}
                  for path, offset, count in value.parts]
+        # its digest as the kernel's sha256 pass took it, or as stored (its pieces, just verified, are those bytes)
         return {"spliced": {"head": {"blob": cache.put_blob(value.head)}, "parts": parts,
-                            "tail": {"blob": cache.put_blob(value.tail)}, "digest": digest_blocks(value.blocks())},
+                            "tail": {"blob": cache.put_blob(value.tail)},
+                            "digest": value.digest or digest_blocks(value.blocks())},
                 "suffix": value.suffix}
     if isinstance(value, dict):
         return {k: _store_blobs(cache, v, scratch) for k, v in value.items()}
@@ -207,7 +210,8 @@ def _resolve_blobs(cache: Cache, value: Any) -> Any:
         if set(value) == {"spliced", "suffix"}:
             spliced = value["spliced"]
             return SplicedFile(cache.blob_path(spliced["head"]["blob"]).read_bytes(), stored_parts(cache, spliced),
-                               cache.blob_path(spliced["tail"]["blob"]).read_bytes(), value["suffix"])
+                               cache.blob_path(spliced["tail"]["blob"]).read_bytes(), value["suffix"],
+                               spliced["digest"])
         return {k: _resolve_blobs(cache, v) for k, v in value.items()}
     if isinstance(value, list):
         return [_resolve_blobs(cache, v) for v in value]

@@ -149,8 +149,7 @@ def spliced_album(path: Path, p: AlbumExportParams, tracks: list[Path], lengths:
     set_data_size(path, data_bytes)
     tag_file(path, p.format, tags)  # mutagen appends its chunk after the data
     head, tail = around_data(path, data_bytes)
-    spliced = SplicedFile(head, data_parts(tracks, lengths, frame_bytes), tail, f".{p.format}")
-    return spliced, spliced.sha256()
+    return SplicedFile(head, data_parts(tracks, lengths, frame_bytes), tail, f".{p.format}").measured()
 
 
 def tracks_apart(spans: list[tuple[int, int]]) -> bool:

@@ -23,7 +23,7 @@ import importlib
 import inspect
 import pkgutil
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +57,9 @@ class SplicedFile:
     parts: list[tuple[Path | None, int, int]]
     tail: bytes
     suffix: str
+    digest: str | None = field(default=None, compare=False)
+    """The engine's digest of the file's bytes where known (`measured`'s pass took it, or the cache stored the
+    file under it), so that storing the file reads no piece again."""
 
     def blocks(self) -> Iterator[bytes | memoryview]:
         """The file's bytes, in order, block by block."""
@@ -66,14 +69,19 @@ class SplicedFile:
         yield from read_parts(self.parts)
         yield self.tail
 
-    def sha256(self) -> str:
-        """The sha256 hex digest of the file's bytes (what its manifest gives), read block by block."""
+    def measured(self) -> tuple[SplicedFile, str]:
+        """This file with its engine digest (FILE_HASHER's, inside a render), and the sha256 hex digest of its
+        bytes (what its manifest gives): both from one read of the pieces, block by block."""
         import hashlib
 
-        digest = hashlib.sha256()
+        sha256 = hashlib.sha256()
+        make_hasher = FILE_HASHER.get()
+        engine = make_hasher() if make_hasher is not None else None
         for block in self.blocks():
-            digest.update(block)
-        return digest.hexdigest()
+            sha256.update(block)
+            if engine is not None:
+                engine.update(block)
+        return replace(self, digest=None if engine is None else engine.hexdigest()), sha256.hexdigest()
 
 
 def _temp_scratch_file(suffix: str) -> Path:
@@ -84,6 +92,11 @@ def _temp_scratch_file(suffix: str) -> Path:
 
 SCRATCH_FILES: ContextVar[Callable[[str], Path]] = ContextVar("SCRATCH_FILES", default=_temp_scratch_file)
 """Makes the empty files `scratch_file` hands out; the worker points it into the cache while it renders."""
+
+
+FILE_HASHER: ContextVar[Callable[[], Any] | None] = ContextVar("FILE_HASHER", default=None)
+"""Makes the engine's running hash of a file's bytes (`update`, `hexdigest`); the worker sets it while it renders,
+so a kernel reading a spliced file for its sha256 takes the engine's digest in the same pass."""
 
 
 ARRAY_HASHER: ContextVar[Callable[[np.dtype[Any], tuple[int, ...]], Any] | None] = ContextVar("ARRAY_HASHER",

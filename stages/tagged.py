@@ -47,8 +47,7 @@ def wav_pieces(export: Path, skeleton: Path, tags: dict[str, str]) -> tuple[Spli
         return None
     tag_file(skeleton, "wav", tags)
     head, tail = around_data(skeleton, count)
-    pieces = SplicedFile(head, [(export, offset, count)], tail, ".wav")
-    return pieces, pieces.sha256()
+    return SplicedFile(head, [(export, offset, count)], tail, ".wav").measured()
 
 
 @stage("tagged", "2")

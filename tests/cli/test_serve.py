@@ -148,6 +148,35 @@ def test_ctrl_c_reaches_the_forked_command(served, project):
     assert not _alive(fork)
 
 
+def _state(pid: int) -> str:
+    """The process's state letter in /proc (S sleeping, R running, T stopped)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("State:"):
+            return line.split()[1]
+    raise AssertionError(f"no state for {pid}")
+
+
+def _wait_state(pid: int, states: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _state(pid) not in states:
+        assert time.monotonic() < deadline, f"{pid} stays {_state(pid)}, not {states}"
+        time.sleep(0.05)
+
+
+def test_ctrl_z_stops_the_fork_and_fg_continues_it(served, project):
+    proc = _start_watch(served, project)
+    fork = _fork_of_watch(served)
+    proc.send_signal(signal.SIGTSTP)  # Ctrl-Z: the shell's job stops, the fork with it
+    _wait_state(fork, "T")
+    _wait_state(proc.pid, "T")
+    proc.send_signal(signal.SIGCONT)  # fg
+    _wait_state(fork, "SR")
+    _wait_state(proc.pid, "SR")
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "stopped watching" in out
+
+
 def test_a_killed_client_stops_its_fork(served, project):
     proc = _start_watch(served, project)
     fork = _fork_of_watch(served)

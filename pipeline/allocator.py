@@ -36,7 +36,7 @@ def tune_allocator() -> None:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return
-    for option, (variable, _) in _SETTINGS.items():
-        given = os.environ.setdefault(variable, ALLOCATOR_ENV[variable])
+    for option, (variable, value) in _SETTINGS.items():
+        given = os.environ.setdefault(variable, str(value))
         if given.isdigit():  # glibc ignores what is not a number, and so do we
             mallopt(option, int(given))

@@ -26,7 +26,6 @@ import pkgutil
 import selectors
 import signal
 import socket
-import struct
 import sys
 import tempfile
 import time
@@ -165,8 +164,7 @@ class Server:
         """Serve until idle, stale or stopped; returns why it stopped. Stale (its key changed, its socket
         replaced), it takes no new command but lets the running ones finish; stopped (Ctrl-C, SIGTERM), it
         stops them too."""
-        listener: socket.socket | None = self._listen()
-        assert listener is not None
+        listener = self._listen()
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_write, False)
         os.set_blocking(wake_read, False)
@@ -180,7 +178,7 @@ class Server:
         try:
             while True:
                 for selected, _ in self.selector.select(STALE_CHECK_S):
-                    if selected.data == "accept" and listener is not None:
+                    if selected.data == "accept":
                         self._accept(listener, (wake_read, wake_write))
                     elif selected.data == "wake":
                         os.read(wake_read, 4096)
@@ -195,17 +193,15 @@ class Server:
                     return f"idle for {self.idle_s / 60:g} minutes"
                 if not closing:
                     closing = self._stale(inode)
-                    if closing and listener is not None:  # no new command; the running ones finish
+                    if closing:  # no new command; the running ones finish
                         self.selector.unregister(listener)
                         listener.close()
-                        listener = None
                         if self.forks:
                             self.log(f"{closing}: taking no new command, {len(self.forks)} still running")
         finally:
             if _inode(self.path) == inode:
                 self.path.unlink(missing_ok=True)
-            if listener is not None:
-                listener.close()
+            listener.close()  # once closed, closing again does nothing
             self._stop_forks()
             signal.set_wakeup_fd(-1)
             os.close(wake_read)

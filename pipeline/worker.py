@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from mixbuild.stages.registry import (ARRAY_HASHER, FILE_HASHER, NOTES, SCRATCH_FILES, AudioFile, Blob, NonFiniteAudio,
-                                      RenderError, SplicedFile, StageKind, load_kinds)
+from mixbuild.stages.registry import (ARRAY_HASHER, FILE_HASHER, NOTES, SCRATCH_FILES, AudioFile, Blob,
+                                      NonFiniteAudio, RenderError, SplicedFile, StageKind, load_kinds)
 from mixbuild.stages.wav import Part
 
 from .cache import Cache
@@ -182,7 +182,7 @@ def _store_blobs(cache: Cache, value: Any, scratch: set[Path]) -> Any:
         parts = [{"zeros": count} if path is None else
                  {"blob": cache.put_blob_file(path, move=path in scratch), "offset": offset, "bytes": count}
                  for path, offset, count in value.parts]
-        # its digest as the kernel's sha256 pass took it, or as stored (its pieces, just verified, are those bytes)
+        # its digest as the kernel's sha256 pass took it, or as stored; delivery checks the pieces against it
         return {"spliced": {"head": {"blob": cache.put_blob(value.head)}, "parts": parts,
                             "tail": {"blob": cache.put_blob(value.tail)},
                             "digest": value.digest or digest_blocks(value.blocks())},

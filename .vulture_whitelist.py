@@ -11,7 +11,7 @@ import tempfile
 from mutagen.ogg import OggPage
 
 import mixbuild
-from mixbuild.pipeline import codeversion
+from mixbuild.pipeline import codeversion, executor
 from mixbuild.pipeline.cli import build, common, spec
 from mixbuild.pipeline.specs import master
 from mixbuild.stages import (album_export, album_loudness, album_tonal, bus, delivery, export, final, params, pick,
@@ -74,3 +74,6 @@ convolve.ERROR_OF_PEAK
 
 # Read by tempfile.gettempdir(): a served fork resets it to read the command's TMPDIR (pipeline/serve.py).
 tempfile.tempdir
+
+# A build-report field the next build reads back from the JSON by name (pipeline/plan.last_render_seconds).
+executor.NodeResult.render_seconds

@@ -133,6 +133,7 @@ class Build:
     slowest: tuple[tuple[str, float], ...]  # the rendered nodes that took longest: (id, seconds)
     largest_rss_mb: float
     tree_rss_mb: float
+    seconds_by_node: dict[str, float]  # each rendered node's seconds
 
 
 def build(spec: Path, cache: Path, out: Path, jobs: int, cli: tuple[str, ...] = CLI,
@@ -160,7 +161,8 @@ def reported(out: Path, jobs: int, wall_s: float, rss: TreeRss) -> Build:
                  node_seconds=sum(seconds for seconds, _ in rendered),
                  slowest=tuple((node, seconds) for seconds, node in rendered[:3]),
                  largest_rss_mb=rss.largest_bytes / 2**20,
-                 tree_rss_mb=rss.tree_bytes / 2**20)
+                 tree_rss_mb=rss.tree_bytes / 2**20,
+                 seconds_by_node={node: seconds for seconds, node in rendered})
 
 
 WARM_PROCESS = """
@@ -333,6 +335,49 @@ def scale_comparison(work: Path, args: argparse.Namespace, jobs: int) -> list[tu
     return rows
 
 
+MODEL_WORKERS = (4, 8, 16)
+"""Core counts the DAG model schedules the -j 1 build's nodes on (this machine has 2: 16 is the issue's)."""
+
+
+def dag_model(spec: Path, cold: Build) -> tuple[str, str]:
+    """What the DAG alone allows on more cores: its critical path in the seconds each node took in a cold
+    -j 1 build, and the executor's own queue order (longest remaining path first) replayed on MODEL_WORKERS
+    workers. A model: no start-up, and no node slower beside others (on the 16-core machine of issue 14
+    the nodes' summed seconds grew 36 -> 58 s from -j 1 to -j 16)."""
+    import heapq
+
+    from mixbuild.pipeline import api
+    from mixbuild.pipeline.executor import Graph
+
+    nodes = api.graph(api.load(spec))
+    seconds = {node_id: cold.seconds_by_node.get(node_id, 0.0) for node_id in nodes}
+    graph = Graph(nodes, lambda: seconds)
+    total_s, critical_s = sum(seconds.values()), max(graph.priority(node_id) for node_id in nodes)
+
+    def makespan_s(workers: int) -> float:
+        waiting = {node_id: set(ups) for node_id, ups in graph.waiting.items()}
+        queue = [(*graph.rank(n), n) for n, ups in waiting.items() if not ups]
+        heapq.heapify(queue)
+        running: list[tuple[float, str]] = []
+        now_s = 0.0
+        while queue or running:
+            while queue and len(running) < workers:
+                node_id = heapq.heappop(queue)[-1]
+                heapq.heappush(running, (now_s + seconds[node_id], node_id))
+            now_s, node_id = heapq.heappop(running)
+            for dependent in graph.dependents[node_id]:
+                waiting[dependent].discard(node_id)
+                if not waiting[dependent]:
+                    heapq.heappush(queue, (*graph.rank(dependent), dependent))
+        return now_s
+
+    spans_s = {workers: makespan_s(workers) for workers in MODEL_WORKERS}
+    scheduled = ", ".join(f"{w} workers {span_s:.2f} s ({total_s / span_s:.1f}x)" for w, span_s in spans_s.items())
+    return ("DAG model (the -j 1 build's node seconds)",
+            f"critical path {critical_s:.2f} s of {total_s:.1f} node s: at most {total_s / critical_s:.1f}x on any "
+            f"number of cores; scheduled: {scheduled}")
+
+
 def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}"
 
@@ -454,6 +499,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
                      f"{walls(runs)}, speedup {base_s / wall_s:.2f}x vs -j {colds[0][0].jobs} (medians), "
                      f"wall x jobs / node s {wall_s * runs[0].jobs / node_s:.2f} (node s {node_s:.1f}){memory}, "
                      f"{runs[0].rendered} nodes"))
+    if args.jobs[0] == 1:
+        rows.append(dag_model(album.spec, colds[0][len(colds[0]) // 2]))
     if not args.cold_only:
         rows += rebuilds(album, cache, out, jobs, args.repeat, tuple(args.rebuilds))
     rows.append(("cache bytes / source bytes",

@@ -15,7 +15,7 @@ from .deliver import Delivery, DeliveryError
 from .edit import set_value
 from .executor import NodeResult, SchedulerError, execute
 from .project import default_cache, default_out
-from .plan import PlanEntry, explain, last_build_keys, make_plan
+from .plan import PlanEntry, explain, last_build_keys, last_render_seconds, make_plan
 from .specs import Album, Problem, SpecError, load
 from .specs.load import validate_album
 
@@ -183,7 +183,8 @@ def build(spec_path: str | Path, cache_dir: str | Path | None = None, out_dir: s
         with Delivery(cache, out, str(Path(spec_path).resolve()), prune, on_wait) as delivery:
             results = execute(nodes, cache, jobs=jobs or os.cpu_count() or 1, on_done=_both(delivery.on_done, on_done),
                               on_start=on_start, parallel_backend=backend, scheduler=scheduler,
-                              before_render=before_render, force=forced)
+                              before_render=before_render, force=forced,
+                              estimates_s=lambda: last_render_seconds(out))
             report = Report(str(spec_path), results, delivery.finish(results))
             report.seconds = time.perf_counter() - started
             report.cache_root = str(cache.root)

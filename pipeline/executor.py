@@ -2,13 +2,15 @@
 
 Node-level scheduling: a node is resolved the moment its last input is (a hit finishes at once and may
 release more nodes), and ready misses start, longest remaining path first, whenever a slot is free, so no
-worker idles while a ready node waits, and the album exports of different targets run side by side.
+worker idles while a ready node waits, and the album exports of different targets run side by side. A path's
+length is in seconds where the last build measured its nodes (ninja's critical path from its log), else in nodes.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections import deque
+import math
+from collections import defaultdict, deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
@@ -42,33 +44,48 @@ class NodeResult:
     """Input name -> [output, source, digest], or a list of those for a list input."""
     notes: list[str] = field(default_factory=list)
     """What the kernel remarked on when it rendered (a stem's DC offset), repeated by every hit."""
+    render_seconds: float | None = None
+    """What rendering its output took: this build's `seconds`, or a hit's as its action record keeps it (None where
+    that record has none); the next build's estimate of the node's cost."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-class _Graph:
-    """Each node's dependencies among the nodes, its dependents, and its longest remaining path."""
+class Graph:
+    """The scheduler's view of the DAG: each node's dependencies among the nodes, its dependents, and its
+    longest remaining path (bench_scale replays it on more cores than this machine has)."""
 
-    def __init__(self, nodes: dict[str, Node]):
+    def __init__(self, nodes: dict[str, Node], estimates_s: Callable[[], dict[str, float]] = dict):
+        self.nodes = nodes
         self.waiting = {n: {u for u in node.upstream() if u in nodes} for n, node in nodes.items()}
         self.dependents: dict[str, list[str]] = {n: [] for n in nodes}
         for node_id, ups in self.waiting.items():
             for up in sorted(ups):
                 self.dependents[up].append(node_id)
         self.order = {n: i for i, n in enumerate(nodes)}
-        self.priority: dict[str, int] = {}
         self.first_sink: dict[str, int] = {}
         for node_id in reversed(list(nodes)):  # dependents come later in topological order
-            self.priority[node_id] = 1 + max((self.priority[d] for d in self.dependents[node_id]), default=0)
             self.first_sink[node_id] = min((self.first_sink[d] for d in self.dependents[node_id]),
                                            default=self.order[node_id])
+        self._estimates_s = estimates_s
+        self._priority: dict[str, float] = {}
 
-    def rank(self, node_id: str) -> tuple[int, int, int]:
+    def priority(self, node_id: str) -> float:
+        """The longest path from `node_id` to an output, in estimated seconds (`node_costs`); worked out when
+        the first miss is queued, so that a build of hits only reads no estimates."""
+        if not self._priority:
+            cost = node_costs(self.nodes, self._estimates_s())
+            for node_id_ in reversed(list(self.nodes)):
+                self._priority[node_id_] = cost[node_id_] + max(
+                    (self._priority[d] for d in self.dependents[node_id_]), default=0.0)
+        return self._priority[node_id]
+
+    def rank(self, node_id: str) -> tuple[int, float, int]:
         """Queue order: nodes feeding the earliest final output (a target's album export) first, so that one
         target completes, and delivers while the others render, rather than all at the very end; among those,
         the longest remaining path first; then topological order."""
-        return self.first_sink[node_id], -self.priority[node_id], self.order[node_id]
+        return self.first_sink[node_id], -self.priority(node_id), self.order[node_id]
 
     def release(self, node_id: str) -> list[str]:
         """Mark `node_id` resolved; the dependents it was the last missing input of."""
@@ -80,14 +97,32 @@ class _Graph:
         return ready
 
 
+def node_costs(nodes: dict[str, Node], estimates_s: dict[str, float]) -> dict[str, float]:
+    """Each node's expected render seconds: the last build's measure of it (`NodeResult.render_seconds`), else
+    the mean of its kind's measured ones (a new stem costs what stems cost), else of all; with nothing measured
+    (a first build), 1 for every node, and the longest path counts nodes."""
+    known = {n: s for n, s in estimates_s.items() if n in nodes}
+    if not known:
+        return dict.fromkeys(nodes, 1.0)
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    for node_id, seconds in known.items():
+        by_kind[nodes[node_id].kind].append(seconds)
+    overall = sum(known.values()) / len(known)
+    return {node_id: known[node_id] if node_id in known else
+            sum(by_kind[node.kind]) / len(by_kind[node.kind]) if by_kind[node.kind] else overall
+            for node_id, node in nodes.items()}
+
+
 def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
             on_done: Callable[[NodeResult], None] | None = None,
             on_start: Callable[[str], None] | None = None, parallel_backend: str = "loky",
             scheduler: str | None = None, before_render: Callable[[], None] | None = None,
-            force: frozenset[str] = frozenset()) -> list[NodeResult]:
+            force: frozenset[str] = frozenset(),
+            estimates_s: Callable[[], dict[str, float]] = dict) -> list[NodeResult]:
     """Resolve every node (cache hit or render); results in topological order. `before_render` is called once,
     before the first miss starts (never in a build of hits only); the nodes in `force` render even if cached
-    (their records are replaced; a bit-identical output leaves the nodes after them cached).
+    (their records are replaced; a bit-identical output leaves the nodes after them cached). `estimates_s`
+    gives node id -> seconds its last render took (`node_costs`), asked once a miss waits for a slot.
 
     `parallel_backend` "loky" runs large backlogs on worker processes, "threading" keeps every task on
     `jobs` threads. With `scheduler` (a dask.distributed address such as tcp://host:8786), every miss runs on
@@ -95,14 +130,14 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
     """
     kinds = load_kinds()
     load_code_versions(kinds, Path(cache.root) / "memo")
-    graph = _Graph(nodes)
+    graph = Graph(nodes, estimates_s)
     memo = cache.file_digest_memo()
     memo.digest_all(source_files(nodes.values()), jobs)  # a cold plan's sources read on every core
     cache.recall_verified()  # hits an earlier build verified are not read again while their files are untouched
     cache_root = str(Path(cache.root).resolve())  # remote workers resolve it on the shared filesystem
     done: dict[str, NodeResult] = {}
     known: dict[str, tuple[str, str]] = {}  # node id -> (output kind, digest)
-    queue: list[tuple[int, int, int, Task]] = []  # (*_Graph.rank, task)
+    queue: list[tuple[int, float, int, Task]] = []  # (*Graph.rank, task)
 
     def finish(result: NodeResult) -> list[str]:
         done[result.id], known[result.id] = result, (result.output, result.digest)
@@ -120,7 +155,7 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
             status, record = ("forced", None) if node_id in force else cache.check_action(task.key)
             if status == "ok" and record is not None:
                 ready += finish(NodeResult(node_id, node.kind, task.key, "cached", 0.0, record["digest"],
-                                           record["kind"], task.inputs, _notes(record)))
+                                           record["kind"], task.inputs, _notes(record), _seconds(record)))
             else:
                 heapq.heappush(queue, (*graph.rank(node_id), task))
                 pools.expect(len(queue) + len(running))  # workers a large backlog needs start while planning goes on
@@ -146,7 +181,7 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
                 digest, output, seconds, notes = _result(future, scheduler)
                 cache.written_by_worker(digest, output)
                 resolve_ready(finish(NodeResult(task.node_id, task.kind, task.key, "rendered", seconds, digest,
-                                                output, task.inputs, notes)))
+                                                output, task.inputs, notes, seconds)))
     memo.flush()  # a source first hashed later (none today: only stems read files) is kept too
     if len(done) != len(nodes):
         stuck = [n for n in nodes if n not in done][:3]
@@ -168,3 +203,11 @@ def _notes(record: dict[str, Any]) -> list[str]:
     """An action record's notes (records written before notes existed have none)."""
     notes = record.get("notes", [])
     return [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else []
+
+
+def _seconds(record: dict[str, Any]) -> float | None:
+    """The render seconds an action record keeps (None where it keeps none, or not a number)."""
+    seconds = record.get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < math.inf:
+        return None
+    return float(seconds)

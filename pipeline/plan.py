@@ -7,6 +7,7 @@ build's keys are read from the build report in the output folder (`build-report.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,13 +42,25 @@ class PlanEntry:
                 "key": self.key, "last_key": self.last_key}
 
 
-def last_build_keys(out_dir: Path) -> dict[str, str]:
-    """Node id -> key of the last build delivered into `out_dir` (empty when there is none or it is garbage)."""
+def _last_report_nodes(out_dir: Path) -> list[dict[str, Any]]:
+    """The node records of the last build delivered into `out_dir` (none when there is none or it is garbage)."""
     try:
-        report = json.loads((out_dir / "build-report.json").read_bytes())
-        return {n["id"]: n["key"] for n in report["nodes"] if isinstance(n["id"], str) and isinstance(n["key"], str)}
+        nodes = json.loads((out_dir / "build-report.json").read_bytes())["nodes"]
     except (OSError, ValueError, KeyError, TypeError):
-        return {}
+        return []
+    return [n for n in nodes if isinstance(n, dict) and isinstance(n.get("id"), str)] if isinstance(nodes, list) else []
+
+
+def last_build_keys(out_dir: Path) -> dict[str, str]:
+    """Node id -> key of the last build delivered into `out_dir`."""
+    return {n["id"]: n["key"] for n in _last_report_nodes(out_dir) if isinstance(n.get("key"), str)}
+
+
+def last_render_seconds(out_dir: Path) -> dict[str, float]:
+    """Node id -> seconds its output took to render, as the last build into `out_dir` reported it (its own
+    render, or a hit's recorded one): the scheduler's estimates of what each node costs."""
+    return {n["id"]: float(s) for n in _last_report_nodes(out_dir)
+            if isinstance(s := n.get("render_seconds"), (int, float)) and not isinstance(s, bool) and 0 <= s < math.inf}
 
 
 def make_plan(nodes: dict[str, Node], cache: Cache, last_keys: dict[str, str]) -> list[PlanEntry]:

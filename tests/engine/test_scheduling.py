@@ -10,7 +10,8 @@ import pytest
 
 from mixbuild.pipeline.cache import Cache
 from mixbuild.pipeline.dag import Node
-from mixbuild.pipeline.executor import NodeResult, execute
+from mixbuild.pipeline.plan import last_render_seconds
+from mixbuild.pipeline.executor import NodeResult, execute, node_costs
 from mixbuild.stages.params import SpecModel
 from mixbuild.stages.registry import KINDS, stage
 
@@ -105,3 +106,43 @@ def test_first_output_first_then_longest_remaining_path(tmp_path, sleep_kind):
     execute(nodes, Cache(tmp_path / "cache", fsync=False), jobs=1, on_start=order.append)
     # longest path alone would start b/stem (a path of 2, like a/short's) before a/bus
     assert order == ["a/long", "a/short", "a/bus", "a/out", "b/stem", "b/out"]
+
+
+def test_longest_path_in_the_seconds_the_last_build_measured(tmp_path, sleep_kind):
+    """One worker, two buses ready at once: by node count their paths tie and topological order starts the quick
+    one; with the last build's seconds (a reverb return takes longest) the slow one starts first, so that the
+    quick one runs beside it where a second core is free, instead of the slow one starting last."""
+    def node(node_id, *upstream):
+        return Node(node_id, "test_sleep", SleepParams(seconds=0.0, salt=node_id), {"upstream": upstream})
+
+    nodes = {n.id: n for n in [node("a/stem"), node("a/bus/quick", "a/stem"), node("a/bus/slow", "a/stem"),
+                               node("a/mixdown", "a/bus/quick", "a/bus/slow")]}
+    by_count: list[str] = []
+    execute(nodes, Cache(tmp_path / "one", fsync=False), jobs=1, on_start=by_count.append)
+    assert by_count == ["a/stem", "a/bus/quick", "a/bus/slow", "a/mixdown"]
+    by_seconds: list[str] = []
+    execute(nodes, Cache(tmp_path / "two", fsync=False), jobs=1, on_start=by_seconds.append,
+            estimates_s=lambda: {"a/stem": 0.5, "a/bus/quick": 0.3, "a/bus/slow": 0.5, "a/mixdown": 0.2})
+    assert by_seconds == ["a/stem", "a/bus/slow", "a/bus/quick", "a/mixdown"]
+
+
+def test_a_node_the_last_build_did_not_measure_costs_its_kinds_mean():
+    def node(node_id, kind):
+        return Node(node_id, kind, SleepParams(seconds=0.0, salt=node_id), {"upstream": ()})
+
+    nodes = {n.id: n for n in [node("s/stem/a", "stem"), node("s/stem/b", "stem"), node("s/stem/new", "stem"),
+                               node("s/bus/new", "bus")]}
+    assert node_costs(nodes, {}) == dict.fromkeys(nodes, 1.0)  # a first build: the path counts nodes
+    costs = node_costs(nodes, {"s/stem/a": 1.0, "s/stem/b": 2.0, "gone/stem/x": 9.0})
+    assert costs == {"s/stem/a": 1.0, "s/stem/b": 2.0, "s/stem/new": 1.5, "s/bus/new": 1.5}
+
+
+def test_the_report_keeps_every_nodes_render_seconds_for_the_next_build(project):
+    """A hit's render seconds are those its action record kept, so a build of hits still tells the next build
+    what each node costs (`last_render_seconds` reads them back from the report)."""
+    cold = project.build()
+    measured = {n.id: n.seconds for n in cold.nodes}
+    assert all(n.render_seconds == n.seconds for n in cold.nodes) and sum(measured.values()) > 0
+    warm = project.build()
+    assert {n.status for n in warm.nodes} == {"cached"} and all(n.seconds == 0.0 for n in warm.nodes)
+    assert last_render_seconds(project.root / "build") == pytest.approx(measured, abs=1e-6)

@@ -339,7 +339,7 @@ MODEL_WORKERS = (4, 8, 16)
 """Core counts the DAG model schedules the -j 1 build's nodes on (this machine has 2: 16 is the issue's)."""
 
 
-def dag_model(spec: Path, cold: Build) -> tuple[str, str]:
+def dag_model(spec: Path, cold: Build) -> list[tuple[str, str]]:
     """What the DAG alone allows on more cores: its critical path in the seconds each node took in a cold
     -j 1 build, and the executor's own queue order (longest remaining path first) replayed on MODEL_WORKERS
     workers. A model: no start-up, and no node slower beside others (on the 16-core machine of issue 14
@@ -373,9 +373,13 @@ def dag_model(spec: Path, cold: Build) -> tuple[str, str]:
 
     spans_s = {workers: makespan_s(workers) for workers in MODEL_WORKERS}
     scheduled = ", ".join(f"{w} workers {span_s:.2f} s ({total_s / span_s:.1f}x)" for w, span_s in spans_s.items())
-    return ("DAG model (the -j 1 build's node seconds)",
-            f"critical path {critical_s:.2f} s of {total_s:.1f} node s: at most {total_s / critical_s:.1f}x on any "
-            f"number of cores; scheduled: {scheduled}")
+    path = [max(nodes, key=graph.priority)]
+    while graph.dependents[path[-1]]:
+        path.append(max(graph.dependents[path[-1]], key=graph.priority))
+    return [("DAG model (the -j 1 build's node seconds)",
+             f"critical path {critical_s:.2f} s of {total_s:.1f} node s: at most {total_s / critical_s:.1f}x on any "
+             f"number of cores; scheduled: {scheduled}"),
+            ("  critical path", ", ".join(f"{node_id} {seconds[node_id]:.2f}" for node_id in path if seconds[node_id] >= 0.01))]
 
 
 def machine() -> str:
@@ -500,7 +504,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
                      f"wall x jobs / node s {wall_s * runs[0].jobs / node_s:.2f} (node s {node_s:.1f}){memory}, "
                      f"{runs[0].rendered} nodes"))
     if args.jobs[0] == 1:
-        rows.append(dag_model(album.spec, colds[0][len(colds[0]) // 2]))
+        rows += dag_model(album.spec, colds[0][len(colds[0]) // 2])
     if not args.cold_only:
         rows += rebuilds(album, cache, out, jobs, args.repeat, tuple(args.rebuilds))
     rows.append(("cache bytes / source bytes",

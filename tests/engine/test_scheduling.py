@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 
 import numpy as np
@@ -146,3 +147,16 @@ def test_the_report_keeps_every_nodes_render_seconds_for_the_next_build(project)
     warm = project.build()
     assert {n.status for n in warm.nodes} == {"cached"} and all(n.seconds == 0.0 for n in warm.nodes)
     assert last_render_seconds(project.root / "build") == pytest.approx(measured, abs=1e-6)
+
+
+def test_estimates_skip_what_a_report_does_not_hold_as_seconds(tmp_path):
+    """A report from an older version (no render_seconds), a hit whose record kept none, or a damaged report
+    gives no estimate for that node, never an error: the scheduler then counts nodes for it."""
+    assert last_render_seconds(tmp_path) == {}  # no report
+    (tmp_path / "build-report.json").write_text("{not json")
+    assert last_render_seconds(tmp_path) == {}
+    nodes = [{"id": "a", "render_seconds": 0.5}, {"id": "b", "render_seconds": None}, {"id": "c"},
+             {"id": "d", "render_seconds": True}, {"id": "e", "render_seconds": -1.0}, {"id": "f", "render_seconds": "2"},
+             {"id": 7, "render_seconds": 1.0}, "garbage", {"id": "g", "render_seconds": 0}]
+    (tmp_path / "build-report.json").write_text(json.dumps({"nodes": nodes}))
+    assert last_render_seconds(tmp_path) == {"a": 0.5, "g": 0.0}

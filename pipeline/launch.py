@@ -185,7 +185,7 @@ FORWARDED_SIGNALS: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGH
 
 class _Forwarder:
     """Passes this process's signals to the fork: held until its pid is known, sent on after. Ctrl-Z stops the
-    fork, then this process (the shell's job); `fg` continues both."""
+    fork, then this process (the shell's job), once the fork is known; `fg` continues both."""
 
     def __init__(self) -> None:
         self.pid: int | None = None
@@ -204,9 +204,12 @@ class _Forwarder:
 
     def started(self, pid: int) -> None:
         self.pid = pid
-        for signum in self.pending:
-            _send(pid, signum)
-        self.pending.clear()
+        pending, self.pending = self.pending, []
+        for signum in pending:
+            if signum == signal.SIGTSTP:
+                self._suspend(signum, None)
+            else:
+                _send(pid, signum)
 
     def _forward(self, signum: int, _frame: object) -> None:
         if self.pid is None:
@@ -214,14 +217,15 @@ class _Forwarder:
         else:
             _send(self.pid, signum)
 
-    def _suspend(self, _signum: int, _frame: object) -> None:
-        if self.pid is not None:
-            _send(self.pid, signal.SIGSTOP)
+    def _suspend(self, signum: int, _frame: object) -> None:
+        if self.pid is None:  # Ctrl-Z before the server named the fork: both stop once it has (`started`)
+            self.pending.append(signum)
+            return
+        _send(self.pid, signal.SIGSTOP)
         signal.signal(signal.SIGTSTP, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until continued
         signal.signal(signal.SIGTSTP, self._suspend)
-        if self.pid is not None:
-            _send(self.pid, signal.SIGCONT)
+        _send(self.pid, signal.SIGCONT)
 
 
 def _send(pid: int, signum: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -175,6 +176,40 @@ def test_ctrl_z_stops_the_fork_and_fg_continues_it(served, project):
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0 and "stopped watching" in out
+
+
+SUSPENDED_EARLY = """
+import os, signal, subprocess
+from mixbuild.pipeline.launch import _Forwarder
+fork = subprocess.Popen(["sleep", "60"])  # stands in for the fork the server has not named yet
+forwarder = _Forwarder()
+forwarder.install()
+os.kill(os.getpid(), signal.SIGTSTP)  # Ctrl-Z now: held, this process runs on
+print(fork.pid, flush=True)
+forwarder.started(fork.pid)  # the server's answer: the fork stops, then this process
+state = [l.split()[1] for l in open(f"/proc/{fork.pid}/status") if l.startswith("State:")][0]
+print(state, flush=True)
+fork.kill()
+"""
+
+
+def test_ctrl_z_before_the_fork_is_named_stops_both_once_it_is():
+    """A Ctrl-Z between the request and the server's answer used to stop the client alone, the fork running on
+    while the shell showed the job stopped."""
+    proc = subprocess.Popen([sys.executable, "-c", SUSPENDED_EARLY], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert proc.stdout is not None
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, f"the client stopped at once, before the fork was known (state {_state(proc.pid)})"
+        fork = int(proc.stdout.readline())
+    except BaseException:
+        proc.kill()
+        raise
+    _wait_state(fork, "T")
+    _wait_state(proc.pid, "T")
+    proc.send_signal(signal.SIGCONT)  # fg
+    assert proc.stdout.readline().strip() in ("S", "R")  # continued with it
+    assert proc.wait(timeout=30) == 0
 
 
 def test_a_killed_client_stops_its_fork(served, project):

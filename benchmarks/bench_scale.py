@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import heapq
 import json
 import os
 import platform
@@ -57,6 +58,7 @@ sys.path.insert(0, str(REPO))  # the checkout's pipeline, stages and testkit
 
 from machine import cpu_model, memory_pass_slowdown  # noqa: E402
 from mixbuild.pipeline.cache.layout import disk_bytes  # noqa: E402
+from mixbuild.pipeline.executor import Graph, node_costs  # noqa: E402
 from testkit.proc import REPORT, env  # noqa: E402
 from testkit.studio import Album, StudioPlan, write_album, write_studio, write_yaml  # noqa: E402
 
@@ -268,6 +270,7 @@ def cold_builds(album: Album, work: Path, jobs_list: list[int], rounds: int,
         for jobs in (jobs_list if round_ % 2 == 0 else jobs_list[::-1]):
             cache, out = work / f"cache-j{jobs}", work / f"out-j{jobs}"
             shutil.rmtree(cache, ignore_errors=True)
+            shutil.rmtree(out, ignore_errors=True)  # no report either: each a first build, its queue by node count
             progress(f"cold build -j {jobs} ({round_ + 1} of {rounds}) ...")
             via = (CLI, None) if served_env is None else (LAUNCHER, served_env)
             builds[jobs].append(build(album.spec, cache, out, jobs, *via))
@@ -335,51 +338,59 @@ def scale_comparison(work: Path, args: argparse.Namespace, jobs: int) -> list[tu
     return rows
 
 
-MODEL_WORKERS = (4, 8, 16)
+MODEL_WORKERS = (2, 4, 8, 16)
 """Core counts the DAG model schedules the -j 1 build's nodes on (this machine has 2: 16 is the issue's)."""
+
+
+def makespan_s(graph: Graph, seconds: dict[str, float], workers: int) -> float:
+    """When the last node ends if `workers` run the graph's queue (its `rank` order), each node taking its
+    `seconds`: nodes ending at the same moment release their dependents together, in topological order, before
+    the free workers take the queue's next, as the executor does."""
+    waiting = {node_id: set(ups) for node_id, ups in graph.waiting.items()}
+    queue = [(*graph.rank(n), n) for n, ups in waiting.items() if not ups]
+    heapq.heapify(queue)
+    running: list[tuple[float, int, str]] = []
+    now_s = 0.0
+    while queue or running:
+        while queue and len(running) < workers:
+            node_id = heapq.heappop(queue)[-1]
+            heapq.heappush(running, (now_s + seconds[node_id], graph.order[node_id], node_id))
+        now_s = running[0][0]
+        while running and running[0][0] == now_s:  # every node ending now, in topological order
+            ended = heapq.heappop(running)[-1]
+            for dependent in graph.dependents[ended]:
+                waiting[dependent].discard(ended)
+                if not waiting[dependent]:
+                    heapq.heappush(queue, (*graph.rank(dependent), dependent))
+    return now_s
 
 
 def dag_model(spec: Path, cold: Build) -> list[tuple[str, str]]:
     """What the DAG alone allows on more cores: its critical path in the seconds each node took in a cold
-    -j 1 build, and the executor's own queue order (longest remaining path first) replayed on MODEL_WORKERS
-    workers. A model: no start-up, and no node slower beside others (on the 16-core machine of issue 14
-    the nodes' summed seconds grew 36 -> 58 s from -j 1 to -j 16)."""
-    import heapq
-
+    -j 1 build, and the executor's queue replayed on MODEL_WORKERS workers, ordered by those seconds (as a
+    build after it orders) and by node count (as a first build does). A model: no start-up, and no node
+    slower beside others (on the 16-core machine of issue 14 the nodes' summed seconds grew 36 -> 58 s from
+    -j 1 to -j 16)."""
     from mixbuild.pipeline import api
-    from mixbuild.pipeline.executor import Graph
 
     nodes = api.graph(api.load(spec))
-    seconds = {node_id: cold.seconds_by_node.get(node_id, 0.0) for node_id in nodes}
-    graph = Graph(nodes, lambda: seconds)
-    total_s, critical_s = sum(seconds.values()), max(graph.priority(node_id) for node_id in nodes)
-
-    def makespan_s(workers: int) -> float:
-        waiting = {node_id: set(ups) for node_id, ups in graph.waiting.items()}
-        queue = [(*graph.rank(n), n) for n, ups in waiting.items() if not ups]
-        heapq.heapify(queue)
-        running: list[tuple[float, str]] = []
-        now_s = 0.0
-        while queue or running:
-            while queue and len(running) < workers:
-                node_id = heapq.heappop(queue)[-1]
-                heapq.heappush(running, (now_s + seconds[node_id], node_id))
-            now_s, node_id = heapq.heappop(running)
-            for dependent in graph.dependents[node_id]:
-                waiting[dependent].discard(node_id)
-                if not waiting[dependent]:
-                    heapq.heappush(queue, (*graph.rank(dependent), dependent))
-        return now_s
-
-    spans_s = {workers: makespan_s(workers) for workers in MODEL_WORKERS}
-    scheduled = ", ".join(f"{w} workers {span_s:.2f} s ({total_s / span_s:.1f}x)" for w, span_s in spans_s.items())
-    path = [max(nodes, key=graph.priority)]
-    while graph.dependents[path[-1]]:
-        path.append(max(graph.dependents[path[-1]], key=graph.priority))
+    seconds = node_costs(nodes, cold.seconds_by_node)
+    by_seconds, by_count = Graph(nodes, lambda: seconds), Graph(nodes)
+    total_s = sum(seconds.values())
+    critical_s = max(by_seconds.priority(node_id) for node_id in nodes)
+    if critical_s <= 0:
+        return [("DAG model", "no node seconds to model (the build rendered nothing)")]
+    spans_s = {w: (makespan_s(by_seconds, seconds, w), makespan_s(by_count, seconds, w)) for w in MODEL_WORKERS}
+    spans = ", ".join(f"{w} workers {span_s:.2f} s ({total_s / span_s:.1f}x; ordered by node count {count_s:.2f} s)"
+                      for w, (span_s, count_s) in spans_s.items())
+    path = [max(nodes, key=by_seconds.priority)]
+    while by_seconds.dependents[path[-1]]:
+        path.append(max(by_seconds.dependents[path[-1]], key=by_seconds.priority))
     return [("DAG model (the -j 1 build's node seconds)",
-             f"critical path {critical_s:.2f} s of {total_s:.1f} node s: at most {total_s / critical_s:.1f}x on any "
-             f"number of cores; scheduled: {scheduled}"),
-            ("  critical path", ", ".join(f"{node_id} {seconds[node_id]:.2f}" for node_id in path if seconds[node_id] >= 0.01))]
+             f"critical path {critical_s:.2f} s of {total_s:.1f} node s: at most {total_s / critical_s:.1f}x on "
+             f"any number of cores; scheduled: {spans}"),
+            ("  critical path", ", ".join(f"{node_id} {seconds[node_id]:.2f}" for node_id in path
+                                          if seconds[node_id] >= 0.01))]
 
 
 def machine() -> str:
@@ -504,7 +515,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
                      f"wall x jobs / node s {wall_s * runs[0].jobs / node_s:.2f} (node s {node_s:.1f}){memory}, "
                      f"{runs[0].rendered} nodes"))
     if args.jobs[0] == 1:
-        rows += dag_model(album.spec, colds[0][len(colds[0]) // 2])
+        rows += dag_model(album.spec, sorted(colds[0], key=lambda b: b.wall_s)[len(colds[0]) // 2])
     if not args.cold_only:
         rows += rebuilds(album, cache, out, jobs, args.repeat, tuple(args.rebuilds))
     rows.append(("cache bytes / source bytes",

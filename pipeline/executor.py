@@ -9,7 +9,6 @@ length is in seconds where the last build measured its nodes (ninja's critical p
 from __future__ import annotations
 
 import heapq
-import math
 from collections import defaultdict, deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import ExitStack
@@ -23,6 +22,7 @@ from .cache import Cache
 from .codeversion import load_code_versions
 from .dag import Node
 from .inputs import resolve, source_files
+from .plan import seconds_or_none
 from .pools import Pools, SchedulerError, cluster_errors
 from .worker import Task, run_task, task_for
 
@@ -69,17 +69,21 @@ class Graph:
             self.first_sink[node_id] = min((self.first_sink[d] for d in self.dependents[node_id]),
                                            default=self.order[node_id])
         self._estimates_s = estimates_s
-        self._priority: dict[str, float] = {}
+        self._priority: dict[str, float] | None = None
 
     def priority(self, node_id: str) -> float:
         """The longest path from `node_id` to an output, in estimated seconds (`node_costs`); worked out when
         the first miss is queued, so that a build of hits only reads no estimates."""
-        if not self._priority:
-            cost = node_costs(self.nodes, self._estimates_s())
-            for node_id_ in reversed(list(self.nodes)):
-                self._priority[node_id_] = cost[node_id_] + max(
-                    (self._priority[d] for d in self.dependents[node_id_]), default=0.0)
+        if self._priority is None:
+            self._priority = self._longest_paths_s(node_costs(self.nodes, self._estimates_s()))
         return self._priority[node_id]
+
+    def _longest_paths_s(self, cost_s: dict[str, float]) -> dict[str, float]:
+        """Each node's cost plus the longest of its dependents' paths (dependents come later in topological order)."""
+        paths_s: dict[str, float] = {}
+        for node_id in reversed(list(self.nodes)):
+            paths_s[node_id] = cost_s[node_id] + max((paths_s[d] for d in self.dependents[node_id]), default=0.0)
+        return paths_s
 
     def rank(self, node_id: str) -> tuple[int, float, int]:
         """Queue order: nodes feeding the earliest final output (a target's album export) first, so that one
@@ -107,10 +111,13 @@ def node_costs(nodes: dict[str, Node], estimates_s: dict[str, float]) -> dict[st
     by_kind: dict[str, list[float]] = defaultdict(list)
     for node_id, seconds in known.items():
         by_kind[nodes[node_id].kind].append(seconds)
-    overall = sum(known.values()) / len(known)
-    return {node_id: known[node_id] if node_id in known else
-            sum(by_kind[node.kind]) / len(by_kind[node.kind]) if by_kind[node.kind] else overall
-            for node_id, node in nodes.items()}
+    kind_mean = {kind: _mean(values) for kind, values in by_kind.items()}
+    overall = _mean(list(known.values()))
+    return {node_id: known.get(node_id, kind_mean.get(node.kind, overall)) for node_id, node in nodes.items()}
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
 
 
 def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
@@ -122,7 +129,7 @@ def execute(nodes: dict[str, Node], cache: Cache, jobs: int = 1,
     """Resolve every node (cache hit or render); results in topological order. `before_render` is called once,
     before the first miss starts (never in a build of hits only); the nodes in `force` render even if cached
     (their records are replaced; a bit-identical output leaves the nodes after them cached). `estimates_s`
-    gives node id -> seconds its last render took (`node_costs`), asked once a miss waits for a slot.
+    gives node id -> seconds its last render took (`node_costs`), asked once, when the first miss is queued.
 
     `parallel_backend` "loky" runs large backlogs on worker processes, "threading" keeps every task on
     `jobs` threads. With `scheduler` (a dask.distributed address such as tcp://host:8786), every miss runs on
@@ -206,8 +213,5 @@ def _notes(record: dict[str, Any]) -> list[str]:
 
 
 def _seconds(record: dict[str, Any]) -> float | None:
-    """The render seconds an action record keeps (None where it keeps none, or not a number)."""
-    seconds = record.get("seconds")
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < math.inf:
-        return None
-    return float(seconds)
+    """The render seconds an action record keeps (None where it keeps none, or not a time)."""
+    return seconds_or_none(record.get("seconds"))

@@ -46,7 +46,7 @@ def _last_report_nodes(out_dir: Path) -> list[dict[str, Any]]:
     """The node records of the last build delivered into `out_dir` (none when there is none or it is garbage)."""
     try:
         nodes = json.loads((out_dir / "build-report.json").read_bytes())["nodes"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return []
     return [n for n in nodes if isinstance(n, dict) and isinstance(n.get("id"), str)] if isinstance(nodes, list) else []
 
@@ -59,8 +59,20 @@ def last_build_keys(out_dir: Path) -> dict[str, str]:
 def last_render_seconds(out_dir: Path) -> dict[str, float]:
     """Node id -> seconds its output took to render, as the last build into `out_dir` reported it (its own
     render, or a hit's recorded one): the scheduler's estimates of what each node costs."""
-    return {n["id"]: float(s) for n in _last_report_nodes(out_dir)
-            if isinstance(s := n.get("render_seconds"), (int, float)) and not isinstance(s, bool) and 0 <= s < math.inf}
+    return {n["id"]: seconds for n in _last_report_nodes(out_dir)
+            if (seconds := seconds_or_none(n.get("render_seconds"))) is not None}
+
+
+def seconds_or_none(value: Any) -> float | None:
+    """`value` as a duration read back from JSON (a report, an action record): a finite number >= 0, else None
+    (missing, null, a bool, text, NaN, Infinity, negative, or an integer too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def make_plan(nodes: dict[str, Node], cache: Cache, last_keys: dict[str, str]) -> list[PlanEntry]:

@@ -11,8 +11,8 @@ import pytest
 
 from mixbuild.pipeline.cache import Cache
 from mixbuild.pipeline.dag import Node
-from mixbuild.pipeline.plan import last_render_seconds
 from mixbuild.pipeline.executor import NodeResult, execute, node_costs
+from mixbuild.pipeline.plan import last_render_seconds, seconds_or_none
 from mixbuild.stages.params import SpecModel
 from mixbuild.stages.registry import KINDS, stage
 
@@ -133,9 +133,43 @@ def test_a_node_the_last_build_did_not_measure_costs_its_kinds_mean():
 
     nodes = {n.id: n for n in [node("s/stem/a", "stem"), node("s/stem/b", "stem"), node("s/stem/new", "stem"),
                                node("s/bus/new", "bus")]}
+    nodes["s/bus/a"] = node("s/bus/a", "bus")
+    nodes["s/master"] = node("s/master", "master")
     assert node_costs(nodes, {}) == dict.fromkeys(nodes, 1.0)  # a first build: the path counts nodes
-    costs = node_costs(nodes, {"s/stem/a": 1.0, "s/stem/b": 2.0, "gone/stem/x": 9.0})
-    assert costs == {"s/stem/a": 1.0, "s/stem/b": 2.0, "s/stem/new": 1.5, "s/bus/new": 1.5}
+    costs = node_costs(nodes, {"s/stem/a": 1.0, "s/stem/b": 2.0, "s/bus/a": 6.0, "gone/stem/x": 9.0})
+    # a kind's mean where it was measured (stems 1.5, buses 6), else the mean of all that were (3)
+    assert costs == {"s/stem/a": 1.0, "s/stem/b": 2.0, "s/stem/new": 1.5, "s/bus/new": 6.0, "s/bus/a": 6.0,
+                     "s/master": 3.0}
+
+
+def test_a_build_of_hits_reads_no_estimates(tmp_path, sleep_kind):
+    def node(node_id, *upstream):
+        return Node(node_id, "test_sleep", SleepParams(seconds=0.0, salt=node_id), {"upstream": upstream})
+
+    nodes = {n.id: n for n in [node("a/stem"), node("a/bus", "a/stem")]}
+    cache = Cache(tmp_path / "cache", fsync=False)
+    asked: list[int] = []
+    execute(nodes, cache, jobs=1, estimates_s=lambda: asked.append(1) or {})
+    assert asked == [1]  # read once, when the first miss was queued
+    execute(nodes, cache, jobs=1, estimates_s=lambda: pytest.fail("a build of hits read the estimates"))
+
+
+def test_build_asks_its_own_out_folder_for_estimates_only_when_something_renders(project, monkeypatch):
+    from mixbuild.pipeline import api
+
+    asked: list[object] = []
+    monkeypatch.setattr(api, "last_render_seconds", lambda out: asked.append(out) or {})
+    project.build()
+    assert asked == [project.root / "build"]
+    project.build()  # nothing changed: no miss, nothing read
+    assert asked == [project.root / "build"]
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    (0.25, 0.25), (0, 0.0), (3, 3.0), (None, None), (True, None), ("1.0", None), (-0.5, None),
+    (float("nan"), None), (float("inf"), None), (10 ** 400, None)])
+def test_a_duration_read_back_is_a_finite_number_of_seconds(value, seconds):
+    assert seconds_or_none(value) == seconds
 
 
 def test_the_report_keeps_every_nodes_render_seconds_for_the_next_build(project):

@@ -112,6 +112,11 @@ def test_a_served_build_is_a_local_build(served, project):
     # a no-op from the fork: the same cache, nothing renders
     again = served.run(*build, "--cache", project.root / "c2", "--out", project.root / "o2", "--json")
     assert again.returncode == 0 and '"rendered": 0' in again.stdout
+    # the log says what each fork cost: the build's CPU exceeds the no-op's, each peak holds the server's pages
+    costs = [(float(user), int(peak)) for user, peak in re.findall(
+        r"pid \d+: exit 0 \(user (\d+\.\d+) s, system \d+\.\d+ s, \d+ page faults, peak (\d+) MB\)",
+        served.log.read_text())]
+    assert len(costs) == 2 and costs[0][0] > costs[1][0] and all(peak > 50 for _, peak in costs), costs
 
 
 def test_errors_and_exit_status_are_the_commands(served, tmp_path):

@@ -327,7 +327,7 @@ class Server:
                 continue
             killed = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
             code = 128 + killed if killed else os.waitstatus_to_exitcode(status)
-            self.log(f"pid {pid}: exit {code} ({spent(usage)})")
+            self.log(f"pid {pid}: exit {code} ({_spent(usage)})")
             try:
                 self.selector.unregister(conn)
             except KeyError:
@@ -339,7 +339,7 @@ class Server:
             conn.close()
 
 
-def spent(usage: resource.struct_rusage) -> str:
+def _spent(usage: resource.struct_rusage) -> str:
     """What a fork cost, for the server's log: its CPU time, its page faults (memory it touched first, and its
     copies of the server's pages) and its peak resident memory (the server's pages it shares counted)."""
     return (f"user {usage.ru_utime:.2f} s, system {usage.ru_stime:.2f} s, {usage.ru_minflt} page faults, "

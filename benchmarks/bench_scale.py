@@ -9,7 +9,8 @@ subprocess, as a user runs it, so each wall time includes interpreter start and 
 rebuilds, which run one after another in one long-lived process, as `watch` runs them.
 
     .venv/bin/python benchmarks/bench_scale.py [--songs 4] [--stems 16] [--seconds 30] [--jobs 1 2]
-        [--repeat 3] [--rebuilds noop stem master tags warm served] [--scale-stems 4] [--scale-seconds 30] [--no-scale] [--cold-only] [--work DIR]
+        [--repeat 3] [--rebuilds noop stem master tags warm served] [--scale-stems 4] [--scale-seconds 30]
+        [--no-scale] [--cold-only] [--work DIR]
 
 What it prints, one table:
 - cold build at each -j (a fresh cache each): wall, speedup against -j 1, wall x jobs / sum of the
@@ -377,13 +378,13 @@ def dag_model(spec: Path, cold: Build) -> list[tuple[str, str]]:
     seconds = node_costs(nodes, cold.seconds_by_node)
     by_seconds, by_count = Graph(nodes, lambda: seconds), Graph(nodes)
     total_s = sum(seconds.values())
-    critical_s = max(by_seconds.priority(node_id) for node_id in nodes)
+    path = [max(nodes, key=by_seconds.priority)]  # the critical path's first node, then its longest dependent's
+    critical_s = by_seconds.priority(path[0])
     if critical_s <= 0:
         return [("DAG model", "no node seconds to model (the build rendered nothing)")]
     spans_s = {w: (makespan_s(by_seconds, seconds, w), makespan_s(by_count, seconds, w)) for w in MODEL_WORKERS}
     spans = ", ".join(f"{w} workers {span_s:.2f} s ({total_s / span_s:.1f}x; ordered by node count {count_s:.2f} s)"
                       for w, (span_s, count_s) in spans_s.items())
-    path = [max(nodes, key=by_seconds.priority)]
     while by_seconds.dependents[path[-1]]:
         path.append(max(by_seconds.dependents[path[-1]], key=by_seconds.priority))
     return [("DAG model (the -j 1 build's node seconds)",

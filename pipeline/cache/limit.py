@@ -23,8 +23,8 @@ then does not depend on clocks agreeing (an object written by a dask worker on a
 clock lags by more than the lease slack). Blobs are kept with the kept JSON objects that reference
 them. What the build holds can exceed that target: prune's report then says "over_budget" (the cache may
 stay over the limit itself) until a later build holds less. A cache at or under the limit costs one
-``stat`` per object and no prune (``layout.object_bytes``: 50-170 ms for 10,000 objects on a busy shared 2-core machine, a third of a
-full scan's time).
+``stat`` per object and no prune (``layout.object_bytes``: 50-170 ms for 10,000 objects on a busy shared
+2-core machine, a third of a full scan's time).
 """
 
 from __future__ import annotations

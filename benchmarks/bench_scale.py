@@ -10,13 +10,17 @@ rebuilds, which run one after another in one long-lived process, as `watch` runs
 
     .venv/bin/python benchmarks/bench_scale.py [--songs 4] [--stems 16] [--seconds 30] [--jobs 1 2]
         [--repeat 3] [--rebuilds noop stem master tags warm served] [--scale-stems 4] [--scale-seconds 30]
-        [--no-scale] [--cold-only] [--work DIR]
+        [--no-scale] [--cold-only] [--side-by-side] [--work DIR]
 
 What it prints, one table:
 - cold build at each -j (a fresh cache each): wall, speedup against -j 1, wall x jobs / sum of the
   nodes' render seconds (1.0 = every job busy rendering the whole time; above 1, the excess is idle
   jobs, scheduling, process start and delivery), peak RSS of the largest process in the build's tree
   (the CLI and its loky workers, sampled with psutil every 50 ms) and of the whole tree;
+- the DAG model: the -j 1 build's node seconds scheduled on 2-16 workers, its critical path, and the most
+  any -j can gain once the build's own start and end are added (timed from the CLI's line for each node);
+  with --side-by-side, also two cold -j 1 builds at once against one alone, and -j 2 estimated with that
+  slowdown;
 - no-op rebuild, one-stem tweak, album-master tweak, tag-only change: median wall of --repeat runs (and
   their range), the nodes each rendered, the sum of their seconds and the slowest three; and the one-stem
   tweak in one long-lived process, as `watch` builds (its first build, which pays the start, untimed); and
@@ -38,6 +42,7 @@ import heapq
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -46,6 +51,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +74,8 @@ CLI = (sys.executable, "-m", "mixbuild.pipeline.cli")
 LAUNCHER = (sys.executable, "-m", "mixbuild")
 """The console script's entry: a server's fork where `mixbuild serve` serves, else the CLI in this process."""
 SAMPLE_EVERY_S = 0.05
+RENDERED_LINE = re.compile(r"^\[\d+/\d+\] (\S+) rendered in ([0-9.]+) s")
+"""The CLI's line for a rendered node where stderr is not a terminal: its id and seconds."""
 TWEAKED_STEM = "lead_vocal"
 """The stem the one-stem tweak changes (the first stem when the album has none of that name)."""
 
@@ -137,6 +145,8 @@ class Build:
     largest_rss_mb: float
     tree_rss_mb: float
     seconds_by_node: dict[str, float]  # each rendered node's seconds
+    head_s: float | None = None  # from the process's start to its first node's (interpreter, imports, plan)
+    tail_s: float | None = None  # from its last node's end to its exit (delivery, report, exit)
 
 
 def build(spec: Path, cache: Path, out: Path, jobs: int, cli: tuple[str, ...] = CLI,
@@ -147,17 +157,27 @@ def build(spec: Path, cache: Path, out: Path, jobs: int, cli: tuple[str, ...] = 
     started = time.perf_counter()
     proc = subprocess.Popen(command, cwd=REPO, env=environment or env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    lines, spans = [], []  # each rendered node's (start, end), seconds from the process's start
     with TreeRss(proc.pid) as rss:
-        _, stderr = proc.communicate()
+        for line in proc.stderr:  # the CLI's stderr is line-buffered: each line as the node ends
+            lines.append(line)
+            if match := RENDERED_LINE.match(line):
+                ended_s = time.perf_counter() - started
+                spans.append((ended_s - float(match[2]), ended_s))
+        proc.wait()
         wall_s = time.perf_counter() - started
     rss.wait_for_descendants()
     if proc.returncode != 0:
-        raise SystemExit(f"build failed (exit {proc.returncode}): {' '.join(command)}\n{stderr[-3000:]}")
-    return reported(out, jobs, wall_s, rss)
+        raise SystemExit(f"build failed (exit {proc.returncode}): {' '.join(command)}\n{''.join(lines)[-3000:]}")
+    ends = (min(start for start, _ in spans), wall_s - max(end for _, end in spans)) if spans else (None, None)
+    return reported(out, jobs, wall_s, rss, *ends)
 
 
-def reported(out: Path, jobs: int, wall_s: float, rss: TreeRss) -> Build:
-    """The build whose report is in `out`, timed at `wall_s`, its memory as `rss` saw it so far."""
+def reported(out: Path, jobs: int, wall_s: float, rss: TreeRss, head_s: float | None = None,
+             tail_s: float | None = None) -> Build:
+    """The build whose report is in `out`, timed at `wall_s`, its memory as `rss` saw it so far; `head_s`,
+    `tail_s`: its time before the first node and after the last (see Build)."""
     report = json.loads((out / REPORT).read_text())
     rendered = sorted(((n["seconds"], n["id"]) for n in report["nodes"] if n["status"] == "rendered"), reverse=True)
     return Build(jobs=jobs, wall_s=wall_s, rendered=report["rendered"], cached=report["cached"],
@@ -165,7 +185,7 @@ def reported(out: Path, jobs: int, wall_s: float, rss: TreeRss) -> Build:
                  slowest=tuple((node, seconds) for seconds, node in rendered[:3]),
                  largest_rss_mb=rss.largest_bytes / 2**20,
                  tree_rss_mb=rss.tree_bytes / 2**20,
-                 seconds_by_node={node: seconds for seconds, node in rendered})
+                 seconds_by_node={node: seconds for seconds, node in rendered}, head_s=head_s, tail_s=tail_s)
 
 
 WARM_PROCESS = """
@@ -366,12 +386,17 @@ def makespan_s(graph: Graph, seconds: dict[str, float], workers: int) -> float:
     return now_s
 
 
-def dag_model(spec: Path, cold: Build) -> list[tuple[str, str]]:
+def dag_model(spec: Path, cold: Build, slowdown: float | None = None) -> list[tuple[str, str]]:
     """What the DAG alone allows on more cores: its critical path in the seconds each node took in a cold
     -j 1 build, and the executor's queue replayed on MODEL_WORKERS workers, ordered by those seconds (as a
-    build after it orders) and by node count (as a first build does). A model: no start-up, and no node
-    slower beside others (on the 16-core machine of issue 14 the nodes' summed seconds grew 36 -> 58 s from
-    -j 1 to -j 16)."""
+    build after it orders) and by node count (as a first build does). A model: no node slower beside others
+    (on the 16-core machine of issue 14 the nodes' summed seconds grew 36 -> 58 s from -j 1 to -j 16).
+
+    Then the same with the build's own start and end added (the -j 1 build's seconds before its first node
+    and after its last, which no number of cores shortens): the most any -j can gain over it. `slowdown`:
+    how much slower a build ran beside a second (`side_by_side`), applied to the nodes of the 2-worker
+    schedule: an estimate of -j 2 on this machine, not a bound (two tasks of one process share page cache
+    and heap that two builds do not, and the machine's contention varies from minute to minute)."""
     from mixbuild.pipeline import api
 
     nodes = api.graph(api.load(spec))
@@ -387,11 +412,49 @@ def dag_model(spec: Path, cold: Build) -> list[tuple[str, str]]:
                       for w, (span_s, count_s) in spans_s.items())
     while by_seconds.dependents[path[-1]]:
         path.append(max(by_seconds.dependents[path[-1]], key=by_seconds.priority))
-    return [("DAG model (the -j 1 build's node seconds)",
+    rows = [("DAG model (the -j 1 build's node seconds)",
              f"critical path {critical_s:.2f} s of {total_s:.1f} node s: at most {total_s / critical_s:.1f}x on "
              f"any number of cores; scheduled: {spans}"),
             ("  critical path", ", ".join(f"{node_id} {seconds[node_id]:.2f}" for node_id in path
                                           if seconds[node_id] >= 0.01))]
+    if cold.head_s is None or cold.tail_s is None:
+        return rows
+    ends_s = cold.head_s + cold.tail_s
+    bounds = ", ".join(f"{w} workers {cold.wall_s / (ends_s + span_s):.1f}x" for w, (span_s, _) in spans_s.items())
+    rows.append(("  with the build's start and end",
+                 f"{cold.head_s:.2f} s before its first node (interpreter, imports, plan) and {cold.tail_s:.2f} s "
+                 f"after its last (delivery, report, exit) of {cold.wall_s:.2f} s: at most "
+                 f"{cold.wall_s / (ends_s + critical_s):.1f}x on any number of cores; {bounds}"))
+    if slowdown is not None:
+        bound_s = ends_s + spans_s[2][0] * slowdown
+        rows.append(("  -j 2 with nodes slowed as side by side",
+                     f"{spans_s[2][0]:.2f} s x {slowdown:.3f} + {ends_s:.2f} s = {bound_s:.2f} s, "
+                     f"{cold.wall_s / bound_s:.2f}x (an estimate)"))
+    return rows
+
+
+def side_by_side(album: Album, work: Path, rounds: int) -> tuple[list[float], list[float]]:
+    """How much two builds slow each other on this machine, apart from anything one process shares (its
+    GIL, its allocator): `rounds` times, a cold -j 1 build alone, then two at once, each into a cache of its
+    own. Returns the walls alone and side by side."""
+    dirs = [(work / f"cache-pair{i}", work / f"out-pair{i}") for i in (0, 1)]
+
+    def cold(cache: Path, out: Path) -> float:
+        shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
+        return build(album.spec, cache, out, 1).wall_s
+
+    alone: list[float] = []
+    paired: list[float] = []
+    for round_ in range(rounds):
+        progress(f"a cold build -j 1 alone, then two side by side ({round_ + 1} of {rounds}) ...")
+        alone.append(cold(*dirs[0]))
+        with ThreadPoolExecutor(2) as pool:
+            paired += pool.map(lambda pair: cold(*pair), dirs)
+    for cache, out in dirs:
+        shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
+    return alone, paired
 
 
 def machine() -> str:
@@ -515,8 +578,16 @@ def run(args: argparse.Namespace, work: Path) -> None:
                      f"{walls(runs)}, speedup {base_s / wall_s:.2f}x vs -j {colds[0][0].jobs} (medians), "
                      f"wall x jobs / node s {wall_s * runs[0].jobs / node_s:.2f} (node s {node_s:.1f}){memory}, "
                      f"{runs[0].rendered} nodes"))
+    slowdown = None
+    if args.side_by_side:
+        alone, paired = side_by_side(album, work, args.cold_repeat)
+        slowdown = statistics.median(paired) / statistics.median(alone)
+        rows.append(("two cold -j 1 builds side by side",
+                     f"{statistics.median(paired):.2f} s each ({min(paired):.2f}-{max(paired):.2f}) against "
+                     f"{statistics.median(alone):.2f} s alone ({min(alone):.2f}-{max(alone):.2f}), medians: "
+                     f"{slowdown:.3f}x"))
     if args.jobs[0] == 1:
-        rows += dag_model(album.spec, sorted(colds[0], key=lambda b: b.wall_s)[len(colds[0]) // 2])
+        rows += dag_model(album.spec, sorted(colds[0], key=lambda b: b.wall_s)[len(colds[0]) // 2], slowdown)
     if not args.cold_only:
         rows += rebuilds(album, cache, out, jobs, args.repeat, tuple(args.rebuilds))
     rows.append(("cache bytes / source bytes",
@@ -534,7 +605,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
           f"--scale-stems {args.scale_stems} "
           f"--scale-seconds {args.scale_seconds:g}{' --no-scale' if args.no_scale else ''} "
           f"--rebuilds {' '.join(args.rebuilds)}"
-          f"{' --cold-only' if args.cold_only else ''}{' --served' if args.served else ''}; late entries at "
+          f"{' --cold-only' if args.cold_only else ''}{' --served' if args.served else ''}"
+          f"{' --side-by-side' if args.side_by_side else ''}; late entries at "
           f"{plan.late_entry_s:g} s")
     print(f"album: {plan.songs * plan.seconds:g} s of music, {plan.songs * plan.stems} stems, 2 targets; "
           f"rebuilds are medians of {args.repeat} (range), wall incl. process start (the warm process's: the "
@@ -561,6 +633,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--scale-seconds", type=float, default=30.0, help="song length of the 2/8-song albums")
     parser.add_argument("--no-scale", action="store_true", help="skip the 2- vs 8-song comparison")
     parser.add_argument("--cold-only", action="store_true", help="cold builds and cache size only (memory at length)")
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="also, --cold-repeat times, a cold -j 1 build alone and then two at once: how much two "
+                             "builds slow each other here, and -j 2 estimated with that slowdown (the DAG model's "
+                             "last row)")
     parser.add_argument("--work", type=Path, help="work directory to keep, outside the repository (default: a "
                         "temp dir, removed); keeps stems, specs, outputs and the caches rebuilt into")
     return parser.parse_args()

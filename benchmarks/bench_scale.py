@@ -74,6 +74,8 @@ CLI = (sys.executable, "-m", "mixbuild.pipeline.cli")
 LAUNCHER = (sys.executable, "-m", "mixbuild")
 """The console script's entry: a server's fork where `mixbuild serve` serves, else the CLI in this process."""
 SAMPLE_EVERY_S = 0.05
+FIRST_NODES = 5
+"""The first nodes a build started that it keeps (`Build.first_nodes`)."""
 RENDERED_LINE = re.compile(r"^\[\d+/\d+\] (\S+) rendered in ([0-9.]+) s")
 """The CLI's line for a rendered node where stderr is not a terminal: its id and seconds."""
 TWEAKED_STEM = "lead_vocal"
@@ -147,6 +149,8 @@ class Build:
     seconds_by_node: dict[str, float]  # each rendered node's seconds
     head_s: float | None = None  # from the process's start to its first node's (interpreter, imports, plan)
     tail_s: float | None = None  # from its last node's end to its exit (delivery, report, exit)
+    first_nodes: tuple[str, ...] = ()  # the nodes that started first, in order (the first to run a kernel
+    # loads numba's kernels in a fresh process)
 
 
 def build(spec: Path, cache: Path, out: Path, jobs: int, cli: tuple[str, ...] = CLI,
@@ -158,26 +162,27 @@ def build(spec: Path, cache: Path, out: Path, jobs: int, cli: tuple[str, ...] = 
     proc = subprocess.Popen(command, cwd=REPO, env=environment or env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
-    lines, spans = [], []  # each rendered node's (start, end), seconds from the process's start
+    lines, spans = [], []  # each rendered node's (start, end, id), seconds from the process's start
     with TreeRss(proc.pid) as rss:
         for line in proc.stderr:  # the CLI's stderr is line-buffered: each line as the node ends
             lines.append(line)
             if match := RENDERED_LINE.match(line):
                 ended_s = time.perf_counter() - started
-                spans.append((ended_s - float(match[2]), ended_s))
+                spans.append((ended_s - float(match[2]), ended_s, match[1]))
         proc.wait()
         wall_s = time.perf_counter() - started
     rss.wait_for_descendants()
     if proc.returncode != 0:
         raise SystemExit(f"build failed (exit {proc.returncode}): {' '.join(command)}\n{''.join(lines)[-3000:]}")
-    ends = (min(start for start, _ in spans), wall_s - max(end for _, end in spans)) if spans else (None, None)
-    return reported(out, jobs, wall_s, rss, *ends)
+    spans.sort()
+    ends = (spans[0][0], wall_s - max(end for _, end, _ in spans)) if spans else (None, None)
+    return reported(out, jobs, wall_s, rss, *ends, tuple(node for _, _, node in spans[:FIRST_NODES]))
 
 
 def reported(out: Path, jobs: int, wall_s: float, rss: TreeRss, head_s: float | None = None,
-             tail_s: float | None = None) -> Build:
+             tail_s: float | None = None, first_nodes: tuple[str, ...] = ()) -> Build:
     """The build whose report is in `out`, timed at `wall_s`, its memory as `rss` saw it so far; `head_s`,
-    `tail_s`: its time before the first node and after the last (see Build)."""
+    `tail_s`, `first_nodes`: see Build."""
     report = json.loads((out / REPORT).read_text())
     rendered = sorted(((n["seconds"], n["id"]) for n in report["nodes"] if n["status"] == "rendered"), reverse=True)
     return Build(jobs=jobs, wall_s=wall_s, rendered=report["rendered"], cached=report["cached"],
@@ -185,7 +190,8 @@ def reported(out: Path, jobs: int, wall_s: float, rss: TreeRss, head_s: float | 
                  slowest=tuple((node, seconds) for seconds, node in rendered[:3]),
                  largest_rss_mb=rss.largest_bytes / 2**20,
                  tree_rss_mb=rss.tree_bytes / 2**20,
-                 seconds_by_node={node: seconds for seconds, node in rendered}, head_s=head_s, tail_s=tail_s)
+                 seconds_by_node={node: seconds for seconds, node in rendered}, head_s=head_s, tail_s=tail_s,
+                 first_nodes=first_nodes)
 
 
 WARM_PROCESS = """
@@ -425,12 +431,34 @@ def dag_model(spec: Path, cold: Build, slowdown: float | None = None) -> list[tu
                  f"{cold.head_s:.2f} s before its first node (interpreter, imports, plan) and {cold.tail_s:.2f} s "
                  f"after its last (delivery, report, exit) of {cold.wall_s:.2f} s: at most "
                  f"{cold.wall_s / (ends_s + critical_s):.1f}x on any number of cores; {bounds}"))
+    first = first_node_excess(cold)
+    if first is not None:
+        first_node, load_s = first
+        serial_s = ends_s + load_s
+        rows.append(("  -j 2, one task at a time",
+                     f"{first_node}, its first node that the other songs have too, took {load_s:.2f} s longer than "
+                     f"theirs (numba's kernels loading, one task at a time); with the start and end, {serial_s:.2f} "
+                     f"of {cold.wall_s:.2f} s run one task at a time: -j 2 gains at most about "
+                     f"{cold.wall_s / (serial_s + (cold.wall_s - serial_s) / 2):.2f}x"))
     if slowdown is not None:
         bound_s = ends_s + spans_s[2][0] * slowdown
         rows.append(("  -j 2 with nodes slowed as side by side",
                      f"{spans_s[2][0]:.2f} s x {slowdown:.3f} + {ends_s:.2f} s = {bound_s:.2f} s, "
                      f"{cold.wall_s / bound_s:.2f}x (an estimate)"))
     return rows
+
+
+def first_node_excess(cold: Build) -> tuple[str, float] | None:
+    """The first node the build started that other songs have too (bench_scale's songs are alike:
+    `song-NN/<rest>`; an album-level node has no peer, and runs no kernel), and how much longer it took than
+    the median of theirs: what a fresh process pays in it for loading numba's kernels. None where no node has
+    peers."""
+    for first in cold.first_nodes:
+        rest = first.partition("/")[2]
+        alike = [s for node, s in cold.seconds_by_node.items() if node != first and node.partition("/")[2] == rest]
+        if alike and first in cold.seconds_by_node:
+            return first, cold.seconds_by_node[first] - statistics.median(alike)
+    return None
 
 
 def side_by_side(album: Album, work: Path, rounds: int) -> tuple[list[float], list[float]]:

@@ -175,8 +175,10 @@ def build(spec: Path, cache: Path, out: Path, jobs: int, cli: tuple[str, ...] = 
     if proc.returncode != 0:
         raise SystemExit(f"build failed (exit {proc.returncode}): {' '.join(command)}\n{''.join(lines)[-3000:]}")
     spans.sort()
-    ends = (spans[0][0], wall_s - max(end for _, end, _ in spans)) if spans else (None, None)
-    return reported(out, jobs, wall_s, rss, *ends, tuple(node for _, _, node in spans[:FIRST_NODES]))
+    if not spans:
+        return reported(out, jobs, wall_s, rss)
+    return reported(out, jobs, wall_s, rss, head_s=spans[0][0], tail_s=wall_s - max(end for _, end, _ in spans),
+                    first_nodes=tuple(node for _, _, node in spans[:FIRST_NODES]))
 
 
 def reported(out: Path, jobs: int, wall_s: float, rss: TreeRss, head_s: float | None = None,
@@ -425,46 +427,54 @@ def dag_model(spec: Path, cold: Build, slowdown: float | None = None) -> list[tu
                                           if seconds[node_id] >= 0.01))]
     if cold.head_s is None or cold.tail_s is None:
         return rows
-    ends_s = cold.head_s + cold.tail_s
-    bounds = ", ".join(f"{w} workers {cold.wall_s / (ends_s + span_s):.1f}x" for w, (span_s, _) in spans_s.items())
+    start_end_s = cold.head_s + cold.tail_s
+    with_ends = ", ".join(f"{w} workers {cold.wall_s / (start_end_s + count_s):.1f}x"
+                          for w, (_, count_s) in spans_s.items())  # a cold build queues by node count
     rows.append(("  with the build's start and end",
-                 f"{cold.head_s:.2f} s before its first node (interpreter, imports, plan) and {cold.tail_s:.2f} s "
-                 f"after its last (delivery, report, exit) of {cold.wall_s:.2f} s: at most "
-                 f"{cold.wall_s / (ends_s + critical_s):.1f}x on any number of cores; {bounds}"))
+                 f"{cold.head_s:.2f} s before its first node (interpreter, imports, plan; at -j 1 the sources are "
+                 f"hashed on one thread) and {cold.tail_s:.2f} s after its last (delivery, report, exit) of "
+                 f"{cold.wall_s:.2f} s: the model allows about {cold.wall_s / (start_end_s + critical_s):.1f}x at "
+                 f"most on any number of cores; the schedules above with them: {with_ends}"))
     first = first_node_excess(cold)
     if first is not None:
         first_node, load_s = first
-        serial_s = ends_s + load_s
+        serial_s = start_end_s + load_s
         rows.append(("  -j 2, one task at a time",
                      f"{first_node}, its first node that the other songs have too, took {load_s:.2f} s longer than "
-                     f"theirs (numba's kernels loading, one task at a time); with the start and end, {serial_s:.2f} "
-                     f"of {cold.wall_s:.2f} s run one task at a time: -j 2 gains at most about "
-                     f"{cold.wall_s / (serial_s + (cold.wall_s - serial_s) / 2):.2f}x"))
+                     f"theirs (numba's kernels loading, where the process had not loaded them; the other task waits "
+                     f"for the same kernels); with the start and end, {serial_s:.2f} of {cold.wall_s:.2f} s run "
+                     f"one task at a time: the model allows -j 2 about "
+                     f"{cold.wall_s / (serial_s + (cold.wall_s - serial_s) / 2):.2f}x at most (a run whose -j 1 "
+                     f"builds ran slow can read more)"))
     if slowdown is not None:
-        bound_s = ends_s + spans_s[2][0] * slowdown
+        estimate_s = start_end_s + spans_s[2][1] * slowdown
         rows.append(("  -j 2 with nodes slowed as side by side",
-                     f"{spans_s[2][0]:.2f} s x {slowdown:.3f} + {ends_s:.2f} s = {bound_s:.2f} s, "
-                     f"{cold.wall_s / bound_s:.2f}x (an estimate)"))
+                     f"{spans_s[2][1]:.2f} s x {slowdown:.3f} + {start_end_s:.2f} s = {estimate_s:.2f} s, "
+                     f"{cold.wall_s / estimate_s:.2f}x (an estimate)"))
     return rows
 
 
 def first_node_excess(cold: Build) -> tuple[str, float] | None:
-    """The first node the build started that other songs have too (bench_scale's songs are alike:
-    `song-NN/<rest>`; an album-level node has no peer, and runs no kernel), and how much longer it took than
-    the median of theirs: what a fresh process pays in it for loading numba's kernels. None where no node has
-    peers."""
+    """The first song node a -j 1 build started that the other songs have too (bench_scale's songs are alike:
+    `song-NN/<rest>`), and how much longer it took than the median of theirs, 0 at least: what a fresh process
+    pays in it for loading numba's kernels. Only at -j 1: at -j 2 its peer started beside it waits for the same
+    load. None where no node has peers."""
     for first in cold.first_nodes:
-        rest = first.partition("/")[2]
-        alike = [s for node, s in cold.seconds_by_node.items() if node != first and node.partition("/")[2] == rest]
-        if alike and first in cold.seconds_by_node:
-            return first, cold.seconds_by_node[first] - statistics.median(alike)
+        song, _, rest = first.partition("/")
+        if not song.startswith("song-"):
+            continue
+        alike = [seconds for node, seconds in cold.seconds_by_node.items()
+                 if node != first and node.startswith("song-") and node.partition("/")[2] == rest]
+        if alike:
+            return first, max(0.0, cold.seconds_by_node[first] - statistics.median(alike))
     return None
 
 
 def side_by_side(album: Album, work: Path, rounds: int) -> tuple[list[float], list[float]]:
     """How much two builds slow each other on this machine, apart from anything one process shares (its
-    GIL, its allocator): `rounds` times, a cold -j 1 build alone, then two at once, each into a cache of its
-    own. Returns the walls alone and side by side."""
+    GIL, its allocator): `rounds` times, a cold -j 1 build alone and two at once, each into a cache of its own,
+    taking turns which comes first (a build's time depends on what ran just before it). Returns the walls alone
+    and side by side."""
     dirs = [(work / f"cache-pair{i}", work / f"out-pair{i}") for i in (0, 1)]
 
     def cold(cache: Path, out: Path) -> float:
@@ -474,11 +484,17 @@ def side_by_side(album: Album, work: Path, rounds: int) -> tuple[list[float], li
 
     alone: list[float] = []
     paired: list[float] = []
-    for round_ in range(rounds):
-        progress(f"a cold build -j 1 alone, then two side by side ({round_ + 1} of {rounds}) ...")
+    def one() -> None:
         alone.append(cold(*dirs[0]))
+
+    def two() -> None:
         with ThreadPoolExecutor(2) as pool:
-            paired += pool.map(lambda pair: cold(*pair), dirs)
+            paired.extend(pool.map(lambda cache_out: cold(*cache_out), dirs))
+
+    for round_ in range(rounds):
+        progress(f"a cold build -j 1 alone and two side by side ({round_ + 1} of {rounds}) ...")
+        for step in (one, two) if round_ % 2 == 0 else (two, one):
+            step()
     for cache, out in dirs:
         shutil.rmtree(cache, ignore_errors=True)
         shutil.rmtree(out, ignore_errors=True)

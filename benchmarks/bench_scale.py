@@ -65,6 +65,7 @@ sys.path.insert(0, str(REPO))  # the checkout's pipeline, stages and testkit
 
 from machine import cpu_model, memory_pass_slowdown  # noqa: E402
 from mixbuild.pipeline.cache.layout import disk_bytes  # noqa: E402
+from mixbuild.pipeline.dag import Node  # noqa: E402
 from mixbuild.pipeline.executor import Graph, node_costs  # noqa: E402
 from testkit.proc import REPORT, env  # noqa: E402
 from testkit.studio import Album, StudioPlan, write_album, write_studio, write_yaml  # noqa: E402
@@ -149,8 +150,7 @@ class Build:
     seconds_by_node: dict[str, float]  # each rendered node's seconds
     head_s: float | None = None  # from the process's start to its first node's (interpreter, imports, plan)
     tail_s: float | None = None  # from its last node's end to its exit (delivery, report, exit)
-    first_nodes: tuple[str, ...] = ()  # the nodes that started first, in order (the first to run a kernel
-    # loads numba's kernels in a fresh process)
+    first_nodes: tuple[str, ...] = ()  # the nodes that started first, in order (`first_node_excess`)
 
 
 def build(spec: Path, cache: Path, out: Path, jobs: int, cli: tuple[str, ...] = CLI,
@@ -371,12 +371,14 @@ MODEL_WORKERS = (2, 4, 8, 16)
 """Core counts the DAG model schedules the -j 1 build's nodes on (this machine has 2: 16 is the issue's)."""
 
 
-def makespan_s(graph: Graph, seconds: dict[str, float], workers: int) -> float:
-    """When the last node ends if `workers` run the graph's queue (its `rank` order), each node taking its
-    `seconds`: nodes ending at the same moment release their dependents together, in topological order, before
-    the free workers take the queue's next, as the executor does."""
-    waiting = {node_id: set(ups) for node_id, ups in graph.waiting.items()}
-    queue = [(*graph.rank(n), n) for n, ups in waiting.items() if not ups]
+def makespan_s(nodes: dict[str, Node], seconds: dict[str, float], workers: int,
+               estimates_s: Callable[[], dict[str, float]] = dict) -> float:
+    """When the last node ends if `workers` run the executor's queue (`Graph` with `estimates_s`: by node count
+    without, as a first build), each node taking its `seconds`: nodes ending at the same moment release their
+    dependents together, in topological order, before the free workers take the queue's next, as the executor
+    does."""
+    graph = Graph(nodes, estimates_s)
+    queue = [(*graph.rank(n), n) for n, ups in graph.waiting.items() if not ups]
     heapq.heapify(queue)
     running: list[tuple[float, int, str]] = []
     now_s = 0.0
@@ -386,11 +388,8 @@ def makespan_s(graph: Graph, seconds: dict[str, float], workers: int) -> float:
             heapq.heappush(running, (now_s + seconds[node_id], graph.order[node_id], node_id))
         now_s = running[0][0]
         while running and running[0][0] == now_s:  # every node ending now, in topological order
-            ended = heapq.heappop(running)[-1]
-            for dependent in graph.dependents[ended]:
-                waiting[dependent].discard(ended)
-                if not waiting[dependent]:
-                    heapq.heappush(queue, (*graph.rank(dependent), dependent))
+            for dependent in graph.release(heapq.heappop(running)[-1]):
+                heapq.heappush(queue, (*graph.rank(dependent), dependent))
     return now_s
 
 
@@ -409,13 +408,14 @@ def dag_model(spec: Path, cold: Build, slowdown: float | None = None) -> list[tu
 
     nodes = api.graph(api.load(spec))
     seconds = node_costs(nodes, cold.seconds_by_node)
-    by_seconds, by_count = Graph(nodes, lambda: seconds), Graph(nodes)
+    by_seconds = Graph(nodes, lambda: seconds)
     total_s = sum(seconds.values())
     path = [max(nodes, key=by_seconds.priority)]  # the critical path's first node, then its longest dependent's
     critical_s = by_seconds.priority(path[0])
     if critical_s <= 0:
         return [("DAG model", "no node seconds to model (the build rendered nothing)")]
-    spans_s = {w: (makespan_s(by_seconds, seconds, w), makespan_s(by_count, seconds, w)) for w in MODEL_WORKERS}
+    spans_s = {w: (makespan_s(nodes, seconds, w, lambda: seconds), makespan_s(nodes, seconds, w))
+               for w in MODEL_WORKERS}
     spans = ", ".join(f"{w} workers {span_s:.2f} s ({total_s / span_s:.1f}x; ordered by node count {count_s:.2f} s)"
                       for w, (span_s, count_s) in spans_s.items())
     while by_seconds.dependents[path[-1]]:
@@ -484,6 +484,7 @@ def side_by_side(album: Album, work: Path, rounds: int) -> tuple[list[float], li
 
     alone: list[float] = []
     paired: list[float] = []
+
     def one() -> None:
         alone.append(cold(*dirs[0]))
 

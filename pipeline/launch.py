@@ -5,7 +5,8 @@ A fresh process spends about 1 s before and inside its first node on imports and
 tweak of a 4-minute song: 5.82 s from a fresh process, 4.54 s forked from a warm one, medians of 4 taking
 turns, `bench_scale.py --seconds 240 --rebuilds served`); a server pays them once. The fork is a new process
 with this one's arguments, working directory, environment and standard streams (passed over the socket), so
-the command behaves exactly as it would here: its output, its exit status, Ctrl-C. This module imports nothing of the engine: without a server, `--help` stays fast.
+the command behaves exactly as it would here: its output, its exit status, Ctrl-C. This module imports nothing
+of the engine: without a server, `--help` stays fast.
 
 A server serves only a client of the same install and start-up environment (`server_key`): another checkout,
 an edited source file, a package installed since, a different NUMBA_*/OPENBLAS_*/PYTHONPATH, umask, `nice`,
